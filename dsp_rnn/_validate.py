@@ -1,0 +1,113 @@
+"""Shared validation helpers for the public boundary (never ``assert`` on user input)."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import torch
+
+from dsp_rnn.errors import InputError, NonFiniteError, ShapeError
+
+__all__ = [
+    "as_tensor",
+    "check_finite",
+    "check_positive",
+    "check_frequency",
+    "check_sample_rate",
+    "common_dtype",
+]
+
+_FLOATS = (torch.float32, torch.float64)
+
+
+def common_dtype(*tensors: torch.Tensor) -> torch.dtype:
+    """float64 if any input is float64, else float32 (the library default)."""
+    return torch.float64 if any(t.dtype == torch.float64 for t in tensors) else torch.float32
+
+
+def as_tensor(
+    value: Any,
+    name: str,
+    *,
+    dtype: torch.dtype | None = None,
+    device: torch.device | str | None = None,
+    min_ndim: int = 0,
+) -> torch.Tensor:
+    """Turn ``value`` (tensor, array, list, number) into a float tensor, checking it.
+
+    Float tensors keep their dtype (float32 or float64) unless ``dtype`` is given;
+    everything else becomes float32 (float64 for numpy float64 arrays).
+
+    Raises:
+        InputError: the value is not numeric, or is complex.
+        ShapeError: fewer than ``min_ndim`` dimensions.
+    """
+    if isinstance(value, torch.Tensor):
+        t = value
+    else:
+        try:
+            arr = np.asarray(value)
+        except Exception as exc:  # pragma: no cover - numpy rarely fails here
+            raise InputError(f"{name}: expected numbers, got {type(value).__name__}") from exc
+        if arr.dtype == object or not np.issubdtype(arr.dtype, np.number):
+            raise InputError(f"{name}: expected numbers, got {arr.dtype} ({type(value).__name__})")
+        t = torch.from_numpy(np.ascontiguousarray(arr))
+    if t.is_complex():
+        raise InputError(f"{name}: expected real values, got complex dtype {t.dtype}")
+    if dtype is not None:
+        t = t.to(dtype)
+    elif t.dtype not in _FLOATS:
+        t = t.to(torch.float32)
+    if device is not None:
+        t = t.to(device)
+    if t.ndim < min_ndim:
+        raise ShapeError(f"{name}: expected at least {min_ndim} dimension(s), got shape {tuple(t.shape)}")
+    return t
+
+
+def check_finite(t: torch.Tensor, name: str) -> torch.Tensor:
+    """Raise :class:`NonFiniteError` when ``t`` holds NaN or inf (reports how many and where)."""
+    bad = ~torch.isfinite(t.detach())
+    if bool(bad.any()):
+        n_bad = int(bad.sum())
+        first = tuple(int(i) for i in torch.nonzero(bad)[0].tolist())
+        raise NonFiniteError(
+            f"{name}: expected finite values, found {n_bad} NaN/inf value(s), first at index {first} "
+            f"(= {t.detach()[first].item()})"
+        )
+    return t
+
+
+def _scalar_values(value: Any) -> Sequence[float]:
+    if isinstance(value, torch.Tensor):
+        return value.detach().reshape(-1).tolist()
+    return np.asarray(value, dtype=float).reshape(-1).tolist()
+
+
+def check_sample_rate(sample_rate: float) -> float:
+    """A sample rate must be a finite number > 0 (Hz)."""
+    if isinstance(sample_rate, bool) or not isinstance(sample_rate, (int, float, np.number)):
+        raise InputError(f"sample_rate: expected a number in Hz, got {sample_rate!r}")
+    if not math.isfinite(float(sample_rate)) or float(sample_rate) <= 0:
+        raise InputError(f"sample_rate: expected a finite value > 0 Hz, got sample_rate={sample_rate}")
+    return float(sample_rate)
+
+
+def check_frequency(f_hz: Any, sample_rate: float, name: str = "f0_hz") -> None:
+    """Every value of ``f_hz`` must satisfy 0 < f < sample_rate / 2."""
+    sr = check_sample_rate(sample_rate)
+    for v in _scalar_values(f_hz):
+        if not (math.isfinite(v) and 0.0 < v < sr / 2):
+            raise InputError(
+                f"{name}: must be 0 < {name} < sample_rate/2, got {name}={v:g}, sample_rate={sr:g}"
+            )
+
+
+def check_positive(value: Any, name: str) -> None:
+    """Every value must be finite and > 0."""
+    for v in _scalar_values(value):
+        if not (math.isfinite(v) and v > 0.0):
+            raise InputError(f"{name}: must be > 0 and finite, got {name}={v:g}")

@@ -1,0 +1,165 @@
+"""Numba CPU kernels for cascades of direct-form-II-transposed (DF2T) sections.
+
+A cascade has ``S`` sections of order ``N`` (``N = 2`` for SOS, ``S = 1`` for ``lfilter``).
+Coefficients are normalised (``a0 == 1``) and laid out per channel as
+``coef[c, s] = [b0 .. bN, a1 .. aN]`` (length ``2N + 1``). Signals are ``(C, T)``
+(channel-major, contiguous). Channels run in parallel (``prange``); the sections of a
+cascade are fused per sample so the signal is read and written once.
+
+The backward kernel is the adjoint of the forward recursion, run backwards in time with
+the adjoint state ``lambda = dL/dz``. For one DF2T section at sample ``n``::
+
+    forward                               adjoint (given gy = dL/dy[n], lam = dL/dz[n])
+    y     = b0 x + z0'                    gyt   = gy - sum_i a[i+1] lam[i]
+    z[i]  = b[i+1] x - a[i+1] y + z[i+1]' dL/dx = b0 gyt + sum_i b[i+1] lam[i]
+                                          db0  += gyt x ; db[i+1] += lam[i] x
+                                          da[i+1] -= lam[i] y
+                                          lam'  = [gyt, lam[0], ..., lam[N-2]]
+
+It starts from ``lam = dL/dzf`` at the last sample and ends with ``lam = dL/dzi``.
+No autograd graph is built over samples.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit, prange
+
+__all__ = ["cascade_forward", "cascade_backward", "biquad_cascade_forward", "biquad_cascade_backward"]
+
+
+@njit(parallel=True, cache=True)
+def cascade_forward(x, coef, zi, y, zf, mid, chk):  # pragma: no cover - compiled
+    """General order-N cascade. ``mid`` is (S-1, C, T) to keep section outputs, or (0, 0, 0).
+
+    ``chk[c]`` receives ``sum(x[c] * 0)``: NaN exactly when channel ``c`` holds NaN or inf,
+    a finiteness check that costs no extra pass over memory.
+    """
+    n_ch, n_t = x.shape
+    n_sec = coef.shape[1]
+    order = zi.shape[2]
+    keep = mid.shape[0] > 0
+    for c in prange(n_ch):
+        z = zi[c].copy()
+        cf = coef[c]
+        nan = 0.0
+        for t in range(n_t):
+            v = x[c, t]
+            nan += v * 0.0
+            for s in range(n_sec):
+                out = cf[s, 0] * v + z[s, 0]
+                for i in range(order - 1):
+                    z[s, i] = cf[s, i + 1] * v - cf[s, order + 1 + i] * out + z[s, i + 1]
+                z[s, order - 1] = cf[s, order] * v - cf[s, 2 * order] * out
+                v = out
+                if keep and s < n_sec - 1:
+                    mid[s, c, t] = v
+            y[c, t] = v
+        zf[c] = z
+        chk[c] = nan
+
+
+@njit(parallel=True, cache=True)
+def cascade_backward(gy, x, y, mid, coef, gzf, gx, gcoef, gzi):  # pragma: no cover - compiled
+    """Adjoint of :func:`cascade_forward`; ``gcoef`` accumulates in float64."""
+    n_ch, n_t = x.shape
+    n_sec = coef.shape[1]
+    order = gzf.shape[2]
+    for c in prange(n_ch):
+        lam = gzf[c].astype(np.float64)
+        acc = np.zeros((n_sec, 2 * order + 1))
+        cf = coef[c].astype(np.float64)
+        for t in range(n_t - 1, -1, -1):
+            g = np.float64(gy[c, t])
+            for s in range(n_sec - 1, -1, -1):
+                xs = x[c, t] if s == 0 else mid[s - 1, c, t]
+                ys = y[c, t] if s == n_sec - 1 else mid[s, c, t]
+                gyt = g
+                gin = 0.0
+                for i in range(order):
+                    gyt -= cf[s, order + 1 + i] * lam[s, i]
+                    gin += cf[s, i + 1] * lam[s, i]
+                    acc[s, i + 1] += lam[s, i] * xs
+                    acc[s, order + 1 + i] -= lam[s, i] * ys
+                gin += cf[s, 0] * gyt
+                acc[s, 0] += gyt * xs
+                for i in range(order - 1, 0, -1):
+                    lam[s, i] = lam[s, i - 1]
+                lam[s, 0] = gyt
+                g = gin
+            gx[c, t] = g
+        gcoef[c] = acc
+        gzi[c] = lam
+
+
+@njit(parallel=True, cache=True)
+def biquad_cascade_forward(x, coef, zi, y, zf, mid, chk):  # pragma: no cover - compiled
+    """Order-2 specialisation of :func:`cascade_forward` (states kept in scalars)."""
+    n_ch, n_t = x.shape
+    n_sec = coef.shape[1]
+    keep = mid.shape[0] > 0
+    for c in prange(n_ch):
+        z = zi[c].copy()
+        cf = coef[c]
+        nan = 0.0
+        if n_sec == 1:
+            b0 = cf[0, 0]
+            b1 = cf[0, 1]
+            b2 = cf[0, 2]
+            a1 = cf[0, 3]
+            a2 = cf[0, 4]
+            z0 = z[0, 0]
+            z1 = z[0, 1]
+            for t in range(n_t):
+                v = x[c, t]
+                nan += v * 0.0
+                out = b0 * v + z0
+                z0 = b1 * v - a1 * out + z1
+                z1 = b2 * v - a2 * out
+                y[c, t] = out
+            z[0, 0] = z0
+            z[0, 1] = z1
+        else:
+            for t in range(n_t):
+                v = x[c, t]
+                nan += v * 0.0
+                for s in range(n_sec):
+                    out = cf[s, 0] * v + z[s, 0]
+                    z[s, 0] = cf[s, 1] * v - cf[s, 3] * out + z[s, 1]
+                    z[s, 1] = cf[s, 2] * v - cf[s, 4] * out
+                    v = out
+                    if keep and s < n_sec - 1:
+                        mid[s, c, t] = v
+                y[c, t] = v
+        zf[c] = z
+        chk[c] = nan
+
+
+@njit(parallel=True, cache=True)
+def biquad_cascade_backward(gy, x, y, mid, coef, gzf, gx, gcoef, gzi):  # pragma: no cover
+    """Order-2 specialisation of :func:`cascade_backward`."""
+    n_ch, n_t = x.shape
+    n_sec = coef.shape[1]
+    for c in prange(n_ch):
+        lam = gzf[c].astype(np.float64)
+        acc = np.zeros((n_sec, 5))
+        cf = coef[c].astype(np.float64)
+        for t in range(n_t - 1, -1, -1):
+            g = np.float64(gy[c, t])
+            for s in range(n_sec - 1, -1, -1):
+                xs = x[c, t] if s == 0 else mid[s - 1, c, t]
+                ys = y[c, t] if s == n_sec - 1 else mid[s, c, t]
+                l0 = lam[s, 0]
+                l1 = lam[s, 1]
+                gyt = g - cf[s, 3] * l0 - cf[s, 4] * l1
+                g = cf[s, 0] * gyt + cf[s, 1] * l0 + cf[s, 2] * l1
+                acc[s, 0] += gyt * xs
+                acc[s, 1] += l0 * xs
+                acc[s, 2] += l1 * xs
+                acc[s, 3] -= l0 * ys
+                acc[s, 4] -= l1 * ys
+                lam[s, 1] = l0
+                lam[s, 0] = gyt
+            gx[c, t] = g
+        gcoef[c] = acc
+        gzi[c] = lam
