@@ -40,6 +40,6 @@ seeds = st.integers(min_value=0, max_value=2**31 - 1)
 
 
 def rel_err(a, b) -> float:
-    a = torch.as_tensor(a).double()
-    b = torch.as_tensor(b).double()
+    a = torch.as_tensor(a).detach().double()
+    b = torch.as_tensor(b).detach().double()
     return float((a - b).norm() / b.norm().clamp_min(1e-300))

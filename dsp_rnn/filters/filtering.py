@@ -204,9 +204,10 @@ def _a0(a0, name):
 
 
 def _flatten(batch, n_t, x, coef, zi, coef_tail, zi_tail):
-    xb = x.expand(batch + (n_t,)).reshape(-1, n_t).contiguous()
-    cb = coef.expand(batch + coef_tail).reshape((-1,) + coef_tail).contiguous()
-    zb = zi.expand(batch + zi_tail).reshape((-1,) + zi_tail).contiguous()
+    n_ch = batch.numel()
+    xb = x.expand(batch + (n_t,)).reshape(n_ch, n_t).contiguous()
+    cb = coef.expand(batch + coef_tail).reshape((n_ch,) + coef_tail).contiguous()
+    zb = zi.expand(batch + zi_tail).reshape((n_ch,) + zi_tail).contiguous()
     return xb, cb, zb
 
 

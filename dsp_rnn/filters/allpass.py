@@ -1,0 +1,947 @@
+"""Allpass filters: first and second order, Schroeder (integer or fractional delay), nested.
+
+Every filter here has ``|H(e^{jw})| = 1`` at every frequency by construction, for every
+parameter value that passes validation; only the phase (group delay) is shaped. Each comes
+as a transfer function (``*_tf`` -> ``(b, a)``, usable with :func:`lfilter` or any
+``freqz``), a function that filters a signal (scipy style: ``zi`` in, ``(y, zf)`` out) and a
+thin :class:`torch.nn.Module` (``y, state = module(x, state)``, plus ``.freqz``).
+
+Equations (``z^-1`` is one sample of delay):
+
+- first order:   ``H(z) = (c + z^-1) / (1 + c z^-1)``, ``|c| < 1``;
+- second order:  ``H(z) = (a2 + a1 z^-1 + z^-2) / (1 + a1 z^-1 + a2 z^-2)`` with poles
+  ``r e^{±j w0}`` (``a1 = -2 r cos w0``, ``a2 = r^2``), or the Audio EQ Cookbook allpass
+  from ``q``;
+- Schroeder:     ``H(z) = (-g + A(z)) / (1 - g A(z))`` with the loop delay ``A(z) = z^-M``
+  (integer ``M``) or ``A(z) = z^-N T(z)``, ``T`` a first-order Thiran allpass of delay
+  ``d = M - N`` (fractional ``M``). Since ``|A| = 1`` on the unit circle and ``|g| < 1``,
+  the Möbius map ``a -> (a - g) / (1 - g a)`` keeps ``|H| = 1`` exactly;
+- nested:        the same map applied stage by stage, ``A_k(z) = z^-N_k [T_k(z)] H_{k+1}(z)``
+  (Gardner's nested allpass: the delay line of each allpass contains the next one).
+
+Time-domain structure (direct form II transposed, the form :func:`lfilter` uses)::
+
+    y[n] = -g x[n] + (A v)[n],     v[n] = x[n] + g y[n]
+
+so the state is the delay line holding past ``v``. For an integer Schroeder allpass that
+state equals ``scipy.signal.lfilter``'s ``zi`` for ``schroeder_allpass_tf`` (a buffer of
+the last ``M`` values of ``v``, oldest first).
+
+References:
+    M. R. Schroeder, B. F. Logan, "'Colorless' artificial reverberation", IRE Trans. Audio,
+    1961. W. G. Gardner, "A real-time multichannel room simulator", JASA 92(4), 1992 (nested
+    allpass). J. Dattorro, "Effect design part 1", JAES 45(9), 1997. J.-P. Thiran, "Recursive
+    digital filters with maximally flat group delay", IEEE Trans. Circuit Theory, 1971.
+    R. Bristow-Johnson, "Audio EQ Cookbook".
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from dsp_rnn._validate import (
+    as_tensor,
+    check_finite,
+    check_frequency,
+    check_positive,
+    check_sample_rate,
+    common_dtype,
+)
+from dsp_rnn.errors import InputError, ShapeError, UnstableFilterError
+from dsp_rnn.filters.filtering import lfilter
+
+__all__ = [
+    "allpass1_coeff",
+    "allpass1_tf",
+    "allpass1",
+    "allpass2_tf",
+    "allpass2",
+    "thiran1_coeff",
+    "schroeder_allpass_tf",
+    "schroeder_allpass",
+    "nested_allpass_tf",
+    "nested_allpass",
+    "Allpass1",
+    "Allpass2",
+    "SchroederAllpass",
+    "NestedAllpass",
+]
+
+TensorLike = torch.Tensor | float | Sequence[float] | np.ndarray
+
+
+# ----------------------------------------------------------------------------- validation
+def _param(value: Any, name: str, *, dtype: torch.dtype | None = None) -> torch.Tensor:
+    """A real parameter as a tensor: Python numbers and lists -> float32 (library default),
+    numpy arrays keep float64, tensors keep their float dtype; 0-d stays 0-d."""
+    if isinstance(value, bool):
+        raise InputError(f"{name}: expected a number, got {value!r}")
+    if isinstance(value, (int, float)):
+        return torch.tensor(float(value), dtype=dtype or torch.float32)
+    t = as_tensor(value, name, dtype=dtype)
+    if not isinstance(value, torch.Tensor):
+        t = t.reshape(np.shape(value))
+        if dtype is None and not isinstance(value, (np.ndarray, np.generic)):
+            t = t.to(torch.float32)
+    return t
+
+
+def _check_gain(value: Any, name: str, *, dtype: torch.dtype | None = None) -> torch.Tensor:
+    """A feedback gain or allpass coefficient: finite, and ``|g| < 1`` (poles inside)."""
+    g = check_finite(_param(value, name, dtype=dtype), name)
+    bad = g.detach().abs() >= 1
+    if bool(bad.any()):
+        v = float(g.detach()[bad].reshape(-1)[0])
+        raise UnstableFilterError(
+            f"{name}: expected |{name}| < 1 (poles strictly inside the unit circle), "
+            f"got {name}={v:g}"
+        )
+    return g
+
+
+def _check_delay(value: Any, name: str = "delay_samples") -> int | float:
+    """A loop delay in samples: a finite real number >= 1; integer values become ``int``."""
+    if isinstance(value, torch.Tensor):
+        if value.numel() != 1:
+            raise ShapeError(f"{name}: expected one number, got shape {tuple(value.shape)}")
+        value = value.item()
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
+        raise InputError(f"{name}: expected a number of samples >= 1, got {value!r}")
+    v = float(value)
+    if not math.isfinite(v) or v < 1:
+        raise InputError(f"{name}: expected a finite delay >= 1 sample, got {name}={value}")
+    return int(v) if v == int(v) else v
+
+
+def _split_delay(m: int | float) -> tuple[int, float | None]:
+    """Split a delay into ``N`` pure samples and a Thiran delay ``d`` (``None`` if integer).
+
+    ``d`` is kept in ``[0.5, 1.5)`` where the first-order Thiran allpass is most accurate,
+    except for ``1 < M < 1.5`` where ``N = 1`` leaves ``d = M - 1``. ``N >= 1`` always, so
+    the feedback loop never becomes delay-free.
+    """
+    if isinstance(m, int):
+        return m, None
+    n = max(1, math.floor(m - 0.5))
+    return n, m - n
+
+
+def thiran1_coeff(delay_samples: float) -> float:
+    """Coefficient of the first-order Thiran allpass ``(c + z^-1) / (1 + c z^-1)``.
+
+    Its group delay at DC is exactly ``delay_samples`` and maximally flat around DC.
+
+    Args:
+        delay_samples: the delay ``d > 0`` in samples (most accurate for ``0.5 <= d < 1.5``).
+
+    Returns:
+        ``c = (1 - d) / (1 + d)``, with ``|c| < 1`` for every ``d > 0``.
+
+    Raises:
+        InputError: ``delay_samples`` is not a finite number > 0.
+
+    References:
+        J.-P. Thiran, IEEE Trans. Circuit Theory CT-18(6), 1971.
+
+    Example:
+        >>> thiran1_coeff(1.0), round(thiran1_coeff(0.5), 6)
+        (0.0, 0.333333)
+    """
+    check_positive(delay_samples, "delay_samples")
+    d = float(delay_samples)
+    return (1.0 - d) / (1.0 + d)
+
+
+def _check_n_freqs(n_freqs: Any) -> int:
+    if isinstance(n_freqs, bool) or not isinstance(n_freqs, (int, np.integer)) or n_freqs < 1:
+        raise InputError(f"n_freqs: expected an integer >= 1, got n_freqs={n_freqs!r}")
+    return int(n_freqs)
+
+
+# ----------------------------------------------------------------------------- frequency grid
+def _freq_grid(
+    n_freqs: int, whole: bool, sample_rate: float | None
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """(w in rad/sample, freqs to report) on scipy.signal.freqz's grid (endpoint excluded)."""
+    n = _check_n_freqs(n_freqs)
+    span = 2 * math.pi if whole else math.pi
+    w = torch.arange(n, dtype=torch.float64) * (span / n)
+    if sample_rate is None:
+        return w, w
+    sr = check_sample_rate(sample_rate)
+    return w, w * (sr / (2 * math.pi))
+
+
+def _poly_response(c: torch.Tensor, n_freqs: int, whole: bool) -> torch.Tensor:
+    """``sum_k c[k] e^{-j w k}`` on the freqz grid, exact for any length (folded FFT).
+
+    On the grid ``w_m = 2 pi m / P`` (``P = n_freqs`` if ``whole`` else ``2 n_freqs``) the
+    kernel is ``P``-periodic in ``k``, so folding ``c`` modulo ``P`` before the FFT is exact.
+    """
+    period = n_freqs if whole else 2 * n_freqs
+    length = c.shape[-1]
+    n_fold = max(1, -(-length // period))
+    c = F.pad(c.to(torch.float64), (0, n_fold * period - length))
+    folded = c.reshape(c.shape[:-1] + (n_fold, period)).sum(-2)
+    return torch.fft.fft(folded, dim=-1)[..., :n_freqs]
+
+
+def _tf_freqz(
+    b: torch.Tensor, a: torch.Tensor, n_freqs: int, whole: bool, sample_rate: float | None
+) -> tuple[torch.Tensor, torch.Tensor]:
+    n = _check_n_freqs(n_freqs)
+    _, freqs = _freq_grid(n, whole, sample_rate)
+    h = _poly_response(b, n, whole) / _poly_response(a, n, whole)
+    out = torch.complex128 if common_dtype(b, a) == torch.float64 else torch.complex64
+    return freqs, h.to(out)
+
+
+# ----------------------------------------------------------------------------- first order
+def allpass1_coeff(break_hz: TensorLike, *, sample_rate: float) -> torch.Tensor:
+    """Coefficient ``c`` of a first-order allpass whose phase is -90 degrees at ``break_hz``.
+
+    ``c = (tan(pi f / fs) - 1) / (tan(pi f / fs) + 1)`` (bilinear design); the phase runs
+    from 0 at DC to -180 degrees at Nyquist.
+
+    Args:
+        break_hz: break frequency in Hz, ``0 < break_hz < sample_rate / 2``; a tensor keeps
+            its leading dims and is differentiable.
+        sample_rate: sample rate in Hz, > 0.
+
+    Shape:
+        ``break_hz`` ``(...)`` -> ``c`` ``(...)``.
+
+    Returns:
+        The coefficient(s), ``|c| < 1``.
+
+    Raises:
+        InputError: a frequency outside ``(0, sample_rate / 2)`` or a bad sample rate.
+
+    References:
+        U. Zölzer (ed.), DAFX, 2nd ed., 2011, section 2.2 (allpass-based filters).
+
+    Example:
+        >>> allpass1_coeff(1000.0, sample_rate=4000.0)  # fs/4: a pure one-sample delay
+        tensor(0.)
+    """
+    sr = check_sample_rate(sample_rate)
+    check_frequency(break_hz, sr, "break_hz")
+    f = _param(break_hz, "break_hz")
+    t = torch.tan(math.pi * f / sr)
+    return (t - 1) / (t + 1)
+
+
+def allpass1_tf(coeff: TensorLike) -> tuple[torch.Tensor, torch.Tensor]:
+    """Transfer function of ``H(z) = (c + z^-1) / (1 + c z^-1)``.
+
+    Args:
+        coeff: ``c``, ``|c| < 1``; differentiable.
+
+    Shape:
+        ``coeff`` ``(...)`` -> ``b``, ``a`` ``(..., 2)``.
+
+    Returns:
+        ``(b, a)`` = ``([c, 1], [1, c])``.
+
+    Raises:
+        UnstableFilterError: ``|c| >= 1``.  NonFiniteError: NaN or inf.
+
+    Example:
+        >>> allpass1_tf(0.5)
+        (tensor([0.5000, 1.0000]), tensor([1.0000, 0.5000]))
+    """
+    c = _check_gain(coeff, "coeff")
+    one = torch.ones_like(c)
+    return torch.stack([c, one], -1), torch.stack([one, c], -1)
+
+
+def allpass1(
+    x: torch.Tensor, coeff: TensorLike, zi: torch.Tensor | None = None
+) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
+    """Filter ``x`` through the first-order allpass ``(c + z^-1) / (1 + c z^-1)``.
+
+    Args:
+        x: signal, time last.
+        coeff: ``c``, ``|c| < 1`` (see :func:`allpass1_coeff`); leading dims broadcast
+            against ``x``'s.
+        zi: optional initial state (the one-value DF2T state of :func:`lfilter`); when given,
+            ``(y, zf)`` is returned.
+
+    Shape:
+        x ``(..., time)``, coeff ``(...)``, zi/zf ``(..., 1)``, y ``(..., time)``.
+
+    Returns:
+        ``y``, or ``(y, zf)`` when ``zi`` is given.
+
+    Raises:
+        UnstableFilterError: ``|c| >= 1``.  NonFiniteError: NaN/inf in ``x`` or ``coeff``.
+
+    Properties: differentiable in ``x``, ``coeff`` and ``zi``; CPU and CUDA; float32/64.
+
+    Example:
+        >>> allpass1(torch.tensor([1.0, 0.0, 0.0]), 0.5)  # impulse response c, 1-c^2, ...
+        tensor([ 0.5000,  0.7500, -0.3750])
+    """
+    b, a = allpass1_tf(coeff)
+    return lfilter(b, a, x, zi, check_stable=False)
+
+
+# ----------------------------------------------------------------------------- second order
+def allpass2_tf(
+    f0_hz: TensorLike,
+    *,
+    sample_rate: float,
+    q: TensorLike | None = None,
+    radius: TensorLike | None = None,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Second-order allpass with phase -180 degrees at ``f0_hz``; give ``q`` or ``radius``.
+
+    With ``radius`` the poles are ``r e^{±j w0}``: ``a = [1, -2 r cos w0, r^2]``. With ``q``
+    it is the Audio EQ Cookbook allpass, ``alpha = sin(w0) / (2 q)``,
+    ``a = [1, -2 cos w0 / (1 + alpha), (1 - alpha) / (1 + alpha)]``. In both cases
+    ``b = a`` reversed, so ``|H| = 1``. Larger ``q`` / ``radius`` -> sharper phase turn.
+
+    Args:
+        f0_hz: centre frequency in Hz, ``0 < f0_hz < sample_rate / 2``.
+        sample_rate: sample rate in Hz, > 0.
+        q: quality factor, > 0 (exclusive with ``radius``).
+        radius: pole radius, ``0 <= radius < 1`` (exclusive with ``q``).
+
+    Shape:
+        the parameters broadcast to ``(...)``; ``b``, ``a`` ``(..., 3)``.
+
+    Returns:
+        ``(b, a)``, ``a[..., 0] == 1``; differentiable in ``f0_hz``, ``q`` and ``radius``.
+
+    Raises:
+        InputError: neither or both of ``q`` / ``radius``; ``f0_hz`` out of range; ``q <= 0``.
+        UnstableFilterError: ``radius >= 1``.
+
+    References:
+        R. Bristow-Johnson, "Cookbook formulae for audio EQ biquad filter coefficients".
+
+    Example:
+        >>> b, a = allpass2_tf(1000.0, sample_rate=6000.0, radius=0.5)  # cos(w0) = 1/2
+        >>> a.round(decimals=6), torch.equal(b, a.flip(-1))
+        (tensor([ 1.0000, -0.5000,  0.2500]), True)
+    """
+    if (q is None) == (radius is None):
+        raise InputError(
+            f"allpass2: expected exactly one of q or radius, got q={q!r}, radius={radius!r}"
+        )
+    sr = check_sample_rate(sample_rate)
+    check_frequency(f0_hz, sr, "f0_hz")
+    f0 = _param(f0_hz, "f0_hz")
+    w0 = 2 * math.pi * f0 / sr
+    if q is not None:
+        check_positive(q, "q")
+        qt = _param(q, "q")
+        alpha = torch.sin(w0) / (2 * qt)
+        a1 = -2 * torch.cos(w0) / (1 + alpha)
+        a2 = (1 - alpha) / (1 + alpha)
+    else:
+        r = check_finite(_param(radius, "radius"), "radius")
+        if bool((r.detach() < 0).any()):
+            raise InputError(f"radius: expected 0 <= radius < 1, got radius={radius!r}")
+        r = _check_gain(r, "radius")
+        a1 = -2 * r * torch.cos(w0)
+        a2 = r * r
+    a1, a2 = torch.broadcast_tensors(a1, a2)
+    one = torch.ones_like(a1)
+    return torch.stack([a2, a1, one], -1), torch.stack([one, a1, a2], -1)
+
+
+def allpass2(
+    x: torch.Tensor,
+    f0_hz: TensorLike,
+    *,
+    sample_rate: float,
+    q: TensorLike | None = None,
+    radius: TensorLike | None = None,
+    zi: torch.Tensor | None = None,
+) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
+    """Filter ``x`` through the second-order allpass of :func:`allpass2_tf`.
+
+    Args:
+        x: signal, time last.
+        f0_hz, sample_rate, q, radius: as in :func:`allpass2_tf`.
+        zi: optional two-value DF2T state (as :func:`lfilter`); then ``(y, zf)`` is returned.
+
+    Shape:
+        x ``(..., time)``; parameters ``(...)`` broadcast against x's leading dims;
+        zi/zf ``(..., 2)``.
+
+    Returns:
+        ``y``, or ``(y, zf)`` when ``zi`` is given.
+
+    Raises:
+        as :func:`allpass2_tf`; NonFiniteError for NaN/inf in ``x``.
+
+    Properties: differentiable in ``x``, the parameters and ``zi``; CPU and CUDA.
+
+    Example:
+        >>> x = torch.tensor([1.0, 0.0, 0.0])
+        >>> allpass2(x, 1000.0, sample_rate=6000.0, radius=0.5).round(decimals=6)
+        tensor([ 0.2500, -0.3750,  0.7500])
+    """
+    b, a = allpass2_tf(f0_hz, sample_rate=sample_rate, q=q, radius=radius)
+    return lfilter(b, a, x, zi, check_stable=False)
+
+
+# ----------------------------------------------------------------------------- Schroeder/nested
+@dataclass(frozen=True)
+class _Stage:
+    n: int  # pure delay samples in the loop (>= 1)
+    eta: float | None  # Thiran coefficient, None for an integer delay
+    gain: torch.Tensor  # (...,)
+
+
+def _parse_stages(stages: Any, dtype: torch.dtype | None = None) -> list[_Stage]:
+    if isinstance(stages, (str, bytes)) or not isinstance(stages, Sequence) or len(stages) == 0:
+        raise InputError(
+            f"stages: expected a non-empty sequence of (delay_samples, gain) pairs, got {stages!r}"
+        )
+    out = []
+    for i, st in enumerate(stages):
+        if not isinstance(st, Sequence) or len(st) != 2:
+            raise InputError(f"stages[{i}]: expected a (delay_samples, gain) pair, got {st!r}")
+        m = _check_delay(st[0], f"stages[{i}].delay_samples")
+        g = _check_gain(st[1], f"stages[{i}].gain", dtype=dtype)
+        n, d = _split_delay(m)
+        out.append(_Stage(n, None if d is None else thiran1_coeff(d), g))
+    return out
+
+
+def _stages_dtype(stages: list[_Stage], *others: torch.Tensor) -> torch.dtype:
+    return common_dtype(*[s.gain for s in stages], *others)
+
+
+def _stages_tf(stages: list[_Stage], dtype: torch.dtype) -> tuple[torch.Tensor, torch.Tensor]:
+    """Numerator/denominator of the nested allpass, built from the innermost stage out."""
+    device = stages[0].gain.device
+    p = torch.ones(1, dtype=dtype, device=device)
+    q = torch.ones(1, dtype=dtype, device=device)
+    for st in reversed(stages):
+        pa, qa = p, q
+        if st.eta is not None:  # times the Thiran allpass (eta + z^-1) / (1 + eta z^-1)
+            pa = st.eta * F.pad(pa, (0, 1)) + F.pad(pa, (1, 0))
+            qa = F.pad(qa, (0, 1)) + st.eta * F.pad(qa, (1, 0))
+        pa = F.pad(pa, (st.n, 0))  # times z^-N
+        g = st.gain.to(dtype)[..., None]
+        length = pa.shape[-1]
+        qa = F.pad(qa, (0, length - qa.shape[-1]))
+        p, q = -g * qa + pa, qa - g * pa  # (-g + A) / (1 - g A)
+    return p, q
+
+
+def _order(stages: list[_Stage]) -> int:
+    return sum(st.n + (st.eta is not None) for st in stages)
+
+
+def _polyphase(
+    x: torch.Tensor, m: int, g: torch.Tensor, s: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Integer Schroeder allpass as ``M`` first-order recursions (polyphase).
+
+    With ``n = k M + j`` the recursion ``y[n] = -g x[n] + v[n-M]``, ``v = x + g y`` only
+    links samples of the same phase ``j``: reshaping time to ``(K, M)`` turns it into ``M``
+    first-order filters ``(-g + z^-1) / (1 - g z^-1)`` along ``k``, run by :func:`lfilter`.
+    ``s`` holds ``v[n-M .. n-1]`` (= the lfilter state of the order-``M`` filter).
+    x ``(B..., T)``, g ``(...)`` broadcasting against ``B``, s ``(B..., M)``.
+    """
+    batch, n_t = x.shape[:-1], x.shape[-1]
+    n_blk, rest = divmod(n_t, m)
+    ys = []
+    if n_blk > 0:
+        xp = x[..., : n_blk * m].reshape(batch + (n_blk, m)).transpose(-1, -2)  # (B, M, K)
+        one = torch.ones_like(g)
+        b = torch.stack([-g, one], -1)[..., None, :]  # (..., 1, 2)
+        a = torch.stack([one, -g], -1)[..., None, :]
+        yp, zf = lfilter(b, a, xp, s[..., None], check_stable=False)  # (B, M, K), (B, M, 1)
+        ys.append(yp.transpose(-1, -2).reshape(batch + (n_blk * m,)))
+        s = zf[..., 0]
+    if rest > 0:
+        gb = g[..., None]
+        xr = x[..., n_blk * m :]  # (B, r)
+        yr = -gb * xr + s[..., :rest]
+        ys.append(yr)
+        s = torch.cat([s[..., rest:], xr + gb * yr], -1)
+    return torch.cat(ys, -1), s
+
+
+def _run_stages(
+    x: torch.Tensor, stages: list[_Stage], zi: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Nested (or fractional) allpass in blocks of ``L = min N_k`` samples.
+
+    Within a block the loop input ``(A v)`` only needs ``v`` from at least ``N_k >= L``
+    samples ago, already in the delay line, so each block is a few tensor operations per
+    stage (plus one first-order :func:`lfilter` call per fractional stage). Stage ``k``'s
+    state is ``[v_k delay line (N_k, oldest first), Thiran DF2T state (1, if fractional)]``;
+    stages are concatenated outermost first. x ``(B..., T)``, zi ``(B..., order)``.
+    """
+    dtype = x.dtype
+    bufs: list[torch.Tensor] = []
+    ths: list[torch.Tensor | None] = []
+    pos = 0
+    for st in stages:
+        bufs.append(zi[..., pos : pos + st.n])
+        pos += st.n
+        if st.eta is not None:
+            ths.append(zi[..., pos : pos + 1])
+            pos += 1
+        else:
+            ths.append(None)
+    th_tf = [
+        None
+        if st.eta is None
+        else (
+            torch.tensor([st.eta, 1.0], dtype=dtype, device=x.device),
+            torch.tensor([1.0, st.eta], dtype=dtype, device=x.device),
+        )
+        for st in stages
+    ]
+    gains = [st.gain.to(dtype)[..., None] for st in stages]
+
+    def block(k: int, xb: torch.Tensor) -> torch.Tensor:
+        n_b = xb.shape[-1]
+        r = bufs[k][..., :n_b]  # v_k delayed by N_k
+        tf = th_tf[k]
+        if tf is not None:
+            r, ths[k] = lfilter(tf[0], tf[1], r, ths[k], check_stable=False)
+        if k + 1 < len(stages):
+            r = block(k + 1, r)
+        y = -gains[k] * xb + r
+        bufs[k] = torch.cat([bufs[k][..., n_b:], xb + gains[k] * y], -1)
+        return y
+
+    length = min(st.n for st in stages)
+    ys = [block(0, x[..., t0 : t0 + length]) for t0 in range(0, x.shape[-1], length)]
+    parts: list[torch.Tensor] = []
+    for buf, th in zip(bufs, ths, strict=True):
+        parts.append(buf)
+        if th is not None:
+            parts.append(th)
+    y = torch.cat(ys, -1) if ys else x
+    return y, torch.cat(parts, -1)
+
+
+def _filter_stages(
+    x: Any, stages: list[_Stage], zi: Any
+) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
+    x = check_finite(as_tensor(x, "x", min_ndim=1), "x")
+    order = _order(stages)
+    zi_t = None
+    if zi is not None:
+        zi_t = check_finite(as_tensor(zi, "zi", min_ndim=1), "zi")
+        if zi_t.shape[-1] != order:
+            raise ShapeError(
+                f"zi: expected shape (..., {order}) (the transfer function's order), "
+                f"got {tuple(zi_t.shape)}"
+            )
+    dtype = _stages_dtype(stages, x) if zi_t is None else _stages_dtype(stages, x, zi_t)
+    x = x.to(dtype)
+    gshapes = [st.gain.shape for st in stages]
+    zshape = () if zi_t is None else zi_t.shape[:-1]
+    try:
+        batch = torch.broadcast_shapes(x.shape[:-1], zshape, *gshapes)
+    except RuntimeError as exc:
+        raise ShapeError(
+            f"leading dims do not broadcast: x {tuple(x.shape)}, "
+            f"gains {[tuple(s) for s in gshapes]}"
+            + ("" if zi_t is None else f", zi {tuple(zi_t.shape)}")
+        ) from exc
+    x = x.expand(batch + x.shape[-1:])
+    if zi_t is None:
+        s = torch.zeros(batch + (order,), dtype=dtype, device=x.device)
+    else:
+        s = zi_t.to(dtype=dtype, device=x.device).expand(batch + (order,))
+    stages = [_Stage(st.n, st.eta, st.gain.to(dtype=dtype, device=x.device)) for st in stages]
+    if len(stages) == 1 and stages[0].eta is None:
+        y, zf = _polyphase(x, stages[0].n, stages[0].gain, s)
+    else:
+        y, zf = _run_stages(x, stages, s)
+    return (y, zf) if zi is not None else y
+
+
+def schroeder_allpass_tf(
+    *, delay_samples: float, gain: TensorLike
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Transfer function of the Schroeder allpass ``(-g + A(z)) / (1 - g A(z))``.
+
+    Integer ``M``: ``A = z^-M``, so ``b = [-g, 0, ..., 0, 1]``, ``a = [1, 0, ..., 0, -g]``
+    (order ``M``). Fractional ``M``: ``A = z^-N (eta + z^-1) / (1 + eta z^-1)``, a pure delay
+    of ``N = max(1, floor(M - 0.5))`` samples times a first-order Thiran allpass of delay
+    ``d = M - N`` (``eta = (1 - d) / (1 + d)``, see :func:`thiran1_coeff`); order ``N + 1``.
+    Either way ``b`` is ``a`` reversed: exactly allpass.
+
+    Args:
+        delay_samples: loop delay ``M`` in samples, ``>= 1``, integer or fractional.
+        gain: feedback gain ``g``, ``|g| < 1``; differentiable; leading dims kept.
+
+    Shape:
+        gain ``(...)`` -> ``b``, ``a`` ``(..., order + 1)``.
+
+    Returns:
+        ``(b, a)`` with ``a[..., 0] == 1``.
+
+    Raises:
+        InputError: ``delay_samples`` < 1 or not finite.  UnstableFilterError: ``|g| >= 1``.
+
+    References:
+        Schroeder and Logan, IRE Trans. Audio AU-9, 1961.
+
+    Example:
+        >>> schroeder_allpass_tf(delay_samples=3, gain=0.5)
+        (tensor([-0.5000,  0.0000,  0.0000,  1.0000]), tensor([ 1.0000,  0.0000,  0.0000, -0.5000]))
+    """
+    stages = _parse_stages([(delay_samples, gain)])
+    return _stages_tf(stages, _stages_dtype(stages))
+
+
+def schroeder_allpass(
+    x: torch.Tensor,
+    *,
+    delay_samples: float,
+    gain: TensorLike,
+    zi: torch.Tensor | None = None,
+) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
+    """Filter ``x`` through a Schroeder allpass ``H = (-g + A(z)) / (1 - g A(z))``.
+
+    Structure (DF2T): ``y[n] = -g x[n] + (A v)[n]``, ``v[n] = x[n] + g y[n]``.
+
+    - Integer delay: polyphase. Samples ``n = k M + j`` of the same phase ``j`` form an
+      independent first-order recursion, so time is reshaped to ``(T / M, M)`` and the ``M``
+      recursions run in one :func:`lfilter` call (numba kernel, adjoint backward): cost
+      ``O(T)`` for any ``M``. The state is the lfilter/scipy state of
+      :func:`schroeder_allpass_tf`: the last ``M`` values of ``v``, oldest first.
+    - Fractional delay: ``A`` = ``N``-sample delay times a first-order Thiran allpass (see
+      :func:`schroeder_allpass_tf`), still exactly allpass. Processed in blocks of ``N``
+      samples (torch ops plus one first-order lfilter per block), ``O(T)`` work in ``T / N``
+      steps. The state is ``[v delayed (N values, oldest first), Thiran state (1)]``.
+
+    Args:
+        x: signal, time last.
+        delay_samples: loop delay ``M >= 1`` in samples (an ``int`` or integer-valued float
+            selects the integer path).
+        gain: ``g``, ``|g| < 1``; a tensor's leading dims broadcast against ``x``'s.
+        zi: optional state, ``(..., order)`` with ``order = len(a) - 1`` of the transfer
+            function (``M``, or ``N + 1`` if fractional); then ``(y, zf)`` is returned and
+            block-by-block processing equals one shot.
+
+    Shape:
+        x ``(..., time)``, gain ``(...)``, zi/zf ``(..., order)``, y ``(..., time)``.
+
+    Returns:
+        ``y``, or ``(y, zf)`` when ``zi`` is given.
+
+    Raises:
+        InputError: bad ``delay_samples``.  UnstableFilterError: ``|g| >= 1``.
+        NonFiniteError: NaN/inf in ``x``, ``gain`` or ``zi``.  ShapeError: bad ``zi``.
+
+    Properties: differentiable in ``x``, ``gain`` and ``zi``; CPU and CUDA; float32/64.
+
+    Example:
+        >>> x = torch.zeros(7, dtype=torch.float64); x[0] = 1
+        >>> schroeder_allpass(x, delay_samples=3, gain=0.5)  # -g, 0, 0, 1-g^2, 0, 0, g(1-g^2)
+        tensor([-0.5000,  0.0000,  0.0000,  0.7500,  0.0000,  0.0000,  0.3750],
+               dtype=torch.float64)
+    """
+    return _filter_stages(x, _parse_stages([(delay_samples, gain)]), zi)
+
+
+def nested_allpass_tf(
+    stages: Sequence[tuple[float, TensorLike]],
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Transfer function of a nested allpass (Gardner): each delay line holds the next stage.
+
+    With ``H_K = 1`` and, from the innermost stage outwards,
+    ``H_k = (-g_k + A_k) / (1 - g_k A_k)``, ``A_k(z) = z^-N_k [T_k(z)] H_{k+1}(z)``
+    (``T_k`` the Thiran allpass of a fractional delay), the filter is ``H_0``. The order is
+    the sum of the stage orders. One stage is a Schroeder allpass.
+
+    Args:
+        stages: ``[(delay_samples, gain), ...]`` outermost first; delays ``>= 1`` samples
+            (integer or fractional), gains ``|g| < 1`` (tensors are differentiable and their
+            leading dims broadcast).
+
+    Shape:
+        ``b``, ``a`` ``(..., order + 1)``.
+
+    Returns:
+        ``(b, a)`` with ``a[..., 0] == 1`` and ``b`` = ``a`` reversed.
+
+    Raises:
+        InputError: empty or malformed ``stages``, bad delay.  UnstableFilterError: ``|g| >= 1``.
+
+    References:
+        W. G. Gardner, JASA 92(4), 1992; J. Dattorro, JAES 45(9), 1997.
+
+    Example:
+        >>> b, a = nested_allpass_tf([(2, 0.5), (1, 0.25)])
+        >>> a
+        tensor([ 1.0000, -0.2500,  0.1250, -0.5000])
+        >>> torch.equal(b, a.flip(-1))
+        True
+    """
+    st = _parse_stages(stages)
+    return _stages_tf(st, _stages_dtype(st))
+
+
+def nested_allpass(
+    x: torch.Tensor,
+    stages: Sequence[tuple[float, TensorLike]],
+    zi: torch.Tensor | None = None,
+) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
+    """Filter ``x`` through a nested allpass (see :func:`nested_allpass_tf`).
+
+    Runs in blocks of ``min N_k`` samples: within a block, every stage's loop input comes
+    from its delay line, so the block is a handful of tensor operations per stage
+    (differentiable by autograd; fractional stages call :func:`lfilter` for their Thiran
+    allpass). A single integer stage uses the polyphase path of :func:`schroeder_allpass`.
+
+    Args:
+        x: signal, time last.
+        stages: ``[(delay_samples, gain), ...]`` outermost first (see
+            :func:`nested_allpass_tf`).
+        zi: optional state ``(..., order)``: per stage, outermost first, the delay line of
+            ``v_k = x_k + g_k y_k`` (``N_k`` values, oldest first) followed by the Thiran
+            state (1 value) when the delay is fractional. Then ``(y, zf)`` is returned.
+
+    Shape:
+        x ``(..., time)``, zi/zf ``(..., order)``, y ``(..., time)``.
+
+    Returns:
+        ``y``, or ``(y, zf)`` when ``zi`` is given.
+
+    Raises:
+        as :func:`nested_allpass_tf`; NonFiniteError for NaN/inf; ShapeError for a bad ``zi``.
+
+    Properties: differentiable in ``x``, the gains and ``zi``; CPU and CUDA; float32/64.
+
+    Example:
+        >>> x = torch.zeros(4, dtype=torch.float64); x[0] = 1
+        >>> b, a = nested_allpass_tf([(2, 0.5), (1, 0.25)])
+        >>> from dsp_rnn.filters.filtering import lfilter
+        >>> torch.allclose(nested_allpass(x, [(2, 0.5), (1, 0.25)]), lfilter(b, a, x))
+        True
+    """
+    return _filter_stages(x, _parse_stages(stages), zi)
+
+
+# ----------------------------------------------------------------------------- modules
+class _AllpassModule(nn.Module):
+    """Shared ``forward`` / ``freqz`` for modules defined by a transfer function."""
+
+    def transfer_function(self) -> tuple[torch.Tensor, torch.Tensor]:  # pragma: no cover
+        raise NotImplementedError
+
+    @property
+    def order(self) -> int:
+        """Order of the transfer function = length of the state."""
+        return self.transfer_function()[1].shape[-1] - 1
+
+    def _filter(self, x: torch.Tensor, zi: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        b, a = self.transfer_function()
+        out = lfilter(b, a, x, zi, check_stable=False)
+        return out[0], out[1]
+
+    def forward(
+        self, x: torch.Tensor, state: torch.Tensor | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Filter ``x`` (``(..., time)``); returns ``(y, state)``, zero state when ``None``."""
+        x = as_tensor(x, "x", min_ndim=1)
+        if state is None:
+            state = torch.zeros(self.order, dtype=x.dtype, device=x.device)
+        return self._filter(x, state)
+
+    def freqz(
+        self, n_freqs: int = 512, whole: bool = False, sample_rate: float | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Exact frequency response from the transfer function on scipy.signal.freqz's grid.
+
+        Args:
+            n_freqs: number of frequencies (>= 1), ``w = pi k / n_freqs`` (``2 pi k`` if
+                ``whole``), endpoint excluded.
+            whole: the whole circle ``[0, 2 pi)`` instead of ``[0, pi)``.
+            sample_rate: when given, frequencies are returned in Hz, else in rad/sample.
+
+        Shape:
+            freqs ``(n_freqs,)`` float64; H ``(..., n_freqs)`` complex.
+
+        Returns:
+            ``(freqs, H)``; ``|H| == 1`` up to rounding.
+        """
+        b, a = self.transfer_function()
+        return _tf_freqz(b.detach(), a.detach(), n_freqs, whole, sample_rate)
+
+
+def _store(module: nn.Module, name: str, value: torch.Tensor, learnable: bool) -> None:
+    if learnable:
+        setattr(module, name, nn.Parameter(value.detach().clone()))
+    else:
+        module.register_buffer(name, value.detach().clone())
+
+
+class Allpass1(_AllpassModule):
+    """First-order allpass ``(c + z^-1) / (1 + c z^-1)`` as a module.
+
+    Args:
+        coeff: ``c``, ``|c| < 1`` (use :meth:`from_break_hz` to set it from a frequency).
+        learnable: make ``coeff`` an ``nn.Parameter`` (default: a buffer).
+
+    Shape:
+        x ``(..., time)`` -> y ``(..., time)``; state ``(..., 1)``.
+
+    Example:
+        >>> ap = Allpass1.from_break_hz(1000.0, sample_rate=4000.0)
+        >>> freqs, h = ap.freqz(4, sample_rate=4000.0)  # 0, 500, 1000, 1500 Hz
+        >>> round(float(torch.angle(h[2])), 6)  # -90 degrees at the break frequency
+        -1.570796
+    """
+
+    coeff: torch.Tensor
+
+    def __init__(self, coeff: TensorLike, *, learnable: bool = False) -> None:
+        super().__init__()
+        _store(self, "coeff", _check_gain(coeff, "coeff"), learnable)
+
+    @classmethod
+    def from_break_hz(
+        cls, break_hz: TensorLike, *, sample_rate: float, learnable: bool = False
+    ) -> Allpass1:
+        """Build from the frequency where the phase is -90 degrees (:func:`allpass1_coeff`)."""
+        return cls(allpass1_coeff(break_hz, sample_rate=sample_rate), learnable=learnable)
+
+    def transfer_function(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """``(b, a)`` of :func:`allpass1_tf`."""
+        return allpass1_tf(self.coeff)
+
+
+class Allpass2(_AllpassModule):
+    """Second-order allpass (phase -180 degrees at ``f0_hz``) as a module.
+
+    Args:
+        f0_hz, sample_rate, q, radius: as :func:`allpass2_tf` (one of ``q`` / ``radius``).
+
+    Shape:
+        x ``(..., time)`` -> y ``(..., time)``; state ``(..., 2)``.
+
+    Example:
+        >>> ap = Allpass2(1000.0, sample_rate=8000.0, q=2.0)
+        >>> freqs, h = ap.freqz(8, sample_rate=8000.0)  # 0, 500, ..., 3500 Hz
+        >>> round(float(h[2].real), 6), round(float(h[2].abs()), 6)  # H(f0) = -1
+        (-1.0, 1.0)
+    """
+
+    f0_hz: torch.Tensor
+    shape_param: torch.Tensor
+
+    def __init__(
+        self,
+        f0_hz: TensorLike,
+        *,
+        sample_rate: float,
+        q: TensorLike | None = None,
+        radius: TensorLike | None = None,
+    ) -> None:
+        super().__init__()
+        allpass2_tf(f0_hz, sample_rate=sample_rate, q=q, radius=radius)  # validates
+        self.sample_rate = float(sample_rate)
+        self.uses_q = q is not None
+        self.register_buffer("f0_hz", _param(f0_hz, "f0_hz").clone())
+        shape_param = _param(q if q is not None else radius, "shape_param")
+        self.register_buffer("shape_param", shape_param.clone())
+
+    def transfer_function(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """``(b, a)`` of :func:`allpass2_tf`."""
+        key = "q" if self.uses_q else "radius"
+        return allpass2_tf(self.f0_hz, sample_rate=self.sample_rate, **{key: self.shape_param})
+
+
+class NestedAllpass(_AllpassModule):
+    """Nested allpass (Gardner) as a module; one stage is a Schroeder allpass.
+
+    Args:
+        stages: ``[(delay_samples, gain), ...]`` outermost first (see
+            :func:`nested_allpass_tf`).
+        learnable: make the gains ``nn.Parameter`` s (default: buffers).
+
+    Shape:
+        x ``(..., time)`` -> y ``(..., time)``; state ``(..., order)`` (see
+        :func:`nested_allpass`).
+
+    Example:
+        >>> ap = NestedAllpass([(5, 0.6), (2.5, -0.4)])
+        >>> freqs, h = ap.freqz(4096)
+        >>> bool(torch.allclose(h.abs(), torch.ones(4096), atol=1e-6))
+        True
+    """
+
+    gains: torch.Tensor
+
+    def __init__(
+        self, stages: Sequence[tuple[float, TensorLike]], *, learnable: bool = False
+    ) -> None:
+        super().__init__()
+        parsed = _parse_stages(stages)
+        self.delays_samples = [st[0] for st in stages]
+        gains = torch.stack(torch.broadcast_tensors(*[st.gain for st in parsed]), -1)
+        _store(self, "gains", gains, learnable)
+
+    def _stages(self) -> list[_Stage]:
+        return _parse_stages(
+            [(m, self.gains[..., i]) for i, m in enumerate(self.delays_samples)],
+            dtype=self.gains.dtype,
+        )
+
+    @property
+    def order(self) -> int:
+        """Order of the transfer function = length of the state."""
+        return _order(self._stages())
+
+    def transfer_function(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """``(b, a)`` of :func:`nested_allpass_tf`."""
+        st = self._stages()
+        return _stages_tf(st, self.gains.dtype)
+
+    def _filter(self, x: torch.Tensor, zi: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        out = _filter_stages(x, self._stages(), zi)
+        return out[0], out[1]
+
+
+class SchroederAllpass(NestedAllpass):
+    """Schroeder allpass ``(-g + A(z)) / (1 - g A(z))`` as a module (integer or fractional M).
+
+    Args:
+        delay_samples: loop delay ``M >= 1`` samples.
+        gain: ``g``, ``|g| < 1``.
+        learnable: make the gain an ``nn.Parameter`` (default: a buffer).
+
+    Shape:
+        x ``(..., time)`` -> y ``(..., time)``; state ``(..., order)`` (see
+        :func:`schroeder_allpass`).
+
+    Example:
+        >>> ap = SchroederAllpass(delay_samples=4, gain=0.5)
+        >>> x = torch.zeros(9); x[0] = 1
+        >>> y, state = ap(x)
+        >>> y[[0, 4, 8]], state.shape  # -g, 1 - g^2, g (1 - g^2)
+        (tensor([-0.5000,  0.7500,  0.3750]), torch.Size([4]))
+    """
+
+    def __init__(self, delay_samples: float, gain: TensorLike, *, learnable: bool = False):
+        super().__init__([(delay_samples, gain)], learnable=learnable)
+
+    @property
+    def delay_samples(self) -> int | float:
+        """The loop delay ``M`` in samples."""
+        return self.delays_samples[0]
