@@ -54,7 +54,7 @@ def as_tensor(
             raise InputError(f"{name}: expected numbers, got {type(value).__name__}") from exc
         if arr.dtype == object or not np.issubdtype(arr.dtype, np.number):
             raise InputError(f"{name}: expected numbers, got {arr.dtype} ({type(value).__name__})")
-        t = torch.from_numpy(np.ascontiguousarray(arr))
+        t = torch.from_numpy(arr if arr.flags.c_contiguous else arr.copy())
     if t.is_complex():
         raise InputError(f"{name}: expected real values, got complex dtype {t.dtype}")
     if dtype is not None:
@@ -64,7 +64,9 @@ def as_tensor(
     if device is not None:
         t = t.to(device)
     if t.ndim < min_ndim:
-        raise ShapeError(f"{name}: expected at least {min_ndim} dimension(s), got shape {tuple(t.shape)}")
+        raise ShapeError(
+            f"{name}: expected at least {min_ndim} dimension(s), got shape {tuple(t.shape)}"
+        )
     return t
 
 
@@ -75,8 +77,8 @@ def check_finite(t: torch.Tensor, name: str) -> torch.Tensor:
         n_bad = int(bad.sum())
         first = tuple(int(i) for i in torch.nonzero(bad)[0].tolist())
         raise NonFiniteError(
-            f"{name}: expected finite values, found {n_bad} NaN/inf value(s), first at index {first} "
-            f"(= {t.detach()[first].item()})"
+            f"{name}: expected finite values, found {n_bad} NaN/inf value(s), "
+            f"first at index {first} (= {t.detach()[first].item()})"
         )
     return t
 
@@ -92,7 +94,9 @@ def check_sample_rate(sample_rate: float) -> float:
     if isinstance(sample_rate, bool) or not isinstance(sample_rate, (int, float, np.number)):
         raise InputError(f"sample_rate: expected a number in Hz, got {sample_rate!r}")
     if not math.isfinite(float(sample_rate)) or float(sample_rate) <= 0:
-        raise InputError(f"sample_rate: expected a finite value > 0 Hz, got sample_rate={sample_rate}")
+        raise InputError(
+            f"sample_rate: expected a finite value > 0 Hz, got sample_rate={sample_rate}"
+        )
     return float(sample_rate)
 
 

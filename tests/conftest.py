@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 
 def random_stable_zpk(rng: np.random.Generator, order: int, max_radius: float = 0.95):
     """Zeros/poles of a real filter of the given order, every pole inside ``max_radius``."""
+
     def roots(r_max):
         out = []
         while len(out) < order:

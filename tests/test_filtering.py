@@ -52,7 +52,9 @@ def test_lfilter_matches_scipy(order, seed):
     b, a = random_stable_ba(rng, order)
     x = _signal(rng, 2, 600)
     zi = _signal(rng, 2, order)
-    y, zf = lfilter(torch.from_numpy(b), torch.from_numpy(a), torch.from_numpy(x), torch.from_numpy(zi))
+    y, zf = lfilter(
+        torch.from_numpy(b), torch.from_numpy(a), torch.from_numpy(x), torch.from_numpy(zi)
+    )
     y_ref, zf_ref = scipy.signal.lfilter(b, a, x, zi=zi)
     assert rel_err(y, y_ref) < 1e-9
     assert rel_err(zf, zf_ref) < 1e-9
@@ -63,7 +65,9 @@ def test_lfilter_unnormalised_and_unequal_lengths_match_scipy():
     b, a = np.array([0.5, 0.2]), np.array([2.0, -0.6, 0.3, 0.1])
     x = _signal(rng, 300)
     zi = _signal(rng, 3)
-    y, zf = lfilter(torch.from_numpy(b), torch.from_numpy(a), torch.from_numpy(x), torch.from_numpy(zi))
+    y, zf = lfilter(
+        torch.from_numpy(b), torch.from_numpy(a), torch.from_numpy(x), torch.from_numpy(zi)
+    )
     y_ref, zf_ref = scipy.signal.lfilter(b, a, x, zi=zi)
     assert rel_err(y, y_ref) < 1e-12 and rel_err(zf, zf_ref) < 1e-12
     fir = lfilter(torch.tensor([1.0, 2.0, 3.0]), torch.tensor([2.0]), torch.from_numpy(x))
@@ -227,7 +231,7 @@ def test_torch_block_path_equals_kernels_with_gradients():
         y, zf = fn()
         grads = torch.autograd.grad((y * w).sum() + zf.sum(), (x, coef, zi))
         results.append((y, zf, *grads))
-    for ours, ref in zip(results[1], results[0]):
+    for ours, ref in zip(results[1], results[0], strict=True):
         assert rel_err(ours, ref) < 1e-9
     # order 6 in one section, signals shorter than the state
     b, a = random_stable_ba(rng, 6)
@@ -270,6 +274,13 @@ def test_errors_are_typed_and_say_what_was_found():
     with pytest.raises(ShapeError, match="broadcast"):
         sosfilt(sos.expand(3, 1, 6), torch.randn(2, 10, dtype=torch.float64))
     assert issubclass(UnstableFilterError, ValueError)
+
+
+def test_overflow_raises_instead_of_returning_inf():
+    # a stable filter whose gain overflows float32
+    sos = torch.tensor([[3e38, 3e38, 0.0, 1.0, 0.0, 0.0]])
+    with pytest.raises(NonFiniteError, match="overflow"):
+        sosfilt(sos, torch.ones(8))
 
 
 def test_unstable_filter_runs_when_asked_and_never_clamps():

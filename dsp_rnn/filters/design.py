@@ -612,6 +612,10 @@ def butter(
 
 
 def _check_db(value: Any, name: str) -> float:
+    if isinstance(value, torch.Tensor) and value.numel() == 1:
+        value = float(value)
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise InputError(f"{name}: expected one number in dB, got {name}={value!r}")
     check_positive(value, name)
     return float(value)
 

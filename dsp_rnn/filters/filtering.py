@@ -16,7 +16,7 @@ import numpy as np
 import torch
 
 from dsp_rnn._validate import as_tensor, check_finite, common_dtype
-from dsp_rnn.errors import InputError, ShapeError, UnstableFilterError
+from dsp_rnn.errors import InputError, NonFiniteError, ShapeError, UnstableFilterError
 from dsp_rnn.filters import _kernels
 
 __all__ = ["lfilter", "sosfilt"]
@@ -47,40 +47,67 @@ class _Cascade(torch.autograd.Function):
         xn = x.detach().contiguous().numpy()
         cn = coef.detach().contiguous().numpy()
         zn = zi.detach().contiguous().numpy()
+        if order == 2 and n_sec > 1:  # chunks of four register-resident biquads
+            n_pad = -(-n_sec // 4) * 4
+            cn = np.concatenate([cn, np.zeros((n_ch, n_pad - n_sec, 5), cn.dtype)], 1)
+            cn[:, n_sec:, 0] = 1.0  # identity sections
+            zn = np.concatenate([zn, np.zeros((n_ch, n_pad - n_sec, 2), zn.dtype)], 1)
+        else:
+            n_pad = n_sec
         y = _empty((n_ch, n_t), x.dtype)
-        zf = _empty((n_ch, n_sec, order), x.dtype)
-        keep = need_grad and n_sec > 1
-        mid = _empty((n_sec - 1, n_ch, n_t) if keep else (0, 0, 0), x.dtype)
-        chk = np.empty(n_ch)
-        kernel = _kernels.biquad_cascade_forward if order == 2 else _kernels.cascade_forward
-        kernel(xn, cn, zn, y.numpy(), zf.numpy(), mid.numpy(), chk)
+        zf = _empty((n_ch, n_pad, order), x.dtype)
+        keep = need_grad and n_pad > 1
+        mid = _empty((n_pad - 1, n_ch, n_t) if keep else (0, 0, 0), x.dtype)
+        chk = np.zeros(n_ch)
+        if order == 2 and n_sec > 1:
+            src = xn
+            none = np.empty((0, 0, 0), xn.dtype)
+            for k in range(0, n_pad, 4):
+                last = k + 4 == n_pad
+                dst = y.numpy() if last else (mid.numpy()[k + 3] if keep else np.empty_like(xn))
+                part = mid.numpy()[k : k + 3] if keep else none
+                chk_k = np.empty(n_ch)
+                _kernels.biquad4_forward(
+                    src, cn[:, k : k + 4].copy(), zn[:, k : k + 4].copy(), dst,
+                    zf.numpy()[:, k : k + 4], part, chk_k,
+                )  # fmt: skip
+                chk += chk_k
+                src = dst
+        else:
+            kernel = _kernels.biquad_cascade_forward if order == 2 else _kernels.cascade_forward
+            kernel(xn, cn, zn, y.numpy(), zf.numpy(), mid.numpy(), chk)
         if not np.isfinite(chk).all():
-            check_finite(x[int(np.flatnonzero(~np.isfinite(chk))[0])], "x")
+            channel = int(np.flatnonzero(~np.isfinite(chk))[0])
+            check_finite(x[channel], "x")
+            raise NonFiniteError(
+                f"output: expected finite values, found overflow in flattened channel {channel} "
+                f"(largest |coefficient| {float(coef.abs().max()):.3g}, dtype {x.dtype}); the "
+                "filter's gain is too large for this dtype"
+            )
         if need_grad:
-            ctx.save_for_backward(x.detach(), y, mid, coef.detach())
-        ctx.order = order
-        return y, zf
+            ctx.save_for_backward(x.detach(), y, mid, torch.from_numpy(cn))
+        ctx.order, ctx.n_sec = order, n_sec
+        return y, zf[:, :n_sec]
 
     @staticmethod
     def backward(ctx, gy, gzf):  # type: ignore[override]
-        x, y, mid, coef = ctx.saved_tensors
+        x, y, mid, coef = ctx.saved_tensors  # coef padded with identity sections
         n_ch, n_t = x.shape
-        n_sec, order = coef.shape[1], ctx.order
+        n_pad, order, n_sec = coef.shape[1], ctx.order, ctx.n_sec
         gy = torch.zeros_like(y) if gy is None else _contiguous(gy.to(y.dtype))
-        gzf = (
-            torch.zeros((n_ch, n_sec, order), dtype=y.dtype)
-            if gzf is None
-            else _contiguous(gzf.to(y.dtype))
-        )
+        gzf_pad = torch.zeros((n_ch, n_pad, order), dtype=y.dtype)
+        if gzf is not None:
+            gzf_pad[:, :n_sec] = gzf
+        gzf = gzf_pad
         gx = _empty(tuple(x.shape), x.dtype)
         gcoef = torch.empty(coef.shape, dtype=torch.float64)
-        gzi = torch.empty((n_ch, n_sec, order), dtype=torch.float64)
+        gzi = torch.empty((n_ch, n_pad, order), dtype=torch.float64)
         kernel = _kernels.biquad_cascade_backward if order == 2 else _kernels.cascade_backward
         kernel(
             gy.numpy(), x.numpy(), y.numpy(), mid.numpy(), coef.numpy(), gzf.numpy(),
             gx.numpy(), gcoef.numpy(), gzi.numpy(),
         )  # fmt: skip
-        return gx, gcoef.to(x.dtype), gzi.to(x.dtype)
+        return gx, gcoef[:, :n_sec].to(x.dtype), gzi[:, :n_sec].to(x.dtype)
 
 
 def _section_torch(x, coef, zi, block):
@@ -110,7 +137,9 @@ def _section_torch(x, coef, zi, block):
     h = torch.cat([b0[:, None], ab[:, : length - 1, 0]], 1)  # (C, L)
     idx = torch.arange(length, device=x.device)
     lag = idx[:, None] - idx[None, :]
-    toep = torch.where(lag >= 0, h[:, lag.clamp(min=0)], torch.zeros((), dtype=x.dtype, device=x.device))
+    toep = torch.where(
+        lag >= 0, h[:, lag.clamp(min=0)], torch.zeros((), dtype=x.dtype, device=x.device)
+    )
     kmat = ab.flip(1)  # A^(L-1-k) B, (C, L, N)
     n_blk = -(-n_t // length)
     xp = torch.nn.functional.pad(x, (0, n_blk * length - n_t)).view(n_ch, n_blk, length)
@@ -149,7 +178,9 @@ def _cascade(x, coef, zi):
     if x.device.type == "cpu":
         return _Cascade.apply(x, coef, zi)  # checks x for NaN/inf inside the kernel
     check_finite(x, "x")
-    return _cascade_torch(x, coef, zi)
+    y, zf = _cascade_torch(x, coef, zi)
+    check_finite(y, "output")
+    return y, zf
 
 
 def _cascade_torch(x, coef, zi, block=256):
@@ -173,7 +204,9 @@ def _check_sos_stable(a1, a2, name):
     if not bool(ok.all()):
         bad = torch.nonzero(~ok)[0].tolist()
         p = torch.linalg.eigvals(
-            torch.tensor([[-float(a1[tuple(bad)]), -float(a2[tuple(bad)])], [1.0, 0.0]], dtype=torch.float64)
+            torch.tensor(
+                [[-float(a1[tuple(bad)]), -float(a2[tuple(bad)])], [1.0, 0.0]], dtype=torch.float64
+            )
         )
         raise UnstableFilterError(
             f"{name}: expected every pole strictly inside the unit circle, found section at index "
@@ -200,7 +233,9 @@ def _check_poly_stable(a, name):
 
 def _a0(a0, name):
     if bool((a0 == 0).any()):
-        raise InputError(f"{name}: expected a0 != 0 (the leading denominator coefficient), found a0 == 0")
+        raise InputError(
+            f"{name}: expected a0 != 0 (the leading denominator coefficient), found a0 == 0"
+        )
 
 
 def _flatten(batch, n_t, x, coef, zi, coef_tail, zi_tail):
@@ -324,7 +359,9 @@ def lfilter(b, a, x, zi=None, *, check_stable: bool = True):
     a = as_tensor(a, "a", min_ndim=1)
     for name, t in (("b", b), ("a", a)):
         if t.shape[-1] == 0:
-            raise ShapeError(f"{name}: expected at least one coefficient, got shape {tuple(t.shape)}")
+            raise ShapeError(
+                f"{name}: expected at least one coefficient, got shape {tuple(t.shape)}"
+            )
         check_finite(t, name)
     dtype = common_dtype(x, b, a)
     x, b, a = x.to(dtype), b.to(dtype=dtype, device=x.device), a.to(dtype=dtype, device=x.device)

@@ -1,0 +1,77 @@
+"""Plots of filter responses (matplotlib, headless)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+__all__ = ["plot_sos_response"]
+
+
+def plot_sos_response(
+    sos: Any, path: str | Path, *, sample_rate: float, title: str = "", n_freqs: int = 2048
+) -> Path:
+    """Write a PNG with magnitude (dB), phase and group delay of an SOS filter.
+
+    Args:
+        sos: second-order sections ``(n_sections, 6)``.
+        path: output PNG path (parent folders are created).
+        sample_rate: in Hz, for the frequency axis.
+        title: figure title.
+        n_freqs: frequency grid size.
+
+    Returns:
+        The path written.
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from dsp_rnn.filters.analysis import group_delay, impulse_response, sosfreqz
+
+    freqs, h = sosfreqz(sos, n_freqs=n_freqs, sample_rate=sample_rate)
+    f = freqs.detach().double().numpy()[1:]
+    h = h.detach().numpy()[1:]
+    mag_db = 20 * np.log10(np.maximum(np.abs(h), 1e-12))
+    fig, axes = plt.subplots(2, 2, figsize=(10, 6.5))
+    ax = axes[0, 0]
+    ax.semilogx(f, mag_db)
+    ax.set_ylim(max(mag_db.min(), mag_db.max() - 120) - 5, mag_db.max() + 5)
+    ax.set(xlabel="frequency (Hz)", ylabel="magnitude (dB)", title="magnitude")
+    ax = axes[0, 1]
+    ax.semilogx(f, np.unwrap(np.angle(h)))
+    ax.set(xlabel="frequency (Hz)", ylabel="phase (rad)", title="phase (unwrapped)")
+    ax = axes[1, 0]
+    # sum of the sections' group delays (better conditioned than one high-order polynomial);
+    # undefined at zeros on the unit circle, so masked where the response vanishes
+    sections = torch.as_tensor(sos).reshape(-1, 6)
+    gd = sum(
+        group_delay((row[:3], row[3:]), n_freqs=n_freqs, sample_rate=sample_rate)[1]
+        for row in sections
+    )
+    gd = gd.detach().double().numpy()[1:] / sample_rate * 1e3
+    gd[np.abs(h) < 1e-9 * np.abs(h).max()] = np.nan
+    ax.plot(f, gd)
+    ax.set_xscale("log")
+    ax.set(xlabel="frequency (Hz)", ylabel="group delay (ms)", title="group delay")
+    ax = axes[1, 1]
+    h_t = impulse_response(sos, int(sample_rate)).detach().double().numpy()
+    tail = np.cumsum(h_t[::-1] ** 2)[::-1]  # energy from each sample to the end
+    n_imp = max(16, int(np.argmax(tail < 1e-8 * tail[0])) or len(h_t))
+    h_t = h_t[: int(n_imp * 1.2)]
+    n_imp = len(h_t)
+    ax.plot(np.arange(n_imp) / sample_rate * 1e3, h_t)
+    ax.set(xlabel="time (ms)", ylabel="amplitude", title="impulse response")
+    for ax in axes.flat:
+        ax.grid(True, which="both", alpha=0.3)
+    fig.suptitle(title)
+    fig.tight_layout()
+    out = Path(path)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(out, dpi=110)
+    plt.close(fig)
+    return out
