@@ -59,8 +59,8 @@ def as_tensor(
         raise InputError(f"{name}: expected real values, got complex dtype {t.dtype}")
     if dtype is not None:
         t = t.to(dtype)
-    elif t.dtype not in _FLOATS:
-        t = t.to(torch.float32)
+    elif t.dtype not in _FLOATS or not isinstance(value, (torch.Tensor, np.ndarray)):
+        t = t.to(torch.float32)  # Python numbers and lists take the library default
     if device is not None:
         t = t.to(device)
     if t.ndim < min_ndim:

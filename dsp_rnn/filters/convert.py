@@ -511,8 +511,10 @@ def tf2ss(b: Any, a: Any) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, tor
     Properties: plain torch, differentiable, batched; CPU or CUDA.
 
     Example:
-        >>> A, B, C, D = tf2ss([1.0, 0.5], [1.0, -0.9])
-        >>> A.tolist(), B.tolist(), C.tolist(), D.tolist()  # lists become float64
+        >>> import torch
+        >>> b = torch.tensor([1.0, 0.5], dtype=torch.float64)
+        >>> A, B, C, D = tf2ss(b, torch.tensor([1.0, -0.9], dtype=torch.float64))
+        >>> A.tolist(), B.tolist(), C.tolist(), D.tolist()
         ([[0.9]], [[1.0]], [[1.4]], [[1.0]])
     """
     bt, at = _as_tf(b, a)
