@@ -10,7 +10,7 @@ from collections.abc import Callable
 from importlib import metadata
 
 
-def median_seconds(fn: Callable[[], object], *, repeats: int, warmup: int = 1) -> float:
+def median_seconds(fn: Callable[[], object], *, repeats: int, warmup: int = 2) -> float:
     """Median wall time of ``fn()`` over ``repeats`` runs, after ``warmup`` untimed runs."""
     for _ in range(warmup):
         fn()

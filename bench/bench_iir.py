@@ -47,7 +47,7 @@ def _fwd_bwd(fn, sos: torch.Tensor, x: torch.Tensor):
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--repeats", type=int, default=7)
     parser.add_argument("--quick", action="store_true", help="1 s of audio, 3 repeats")
     args = parser.parse_args(argv)
     n_samples = SAMPLE_RATE if args.quick else N_SAMPLES
@@ -96,7 +96,8 @@ def main(argv: list[str] | None = None) -> int:
             t_ta = median_seconds(lambda: _torchaudio_cascade(taf, sos, x), repeats=repeats)
             t_ta_fb = median_seconds(
                 _fwd_bwd(lambda s, v: _torchaudio_cascade(taf, s, v), sos, x),
-                repeats=max(1, repeats // 2),
+                repeats=max(1, repeats // 3),
+                warmup=1,
             )
             ns = t_ours / (n_ch * n_samples) * 1e9
             print(
