@@ -33,9 +33,9 @@ def plot_sos_response(
 
     from dsp_rnn.filters.analysis import group_delay, impulse_response, sosfreqz
 
-    freqs, h = sosfreqz(sos, n_freqs=n_freqs, sample_rate=sample_rate)
+    freqs, h_t = sosfreqz(sos, n_freqs=n_freqs, sample_rate=sample_rate)
     f = freqs.detach().double().numpy()[1:]
-    h = h.detach().numpy()[1:]
+    h = h_t.detach().numpy()[1:]
     mag_db = 20 * np.log10(np.maximum(np.abs(h), 1e-12))
     fig, axes = plt.subplots(2, 2, figsize=(10, 6.5))
     ax = axes[0, 0]
@@ -49,22 +49,21 @@ def plot_sos_response(
     # sum of the sections' group delays (better conditioned than one high-order polynomial);
     # undefined at zeros on the unit circle, so masked where the response vanishes
     sections = torch.as_tensor(sos).reshape(-1, 6)
-    gd = sum(
-        group_delay((row[:3], row[3:]), n_freqs=n_freqs, sample_rate=sample_rate)[1]
-        for row in sections
-    )
-    gd = gd.detach().double().numpy()[1:] / sample_rate * 1e3
+    gd_samples = torch.stack(
+        [group_delay((row[:3], row[3:]), n_freqs=n_freqs, sample_rate=sample_rate)[1]
+         for row in sections]
+    ).sum(0)  # fmt: skip
+    gd = gd_samples.detach().double().numpy()[1:] / sample_rate * 1e3
     gd[np.abs(h) < 1e-9 * np.abs(h).max()] = np.nan
     ax.plot(f, gd)
     ax.set_xscale("log")
     ax.set(xlabel="frequency (Hz)", ylabel="group delay (ms)", title="group delay")
     ax = axes[1, 1]
-    h_t = impulse_response(sos, int(sample_rate)).detach().double().numpy()
-    tail = np.cumsum(h_t[::-1] ** 2)[::-1]  # energy from each sample to the end
-    n_imp = max(16, int(np.argmax(tail < 1e-8 * tail[0])) or len(h_t))
-    h_t = h_t[: int(n_imp * 1.2)]
-    n_imp = len(h_t)
-    ax.plot(np.arange(n_imp) / sample_rate * 1e3, h_t)
+    imp = impulse_response(sos, int(sample_rate)).detach().double().numpy()
+    tail = np.cumsum(imp[::-1] ** 2)[::-1]  # energy from each sample to the end
+    n_imp = max(16, int(np.argmax(tail < 1e-8 * tail[0])) or len(imp))
+    imp = imp[: int(n_imp * 1.2)]
+    ax.plot(np.arange(len(imp)) / sample_rate * 1e3, imp)
     ax.set(xlabel="time (ms)", ylabel="amplitude", title="impulse response")
     for ax in axes.flat:
         ax.grid(True, which="both", alpha=0.3)
