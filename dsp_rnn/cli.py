@@ -130,6 +130,9 @@ def build_parser() -> argparse.ArgumentParser:
     _add_design_flags(p)
     p.add_argument("--overwrite", action="store_true")
     p.set_defaults(func=_cmd_filter)
+    from dsp_rnn import cli_data
+
+    cli_data.register(sub)
     return parser
 
 

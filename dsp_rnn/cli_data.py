@@ -1,0 +1,99 @@
+"""``dsp-rnn data ...``: look at a folder of MIDI files, draw a piano roll."""
+
+from __future__ import annotations
+
+import argparse
+from collections import Counter
+from pathlib import Path
+
+from dsp_rnn.errors import DspRnnError
+
+__all__ = ["register"]
+
+
+def _cmd_inspect(args: argparse.Namespace) -> int:
+    from dsp_rnn.music.folder import MidiFolder, default_cache_dir
+    from dsp_rnn.music.midi import read_midi
+
+    cache = None if args.no_cache else (args.cache_dir or default_cache_dir())
+    folder = MidiFolder(args.path, steps_per_quarter=args.steps_per_quarter, cache_dir=cache,
+                        jobs=args.jobs, progress=not args.quiet)  # fmt: skip
+    tempi: Counter = Counter()
+    sigs: Counter = Counter()
+    seconds = 0.0
+    for path in folder.paths:
+        score = read_midi(path)  # cheap next to parsing all; gives tempo map and metre
+        seconds += score.duration_s
+        tempi.update(round(60e6 / us) for _, us in score.tempos)
+        sigs.update(f"{n}/{d}" for _, n, d in score.time_signatures or [(0, 4, 4)])
+    spans = [g.pitch_span() for g in folder.grids if g.pitch_span()]
+    print(f"{args.path}: {folder.summary()}")
+    if folder.grids:
+        lo = min(s[0] for s in spans)
+        hi = max(s[1] for s in spans)
+        print(f"  duration {seconds / 60:.1f} min; pitch range {lo}..{hi}")
+        print("  tempi (bpm): " + ", ".join(f"{t} x{c}" for t, c in tempi.most_common(8)))
+        print("  time signatures: " + ", ".join(f"{s} x{c}" for s, c in sigs.most_common(8)))
+    for path, warns in folder.warnings.items():
+        for w in warns:
+            print(f"  repaired {path}: {w}")
+    for skipped in folder.skipped:
+        print(f"  skipped {skipped}")
+    return 0 if folder.grids else 1
+
+
+def _cmd_grid(args: argparse.Namespace) -> int:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    from dsp_rnn.music.grid import NoteGrid
+    from dsp_rnn.music.midi import read_midi
+
+    out = Path(args.out)
+    if out.exists() and not args.overwrite:
+        raise DspRnnError(f"{out}: exists; pass --overwrite to replace it")
+    score = read_midi(args.input)
+    grid = NoteGrid.from_score(score, steps_per_quarter=args.steps_per_quarter)
+    span = grid.pitch_span()
+    if span is None:
+        raise DspRnnError(f"{args.input}: no notes to draw")
+    lo, hi = span[0] - 2, span[1] + 2
+    roll = grid.with_range(lo, hi - lo + 1)
+    img = np.where(roll.play, 0.55, 0.0) + np.where(roll.onset, 0.45, 0.0)
+    fig, ax = plt.subplots(figsize=(min(16, 3 + grid.n_steps / 24), 4.5))
+    ax.imshow(img.T, origin="lower", aspect="auto", cmap="Greys", interpolation="nearest",
+              extent=(0, grid.n_steps / args.steps_per_quarter, lo - 0.5, hi + 0.5), vmin=0,
+              vmax=1)  # fmt: skip
+    ax.set(xlabel="quarter notes", ylabel="MIDI pitch",
+           title=f"{Path(args.input).name}: {len(grid.to_notes())} notes (dark = onset)")  # fmt: skip
+    fig.tight_layout()
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(out, dpi=110)
+    plt.close(fig)
+    for w in score.warnings:
+        print(f"repaired: {w}")
+    print(f"wrote {out}")
+    return 0
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    """Add ``data inspect`` and ``data grid`` to the top-level parser."""
+    data = sub.add_parser("data", help="inspect MIDI folders, draw piano rolls")
+    dsub = data.add_subparsers(dest="data_command", required=True)
+    p = dsub.add_parser("inspect", help="files, durations, ranges, tempi; every skipped file")
+    p.add_argument("path", help="a MIDI file or a folder (searched recursively)")
+    p.add_argument("--steps-per-quarter", type=int, default=4)
+    p.add_argument("--jobs", type=int, default=1, help="worker processes for parsing")
+    p.add_argument("--cache-dir", help="parsed-grid cache (default ~/.cache/dsp_rnn/grids)")
+    p.add_argument("--no-cache", action="store_true", help="parse every file again")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=_cmd_inspect)
+    p = dsub.add_parser("grid", help="draw a MIDI file's piano roll to a PNG")
+    p.add_argument("input", help="a MIDI file")
+    p.add_argument("--out", required=True, help="PNG to write")
+    p.add_argument("--steps-per-quarter", type=int, default=4)
+    p.add_argument("--overwrite", action="store_true")
+    p.set_defaults(func=_cmd_grid)

@@ -1,0 +1,208 @@
+"""MidiFolder: a folder of real, messy MIDI files as NoteGrids, with a content-hash cache.
+
+Every file is either used (maybe read tolerantly, with its warnings kept) or skipped with a
+one-line reason; a bad file never stops the load. Parsed grids are cached on disk keyed by
+the file's content hash, the parser version and the grid options (numpy ``.npz`` without
+pickle), so a second load skips parsing. Parsing spreads over worker processes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from collections.abc import Iterator
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from dsp_rnn.errors import DspRnnError, InputError
+from dsp_rnn.music.grid import PIANO_KEYS, PIANO_LOW, NoteGrid
+from dsp_rnn.music.midi import parse_midi_bytes
+
+__all__ = ["MidiFolder", "Skipped", "PARSER_VERSION", "split_of", "default_cache_dir"]
+
+PARSER_VERSION = 1
+MIDI_EXTENSIONS = (".mid", ".midi", ".kar", ".smf")
+
+
+@dataclass(frozen=True)
+class Skipped:
+    path: Path
+    reason: str
+
+    def __str__(self) -> str:
+        return f"{self.path}: {self.reason}"
+
+
+def default_cache_dir() -> Path:
+    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(base) / "dsp_rnn" / "grids"
+
+
+def split_of(digest: str, valid_fraction: float) -> str:
+    """Deterministic split from a content hash: the same bytes always land in one split."""
+    return "valid" if int(digest[:8], 16) / 0xFFFFFFFF < valid_fraction else "train"
+
+
+def _options_key(spq: int, low: int, n: int, sustain: bool, drums: bool) -> str:
+    return f"v{PARSER_VERSION}-spq{spq}-lo{low}-n{n}-sus{int(sustain)}-dr{int(drums)}"
+
+
+def _parse_one(args: tuple) -> tuple[str, str, dict | None, list[str], str | None]:
+    """Worker: (path, digest, arrays or None, warnings, error)."""
+    path, spq, low, n, sustain, drums, cache = args
+    try:
+        data = Path(path).read_bytes()
+    except OSError as exc:
+        return path, "", None, [], f"cannot read ({exc.strerror or exc})"
+    digest = hashlib.sha1(data).hexdigest()
+    key = _options_key(spq, low, n, sustain, drums)
+    cfile = Path(cache) / key / f"{digest}.npz" if cache else None
+    if cfile is not None and cfile.exists():
+        try:
+            with np.load(cfile, allow_pickle=False) as z:
+                arrays = {k: z[k] for k in z.files}
+            warnings = [str(w) for w in arrays.pop("warnings", np.array([], str))]
+            return path, digest, arrays, warnings, None
+        except Exception:  # damaged cache entry: parse again
+            pass
+    try:
+        score = parse_midi_bytes(data, source=path, sustain=sustain,
+                                 drums="keep" if drums else "drop")  # fmt: skip
+        grid = NoteGrid.from_score(score, steps_per_quarter=spq, low_pitch=low, n_pitches=n,
+                                   include_drums=False)  # fmt: skip
+    except DspRnnError as exc:
+        return path, digest, None, [], str(exc).removeprefix(f"{path}: ")
+    except Exception as exc:  # pragma: no cover - last line of defence, never stop a folder
+        return path, digest, None, [], f"unexpected {type(exc).__name__}: {exc}"
+    if grid.n_steps == 0 or not grid.play.any():
+        return path, digest, None, score.warnings, "no notes in the pitch range"
+    arrays = grid.to_arrays()
+    if cfile is not None:
+        cfile.parent.mkdir(parents=True, exist_ok=True)
+        tmp = cfile.with_name(f"{cfile.stem}.{os.getpid()}.tmp.npz")
+        np.savez(tmp, **arrays, warnings=np.array(score.warnings, dtype=str))
+        os.replace(tmp, cfile)
+    return path, digest, arrays, score.warnings, None
+
+
+@dataclass
+class MidiFolder:
+    """All MIDI files under ``root`` (recursive) as NoteGrids.
+
+    Args:
+        root: a folder (or a single file).
+        steps_per_quarter: grid resolution (default 4, sixteenth notes).
+        low_pitch, n_pitches: pitch range (default the 88 piano keys).
+        sustain: extend notes under the sustain pedal.
+        drums: keep drum notes in the grids (default False: they are not pitches).
+        valid_fraction: share of files (by content hash) in the validation split.
+        cache_dir: where parsed grids are kept (None = no cache); default
+            ``$XDG_CACHE_HOME/dsp_rnn/grids``.
+        jobs: worker processes for parsing (1 = in this process).
+
+    Attributes:
+        grids, paths, splits, warnings (per used file), skipped (``Skipped`` list).
+    """
+
+    root: str | Path
+    steps_per_quarter: int = 4
+    low_pitch: int = PIANO_LOW
+    n_pitches: int = PIANO_KEYS
+    sustain: bool = False
+    drums: bool = False
+    valid_fraction: float = 0.1
+    cache_dir: str | Path | None = field(default_factory=default_cache_dir)
+    jobs: int = 1
+    progress: bool = False
+    grids: list[NoteGrid] = field(init=False, default_factory=list)
+    paths: list[Path] = field(init=False, default_factory=list)
+    splits: list[str] = field(init=False, default_factory=list)
+    warnings: dict[Path, list[str]] = field(init=False, default_factory=dict)
+    skipped: list[Skipped] = field(init=False, default_factory=list)
+
+    def __post_init__(self) -> None:
+        root = Path(self.root)
+        if not root.exists():
+            raise InputError(f"{root}: no such file or folder")
+        candidates = self._scan(root)
+        cache = str(self.cache_dir) if self.cache_dir else ""
+        tasks = [(str(p), self.steps_per_quarter, self.low_pitch, self.n_pitches, self.sustain,
+                  self.drums, cache) for p in candidates]  # fmt: skip
+        if self.jobs > 1 and len(tasks) > 1:
+            with ProcessPoolExecutor(self.jobs) as pool:
+                results = list(pool.map(_parse_one, tasks, chunksize=8))
+        else:
+            results = [_parse_one(t) for t in self._progress(tasks)]
+        for path, digest, arrays, warns, error in results:
+            p = Path(path)
+            if error is not None:
+                self.skipped.append(Skipped(p, error))
+                continue
+            self.grids.append(NoteGrid.from_arrays(arrays, source=path))
+            self.paths.append(p)
+            self.splits.append(split_of(digest, self.valid_fraction))
+            if warns:
+                self.warnings[p] = warns
+
+    def _progress(self, tasks):
+        if not self.progress:
+            return tasks
+        from tqdm import tqdm
+
+        return tqdm(tasks, desc="reading MIDI", unit="file")
+
+    def _scan(self, root: Path) -> list[Path]:
+        if root.is_file():
+            return [root]
+        found = []
+        for p in sorted(root.rglob("*")):
+            if p.suffix.lower() not in MIDI_EXTENSIONS:
+                continue
+            if not p.is_file():
+                self.skipped.append(Skipped(p, "not a regular file"))
+                continue
+            found.append(p)
+        return found
+
+    def __len__(self) -> int:
+        return len(self.grids)
+
+    def split(self, name: str) -> list[NoteGrid]:
+        """The grids of one split, ``"train"`` or ``"valid"``."""
+        if name not in ("train", "valid"):
+            raise InputError(f"split must be 'train' or 'valid', got {name!r}")
+        return [g for g, s in zip(self.grids, self.splits, strict=True) if s == name]
+
+    def windows(self, *, split: str, length: int, batch_size: int, seed: int = 0,
+                transpose: int = 0) -> Iterator[np.ndarray]:  # fmt: skip
+        """Random windows for TBPTT: uint8 batches ``(batch, length, n_pitches, 2)`` of
+        (play, onset), each window transposed by a random shift in ``[-transpose, transpose]``
+        when that keeps it in range. Endless; seeded."""
+        grids = [g for g in self.split(split) if g.n_steps >= 2]
+        if not grids:
+            raise InputError(f"no {split} pieces with at least 2 steps")
+        rng = np.random.default_rng(seed)
+        while True:
+            batch = np.zeros((batch_size, length, self.n_pitches, 2), np.uint8)
+            for b in range(batch_size):
+                g = grids[int(rng.integers(len(grids)))]
+                start = int(rng.integers(max(1, g.n_steps - length + 1)))
+                play = g.play[start : start + length]
+                onset = g.onset[start : start + length]
+                shift = int(rng.integers(-transpose, transpose + 1)) if transpose else 0
+                cols = np.flatnonzero(play.any(0))
+                if shift and len(cols) and 0 <= cols[0] + shift and cols[-1] + shift < self.n_pitches:
+                    play, onset = np.roll(play, shift, 1), np.roll(onset, shift, 1)
+                batch[b, : len(play), :, 0] = play
+                batch[b, : len(play), :, 1] = onset
+            yield batch
+
+    def summary(self) -> str:
+        steps = sum(g.n_steps for g in self.grids)
+        n_valid = self.splits.count("valid")
+        return (f"{len(self.grids)} usable file(s) ({len(self.grids) - n_valid} train, "
+                f"{n_valid} valid), {steps} steps; {len(self.skipped)} skipped, "
+                f"{len(self.warnings)} read with repairs")  # fmt: skip

@@ -1,0 +1,306 @@
+"""Reading MIDI files into a :class:`Score`: notes with ticks and seconds, tempo map, metre.
+
+mido reads the file; when mido refuses a damaged file, a tolerant reader
+(:mod:`dsp_rnn.music._smf`) recovers what it can and the repairs are listed in
+``Score.warnings``. Anything that cannot be used raises :class:`~dsp_rnn.errors.MidiError`
+with the file name and the reason.
+"""
+
+from __future__ import annotations
+
+import io
+import warnings as _warnings
+from bisect import bisect_right
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import mido
+import numpy as np
+
+from dsp_rnn.errors import MidiError
+from dsp_rnn.music._smf import CONTROL, NOTE_OFF, NOTE_ON, PROGRAM, TEMPO, TIMESIG, parse_smf
+
+__all__ = ["Note", "Score", "read_midi", "parse_midi_bytes", "Limits", "DRUM_CHANNEL"]
+
+DRUM_CHANNEL = 9  # General MIDI channel 10, zero-based
+DEFAULT_TEMPO = 500_000  # microseconds per quarter note (120 bpm)
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Guards against pathological files (each breach is a clear MidiError, not an OOM)."""
+
+    max_bytes: int = 32 * 2**20
+    max_tick: int = 10**8
+    max_notes: int = 500_000
+
+
+@dataclass(frozen=True)
+class Note:
+    """One note. Ticks are exact; seconds follow the tempo map."""
+
+    pitch: int
+    velocity: int
+    start_tick: int
+    end_tick: int
+    start_s: float
+    end_s: float
+    program: int = 0
+    channel: int = 0
+    track: int = 0
+
+    @property
+    def is_drum(self) -> bool:
+        return self.channel == DRUM_CHANNEL
+
+
+@dataclass
+class Score:
+    """What a MIDI file holds for this pipeline.
+
+    Attributes:
+        notes: sorted by (start_tick, pitch).
+        ticks_per_beat: the file's time division (ticks per quarter note).
+        tempos: ``(tick, microseconds_per_quarter)`` changes, first at tick 0.
+        time_signatures: ``(tick, numerator, denominator)``.
+        midi_type: 0, 1 (type 2 is refused).
+        warnings: repairs made while reading (empty for a clean file).
+        source: file name, for messages.
+    """
+
+    notes: list[Note]
+    ticks_per_beat: int
+    tempos: list[tuple[int, int]] = field(default_factory=lambda: [(0, DEFAULT_TEMPO)])
+    time_signatures: list[tuple[int, int, int]] = field(default_factory=list)
+    midi_type: int = 1
+    warnings: list[str] = field(default_factory=list)
+    source: str = "<bytes>"
+
+    @property
+    def duration_s(self) -> float:
+        return max((n.end_s for n in self.notes), default=0.0)
+
+    @property
+    def tempo_bpm(self) -> float:
+        """The first tempo, in quarter notes per minute."""
+        return 60e6 / self.tempos[0][1]
+
+    def ticks_to_seconds(self, ticks: np.ndarray) -> np.ndarray:
+        return _tick_to_seconds(self.tempos, self.ticks_per_beat, np.asarray(ticks, np.int64))
+
+
+def _tick_to_seconds(tempos: list[tuple[int, int]], tpb: int, ticks: np.ndarray) -> np.ndarray:
+    starts = np.array([t for t, _ in tempos], dtype=np.int64)
+    us = np.array([u for _, u in tempos], dtype=np.float64)
+    sec_per_tick = us / 1e6 / tpb
+    offsets = np.concatenate([[0.0], np.cumsum(np.diff(starts) * sec_per_tick[:-1])])
+    idx = np.searchsorted(starts, ticks, side="right") - 1
+    return offsets[idx] + (ticks - starts[idx]) * sec_per_tick[idx]
+
+
+def _events_from_mido(mid: mido.MidiFile) -> list[list[tuple[int, int, int, int, int]]]:
+    tracks = []
+    for track in mid.tracks:
+        tick = 0
+        events = []
+        for msg in track:
+            tick += msg.time
+            kind = msg.type
+            if kind == "note_on":
+                events.append((tick, NOTE_ON if msg.velocity > 0 else NOTE_OFF, msg.channel,
+                               msg.note, msg.velocity))  # fmt: skip
+            elif kind == "note_off":
+                events.append((tick, NOTE_OFF, msg.channel, msg.note, msg.velocity))
+            elif kind == "control_change":
+                events.append((tick, CONTROL, msg.channel, msg.control, msg.value))
+            elif kind == "program_change":
+                events.append((tick, PROGRAM, msg.channel, msg.program, 0))
+            elif kind == "set_tempo":
+                events.append((tick, TEMPO, 0, msg.tempo, 0))
+            elif kind == "time_signature":
+                events.append((tick, TIMESIG, 0, msg.numerator, msg.denominator))
+        tracks.append(events)
+    return tracks
+
+
+def parse_midi_bytes(
+    data: bytes,
+    *,
+    source: str = "<bytes>",
+    sustain: bool = False,
+    drums: str = "keep",
+    limits: Limits = Limits(),
+) -> Score:
+    """Parse MIDI bytes into a :class:`Score` (see :func:`read_midi` for the options)."""
+    if drums not in ("keep", "drop"):
+        raise MidiError(f"{source}: drums must be 'keep' or 'drop', got {drums!r}")
+    if len(data) > limits.max_bytes:
+        raise MidiError(f"{source}: {len(data)} bytes, more than the limit of {limits.max_bytes}")
+    repairs: list[str] = []
+    try:
+        with _warnings.catch_warnings():
+            _warnings.simplefilter("ignore")
+            mid = mido.MidiFile(file=io.BytesIO(data))
+        midi_type, tpb, tracks = mid.type, mid.ticks_per_beat, _events_from_mido(mid)
+        if tpb <= 0:
+            raise MidiError(f"{source}: expected ticks per beat > 0, found {tpb}")
+    except MidiError:
+        raise
+    except Exception as exc:  # mido raises many types on damaged files
+        try:
+            midi_type, tpb, tracks, repairs = parse_smf(data)
+        except MidiError as err:
+            raise MidiError(f"{source}: {err}") from None
+        repairs.insert(0, f"mido refused the file ({type(exc).__name__}: {exc}); read tolerantly")
+    if midi_type == 2:
+        raise MidiError(f"{source}: MIDI type 2 (independent sequences) is not supported")
+    tempos, sigs = _meta(tracks)
+    notes, more = _pair_notes(tracks, sustain=sustain, drop_drums=drums == "drop",
+                              limits=limits, source=source)  # fmt: skip
+    repairs += more
+    if notes:
+        ticks = np.array([[n.start_tick, n.end_tick] for n in notes], dtype=np.int64)
+        secs = _tick_to_seconds(tempos, tpb, ticks)
+        notes = [
+            Note(n.pitch, n.velocity, n.start_tick, n.end_tick, float(s0), float(s1),
+                 n.program, n.channel, n.track)  # fmt: skip
+            for n, (s0, s1) in zip(notes, secs, strict=True)
+        ]
+    return Score(notes, tpb, tempos, sigs, midi_type, repairs, source)
+
+
+def _meta(tracks) -> tuple[list[tuple[int, int]], list[tuple[int, int, int]]]:
+    tempo_events = sorted((t, a) for events in tracks for (t, k, _, a, _) in events if k == TEMPO)
+    tempos: list[tuple[int, int]] = [(0, DEFAULT_TEMPO)]
+    for tick, us in tempo_events:
+        if us <= 0:
+            continue
+        if tick == tempos[-1][0]:
+            tempos[-1] = (tick, us)
+        elif us != tempos[-1][1]:
+            tempos.append((tick, us))
+    sigs = sorted({(t, a, b) for events in tracks for (t, k, _, a, b) in events if k == TIMESIG})
+    return tempos, sigs
+
+
+def _pair_notes(tracks, *, sustain: bool, drop_drums: bool, limits: Limits, source: str):
+    """Pair note-ons with note-offs per (track, channel, pitch).
+
+    A note-off (or note-on with velocity 0) closes every open note of its pitch that
+    started at an earlier tick (pretty_midi's rule, so overlapping same-pitch notes end
+    together); with ``sustain``, offs while the channel's pedal (CC64 >= 64) is down are
+    held until the pedal lifts. Notes still open at the end of a track end there.
+    """
+    notes: list[Note] = []
+    repairs: list[str] = []
+    dangling = 0
+    for ti, events in enumerate(tracks):
+        program = [0] * 16
+        pedal = [False] * 16
+        held: list[dict[int, list[tuple[int, int, int]]]] = [{} for _ in range(16)]
+        sustained: list[set[int]] = [set() for _ in range(16)]
+        last_tick = 0
+
+        def close(ch: int, pitch: int, tick: int) -> None:
+            open_ = held[ch].get(pitch)
+            if not open_:
+                return
+            keep = [o for o in open_ if o[0] == tick]
+            for start, vel, prog in open_:
+                if start != tick:
+                    notes.append(Note(pitch, vel, start, tick, 0.0, 0.0, prog, ch, ti))
+            if keep:
+                held[ch][pitch] = keep
+            else:
+                del held[ch][pitch]
+
+        for tick, kind, ch, a, b in events:
+            if tick > limits.max_tick:
+                raise MidiError(
+                    f"{source}: event at tick {tick}, beyond the limit of {limits.max_tick} "
+                    "(likely corrupt)"
+                )
+            last_tick = tick
+            if drop_drums and ch == DRUM_CHANNEL and kind in (NOTE_ON, NOTE_OFF):
+                continue
+            if kind == NOTE_ON:
+                if a in sustained[ch]:  # re-struck under the pedal: end the held one
+                    sustained[ch].discard(a)
+                    close(ch, a, tick)
+                held[ch].setdefault(a, []).append((tick, b, program[ch]))
+            elif kind == NOTE_OFF:
+                if sustain and pedal[ch]:
+                    sustained[ch].add(a)
+                else:
+                    close(ch, a, tick)
+            elif kind == PROGRAM:
+                program[ch] = a
+            elif kind == CONTROL and a == 64 and sustain:
+                down = b >= 64
+                if pedal[ch] and not down:
+                    for pitch in sorted(sustained[ch]):
+                        close(ch, pitch, tick)
+                    sustained[ch].clear()
+                pedal[ch] = down
+            if len(notes) > limits.max_notes:
+                raise MidiError(f"{source}: more than {limits.max_notes} notes (limit)")
+        for ch in range(16):
+            for pitch, open_ in list(held[ch].items()):
+                for start, vel, prog in open_:
+                    end = max(last_tick, start + 1)
+                    notes.append(Note(pitch, vel, start, end, 0.0, 0.0, prog, ch, ti))
+                    dangling += 1
+    if dangling:
+        repairs.append(f"{dangling} note(s) never released; ended at their track's last event")
+    notes.sort(key=lambda n: (n.start_tick, n.pitch, n.end_tick))
+    return notes, repairs
+
+
+def read_midi(
+    path: str | Path,
+    *,
+    sustain: bool = False,
+    drums: str = "keep",
+    limits: Limits = Limits(),
+) -> Score:
+    """Read a MIDI file (type 0 or 1) into a :class:`Score`.
+
+    Args:
+        path: the file.
+        sustain: extend notes held by the sustain pedal (CC64) until it lifts (default off).
+        drums: ``"keep"`` drums (channel 10, ``Note.is_drum``) or ``"drop"`` them.
+        limits: size guards (bytes, ticks, notes).
+
+    Returns:
+        The score; ``score.warnings`` lists any repair made to read a damaged file.
+
+    Raises:
+        MidiError: unreadable, not MIDI, type 2, SMPTE timing, beyond the limits; the
+            message starts with the file name.
+
+    Example:
+        >>> import tempfile, mido, os
+        >>> mid = mido.MidiFile(ticks_per_beat=480)
+        >>> mid.tracks.append(mido.MidiTrack([mido.Message("note_on", note=60, velocity=90),
+        ...                                   mido.Message("note_off", note=60, time=480)]))
+        >>> path = os.path.join(tempfile.mkdtemp(), "c.mid"); mid.save(path)
+        >>> n = read_midi(path).notes[0]
+        >>> (n.pitch, n.velocity, n.start_tick, n.end_tick, n.end_s)
+        (60, 90, 0, 480, 0.5)
+    """
+    p = Path(path)
+    try:
+        size = p.stat().st_size
+        if size > limits.max_bytes:
+            raise MidiError(f"{p}: {size} bytes, more than the limit of {limits.max_bytes}")
+        data = p.read_bytes()
+    except MidiError:
+        raise
+    except OSError as exc:
+        raise MidiError(f"{p}: cannot read ({exc.strerror or exc})") from None
+    return parse_midi_bytes(data, source=str(p), sustain=sustain, drums=drums, limits=limits)
+
+
+def bisect_tempo(tempos: list[tuple[int, int]], tick: int) -> int:
+    """The tempo (microseconds per quarter) in force at ``tick``."""
+    return tempos[bisect_right([t for t, _ in tempos], tick) - 1][1]
