@@ -74,8 +74,16 @@ def _track(buf: bytes, pos: int, end: int, index: int, warnings: list[str]) -> l
                     warnings.append(f"track {index}: undefined status byte 0x{byte:02X} skipped")
                     continue
             elif status == 0:
-                warnings.append(f"track {index}: running status without a previous status")
-                pos += 1
+                # resynchronise: drop data bytes up to the next status byte, keeping the
+                # byte before it as that event's delta time
+                nxt = pos
+                while nxt < end and buf[nxt] < 0x80:
+                    nxt += 1
+                warnings.append(
+                    f"track {index}: running status without a previous status; "
+                    f"{nxt - 1 - pos} data byte(s) at byte {pos} dropped"
+                )
+                pos = max(nxt - 1, pos + 1)
                 continue
             n_data = _DATA_LEN[status & 0xF0]
             if pos + n_data > end:

@@ -33,7 +33,7 @@ class GridNote:
     velocity: int = 80
 
 
-@dataclass
+@dataclass(eq=False)
 class NoteGrid:
     """Time steps x pitches.
 
@@ -65,6 +65,19 @@ class NoteGrid:
             )
         if self.steps_per_quarter < 1:
             raise InputError(f"steps_per_quarter must be >= 1, got {self.steps_per_quarter}")
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, NoteGrid):
+            return NotImplemented
+        return (
+            self._meta_key() == other._meta_key()
+            and np.array_equal(self.play, other.play)
+            and np.array_equal(self.onset, other.onset)
+            and np.array_equal(self.velocity, other.velocity)
+        )
+
+    def _meta_key(self) -> tuple:
+        return (self.low_pitch, self.steps_per_quarter, self.tempo_bpm, tuple(self.time_signature))
 
     # ------------------------------------------------------------------ shape
     @property
@@ -109,6 +122,9 @@ class NoteGrid:
             grid.play[n.start : n.end, col] = True
             grid.onset[n.start, col] = True
             grid.velocity[n.start : n.end, col] = np.clip(n.velocity, 1, 127)
+        for note in grid.to_notes():  # one velocity per note, the one it started with
+            col = note.pitch - low_pitch
+            grid.velocity[note.start : note.end, col] = grid.velocity[note.start, col]
         return grid
 
     def to_notes(self) -> list[GridNote]:

@@ -1,0 +1,227 @@
+"""MIDI reading, NoteGrid round trips, pretty_midi agreement, damaged files, folders, JSB."""
+
+from __future__ import annotations
+
+import json
+import random
+from pathlib import Path
+
+import numpy as np
+import pretty_midi
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from dsp_rnn.errors import DspRnnError, InputError, MidiError
+from dsp_rnn.music.demo_midi import make_demo_midi
+from dsp_rnn.music.folder import MidiFolder
+from dsp_rnn.music.grid import GridNote, NoteGrid
+from dsp_rnn.music.jsb import load_jsb
+from dsp_rnn.music.midi import parse_midi_bytes, read_midi
+
+from .midi_factory import NOTE, clean_midi, damaged_files, raw_midi, to_bytes, write_damaged_folder
+
+JSB = Path(__file__).resolve().parents[2] / "shared" / "data" / "jsb"
+
+
+def _pm_notes(path):
+    pm = pretty_midi.PrettyMIDI(str(path))
+    return sorted((n.pitch, round(n.start, 9), round(n.end, 9), n.velocity)
+                  for inst in pm.instruments for n in inst.notes)  # fmt: skip
+
+
+def _our_notes(score):
+    return sorted((n.pitch, round(n.start_s, 9), round(n.end_s, 9), n.velocity)
+                  for n in score.notes)  # fmt: skip
+
+
+def test_notes_agree_with_pretty_midi(tmp_path):
+    path = tmp_path / "clean.mid"
+    clean_midi().save(str(path))
+    score = read_midi(path)
+    assert score.warnings == []
+    assert _our_notes(score) == _pm_notes(path)
+    # the overlapping 67s end together (one note-off closes both), as pretty_midi does
+    assert [(n.start_tick, n.end_tick) for n in score.notes if n.pitch == 67] == [
+        (720, 1200), (840, 1200)]  # fmt: skip
+    assert score.time_signatures == [(0, 3, 4)] and round(score.tempo_bpm) == 100
+    assert {n.program for n in score.notes if n.channel == 1} == {48}
+    assert [n.pitch for n in score.notes if n.is_drum] == [36]
+
+
+def test_demo_corpus_agrees_with_pretty_midi(tmp_path):
+    for path in make_demo_midi(tmp_path, n_pieces=5, seed=3):
+        assert _our_notes(read_midi(path)) == _pm_notes(path)
+
+
+def test_drums_dropped_on_request_and_sustain_extends_notes(tmp_path):
+    path = tmp_path / "clean.mid"
+    clean_midi().save(str(path))
+    assert all(not n.is_drum for n in read_midi(path, drums="drop").notes)
+    body = (b"\x00\xb0\x40\x7f"  # pedal down
+            b"\x00\x90\x3c\x50\x83\x60\x80\x3c\x00"  # note 60 for 480 ticks
+            b"\x87\x40\xb0\x40\x00"  # pedal up 960 ticks later
+            b"\x00\xff\x2f\x00")  # fmt: skip
+    data = raw_midi([body])
+    assert [(n.start_tick, n.end_tick) for n in parse_midi_bytes(data).notes] == [(0, 480)]
+    held = parse_midi_bytes(data, sustain=True).notes
+    assert [(n.start_tick, n.end_tick) for n in held] == [(0, 1440)]
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(st.tuples(st.integers(21, 108), st.integers(0, 40), st.integers(1, 8),
+                          st.integers(1, 127)), min_size=0, max_size=30))  # fmt: skip
+def test_grid_midi_grid_round_trip_is_exact(tmp_path_factory, raw):
+    notes = [GridNote(p, s, s + d, v) for p, s, d, v in raw]
+    grid = NoteGrid.from_notes(notes, tempo_bpm=90.0, time_signature=(3, 4))
+    path = tmp_path_factory.mktemp("rt") / "g.mid"
+    grid.to_midi(path)
+    back = NoteGrid.from_score(read_midi(path), steps_per_quarter=4)
+    back = back.with_range(grid.low_pitch, grid.n_pitches)
+    n = grid.n_steps
+    assert back.n_steps == n  # trailing silence is not stored in MIDI; nothing else differs
+    assert np.array_equal(back.play, grid.play) and np.array_equal(back.onset, grid.onset)
+    assert np.array_equal(back.velocity, grid.velocity)
+    assert back.to_notes() == grid.to_notes()
+    assert back.tempo_bpm == pytest.approx(90.0, rel=1e-5) and back.time_signature == (3, 4)
+
+
+def test_notes_to_grid_to_notes_and_edits():
+    notes = [GridNote(60, 0, 4, 90), GridNote(60, 4, 6, 70), GridNote(64, 2, 3, 100)]
+    grid = NoteGrid.from_notes(notes)
+    assert grid.to_notes() == sorted(notes, key=lambda n: (n.start, n.pitch))
+    up = grid.transpose(5)
+    assert [n.pitch for n in up.to_notes()] == [65, 69, 65]
+    with pytest.raises(InputError, match="outside the range"):
+        grid.transpose(60)
+    small = grid.with_range(58, 5)  # keeps 58..62: the 64 is cropped
+    assert [n.pitch for n in small.to_notes()] == [60, 60]
+    arrays = grid.to_arrays()
+    assert NoteGrid.from_arrays(arrays) == grid
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.binary(max_size=300))
+def test_random_bytes_raise_only_typed_errors(data):
+    try:
+        parse_midi_bytes(data)
+    except MidiError:
+        pass
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.data())
+def test_mutated_midi_raises_only_typed_errors(data):
+    base = bytearray(to_bytes(clean_midi()))
+    rng = random.Random(data.draw(st.integers(0, 2**32 - 1)))
+    for _ in range(data.draw(st.integers(1, 12))):
+        op = rng.random()
+        i = rng.randrange(len(base))
+        if op < 0.5:
+            base[i] = rng.randrange(256)
+        elif op < 0.75:
+            del base[i]
+        else:
+            base.insert(i, rng.randrange(256))
+    if data.draw(st.booleans()):
+        base = base[: data.draw(st.integers(0, len(base)))]
+    try:
+        score = parse_midi_bytes(bytes(base))
+    except MidiError:
+        return
+    assert all(0 <= n.pitch <= 127 and n.end_tick > n.start_tick for n in score.notes)
+
+
+@pytest.mark.parametrize("name", sorted(damaged_files()))
+def test_each_damaged_file_is_repaired_or_refused_with_a_reason(name):
+    data, expect = damaged_files()[name]
+    if expect == "repaired":
+        score = parse_midi_bytes(data, source=name)
+        assert score.warnings and score.notes
+    else:
+        try:
+            score = parse_midi_bytes(data, source=name)
+        except MidiError as exc:
+            assert str(exc).startswith(name)
+        else:  # parses, but holds nothing usable
+            assert not score.notes
+
+
+def test_folder_with_damaged_files_loads_the_good_ones(tmp_path):
+    good = [clean_midi(tempo_bpm=t) for t in (80, 100, 120)]
+    expect = write_damaged_folder(tmp_path / "messy", good)
+    folder = MidiFolder(tmp_path / "messy", cache_dir=None)
+    used = {p.name for p in folder.paths}
+    skipped = {s.path.name: s.reason for s in folder.skipped}
+    assert {n for n, e in expect.items() if e in ("used", "repaired")} == used
+    assert {n for n, e in expect.items() if e == "skipped"} == set(skipped)
+    assert len(skipped) >= 10 and all(len(r) > 5 for r in skipped.values())
+    assert "no MThd" in skipped["text.mid"] and "RIFF" in skipped["wave_named_mid.mid"]
+    assert "type 2" in skipped["type2.mid"] and "limit" in skipped["huge_ticks.mid"]
+    assert {p.name for p in folder.warnings} >= {"truncated_track.mid", "data_byte_above_127.mid"}
+
+
+def test_cache_reload_equals_first_load_and_survives_damage(tmp_path):
+    make_demo_midi(tmp_path / "corpus", n_pieces=6, seed=1)
+    first = MidiFolder(tmp_path / "corpus", cache_dir=tmp_path / "cache")
+    entries = sorted((tmp_path / "cache").rglob("*.npz"))
+    assert len(entries) == 6
+    entries[0].write_bytes(b"garbage")  # a damaged entry is parsed again
+    second = MidiFolder(tmp_path / "corpus", cache_dir=tmp_path / "cache")
+    assert second.grids == first.grids and second.splits == first.splits
+    parallel = MidiFolder(tmp_path / "corpus", cache_dir=None, jobs=2)
+    assert parallel.grids == first.grids
+
+
+def test_split_follows_content_not_names(tmp_path):
+    paths = make_demo_midi(tmp_path / "a", n_pieces=12, seed=2)
+    folder = MidiFolder(tmp_path / "a", cache_dir=None, valid_fraction=0.3)
+    by_content = {p.read_bytes(): s for p, s in zip(folder.paths, folder.splits, strict=True)}
+    for i, p in enumerate(paths):  # rename everything, shuffle the order
+        p.rename(p.with_name(f"zz_{(7 * i) % 12:02d}.mid"))
+    renamed = MidiFolder(tmp_path / "a", cache_dir=None, valid_fraction=0.3)
+    assert {p.read_bytes(): s for p, s in zip(renamed.paths, renamed.splits, strict=True)} == by_content
+    assert 0 < renamed.splits.count("valid") < 12
+
+
+def test_windows_are_seeded_and_shaped(tmp_path):
+    make_demo_midi(tmp_path, n_pieces=4, seed=4)
+    folder = MidiFolder(tmp_path, cache_dir=None, valid_fraction=0.0)
+    a = next(folder.windows(split="train", length=32, batch_size=3, seed=5, transpose=3))
+    b = next(folder.windows(split="train", length=32, batch_size=3, seed=5, transpose=3))
+    assert a.shape == (3, 32, 88, 2) and np.array_equal(a, b)
+    assert a[..., 0].sum() > 0 and np.all(a[..., 1] <= a[..., 0])
+
+
+def test_missing_folder_and_limits_are_clear(tmp_path):
+    with pytest.raises(InputError, match="no such"):
+        MidiFolder(tmp_path / "nope", cache_dir=None)
+    with pytest.raises(MidiError, match="limit"):
+        parse_midi_bytes(raw_midi([NOTE * 50 + b"\x00\xff\x2f\x00"]),
+                         limits=__import__("dsp_rnn.music.midi", fromlist=["Limits"]).Limits(
+                             max_notes=10))  # fmt: skip
+    assert issubclass(MidiError, DspRnnError) and issubclass(MidiError, ValueError)
+
+
+def test_jsb_small_file_and_errors(tmp_path):
+    path = tmp_path / "jsb-chorales-quarter.json"
+    path.write_text(json.dumps({"train": [[[60, 64], [60, 65], [], [62]]], "valid": [], "test": []}))
+    (grid,) = load_jsb(path, "train")
+    assert grid.steps_per_quarter == 1 and grid.n_steps == 4
+    assert [(n.pitch, n.start, n.end) for n in grid.to_notes()] == [
+        (60, 0, 2), (64, 0, 1), (65, 1, 2), (62, 3, 4)]  # fmt: skip
+    with pytest.raises(InputError, match="split"):
+        load_jsb(path, "dev")
+    path.write_text("{not json")
+    with pytest.raises(InputError, match="JSON"):
+        load_jsb(path)
+
+
+def test_shared_jsb_benchmark_loads():
+    grids = load_jsb(JSB / "jsb-chorales-quarter.json", "test")
+    assert len(grids) == 77
+    steps = sum(g.n_steps for g in grids)
+    per_step = sum(int(g.play.sum()) for g in grids) / steps
+    assert 3.5 < per_step < 4.1  # four voices, a few rests/unisons
+    grids16 = load_jsb(JSB / "jsb-chorales-16th.json", "train")
+    assert len(grids16) == 229 and grids16[0].steps_per_quarter == 4
