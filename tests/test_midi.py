@@ -6,6 +6,7 @@ import json
 import random
 from pathlib import Path
 
+import mido
 import numpy as np
 import pretty_midi
 import pytest
@@ -96,8 +97,9 @@ def test_notes_to_grid_to_notes_and_edits():
         grid.transpose(60)
     small = grid.with_range(58, 5)  # keeps 58..62: the 64 is cropped
     assert [n.pitch for n in small.to_notes()] == [60, 60]
-    arrays = grid.to_arrays()
-    assert NoteGrid.from_arrays(arrays) == grid
+    assert NoteGrid.from_bytes(grid.to_bytes()) == grid
+    with pytest.raises(InputError, match="truncated"):
+        NoteGrid.from_bytes(grid.to_bytes()[:-3])
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -135,9 +137,12 @@ def test_mutated_midi_raises_only_typed_errors(data):
 @pytest.mark.parametrize("name", sorted(damaged_files()))
 def test_each_damaged_file_is_repaired_or_refused_with_a_reason(name):
     data, expect = damaged_files()[name]
-    if expect == "repaired":
+    if expect in ("used", "repaired"):
         score = parse_midi_bytes(data, source=name)
-        assert score.warnings and score.notes
+        assert score.notes and bool(score.warnings) == (expect == "repaired")
+        # through mido: mido refuses these, the tolerant reader takes over and says so
+        via_mido = parse_midi_bytes(data, source=name, reader="mido")
+        assert via_mido.notes == score.notes and "mido refused" in via_mido.warnings[0]
     else:
         try:
             score = parse_midi_bytes(data, source=name)
@@ -164,13 +169,23 @@ def test_folder_with_damaged_files_loads_the_good_ones(tmp_path):
 def test_cache_reload_equals_first_load_and_survives_damage(tmp_path):
     make_demo_midi(tmp_path / "corpus", n_pieces=6, seed=1)
     first = MidiFolder(tmp_path / "corpus", cache_dir=tmp_path / "cache")
-    entries = sorted((tmp_path / "cache").rglob("*.npz"))
+    entries = sorted((tmp_path / "cache").rglob("*.grid"))
+    (pack,) = (tmp_path / "cache").rglob("*.pack")
     assert len(entries) == 6
-    entries[0].write_bytes(b"garbage")  # a damaged entry is parsed again
+    again = MidiFolder(tmp_path / "corpus", cache_dir=tmp_path / "cache")  # from the pack
+    assert again.grids == first.grids and again.splits == first.splits
+    pack.write_bytes(b"garbage")  # damaged pack and entry: parsed again, same result
+    entries[0].write_bytes(b"garbage")
     second = MidiFolder(tmp_path / "corpus", cache_dir=tmp_path / "cache")
     assert second.grids == first.grids and second.splits == first.splits
+    # a changed file is noticed: the pack no longer matches, that file is parsed again
+    path = first.paths[2]
+    (other,) = make_demo_midi(tmp_path / "other", n_pieces=1, seed=9)
+    path.write_bytes(other.read_bytes())
+    third = MidiFolder(tmp_path / "corpus", cache_dir=tmp_path / "cache")
+    assert third.grids[2] != first.grids[2] and third.grids[3] == first.grids[3]
     parallel = MidiFolder(tmp_path / "corpus", cache_dir=None, jobs=2)
-    assert parallel.grids == first.grids
+    assert parallel.grids == third.grids
 
 
 def test_split_follows_content_not_names(tmp_path):
@@ -225,3 +240,28 @@ def test_shared_jsb_benchmark_loads():
     assert 3.5 < per_step < 4.1  # four voices, a few rests/unisons
     grids16 = load_jsb(JSB / "jsb-chorales-16th.json", "train")
     assert len(grids16) == 229 and grids16[0].steps_per_quarter == 4
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 127), st.integers(0, 2000), st.integers(1, 900),
+                          st.integers(1, 127), st.integers(0, 15)), max_size=40),
+       st.integers(1, 960))  # fmt: skip
+def test_smf_reader_equals_mido_reader_on_clean_files(raw, tpb):
+    mid = mido.MidiFile(type=1, ticks_per_beat=tpb)
+    events = []
+    for pitch, start, dur, vel, ch in raw:
+        events.append((start, 1, mido.Message("note_on", note=pitch, velocity=vel, channel=ch)))
+        events.append((start + dur, 0, mido.Message("note_off", note=pitch, channel=ch)))
+    events.sort(key=lambda e: (e[0], e[1]))
+    track, now = mido.MidiTrack(), 0
+    for tick, _, msg in events:
+        track.append(msg.copy(time=tick - now))
+        now = tick
+    mid.tracks += [mido.MidiTrack([mido.MetaMessage("set_tempo", tempo=400_000)]), track]
+    data = to_bytes(mid)
+    ours, theirs = parse_midi_bytes(data), parse_midi_bytes(data, reader="mido")
+    assert ours.notes == theirs.notes and ours.tempos == theirs.tempos
+    assert ours.warnings == theirs.warnings == []
+    for path_mid in (clean_midi(),):
+        d = to_bytes(path_mid)
+        assert parse_midi_bytes(d).notes == parse_midi_bytes(d, reader="mido").notes

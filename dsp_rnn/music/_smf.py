@@ -36,7 +36,8 @@ def _track(buf: bytes, pos: int, end: int, index: int, warnings: list[str]) -> l
     tick = 0
     status = 0
     clipped = 0
-    while pos < end:
+    ended = False
+    while pos < end and not ended:
         start = pos
         try:
             delta, pos = _varlen(buf, pos, end)
@@ -58,7 +59,8 @@ def _track(buf: bytes, pos: int, end: int, index: int, warnings: list[str]) -> l
                     data = buf[pos : pos + length]
                     pos += length
                     if mtype == 0x2F:  # end of track
-                        return events
+                        ended = True
+                        continue
                     if mtype == 0x51 and length >= 3:
                         events.append((tick, TEMPO, 0, int.from_bytes(data[:3], "big"), 0))
                     elif mtype == 0x58 and length >= 2:

@@ -2,14 +2,19 @@
 
 Every file is either used (maybe read tolerantly, with its warnings kept) or skipped with a
 one-line reason; a bad file never stops the load. Parsed grids are cached on disk keyed by
-the file's content hash, the parser version and the grid options (numpy ``.npz`` without
-pickle), so a second load skips parsing. Parsing spreads over worker processes.
+the file's content hash, the parser version and the grid options (a binary record, no
+pickle); a per-folder pack holds every result in one file while the files' sizes and
+modification times are unchanged, so a reload reads one file. Parsing spreads over worker
+processes.
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
 import os
+import stat
+import struct
 from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
@@ -50,22 +55,37 @@ def _options_key(spq: int, low: int, n: int, sustain: bool, drums: bool) -> str:
     return f"v{PARSER_VERSION}-spq{spq}-lo{low}-n{n}-sus{int(sustain)}-dr{int(drums)}"
 
 
-def _parse_one(args: tuple) -> tuple[str, str, dict | None, list[str], str | None]:
-    """Worker: (path, digest, arrays or None, warnings, error)."""
+def _entry(grid: bytes, warnings: list[str]) -> bytes:
+    meta = json.dumps(warnings).encode()
+    return struct.pack("<I", len(meta)) + meta + grid
+
+
+def _read_entry(data: bytes | memoryview) -> tuple[memoryview, list[str]]:
+    (n,) = struct.unpack_from("<I", data, 0)
+    return memoryview(data)[4 + n :], json.loads(bytes(data[4 : 4 + n]))
+
+
+def _atomic_write(path: Path, data: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
+    tmp.write_bytes(data)
+    os.replace(tmp, path)
+
+
+def _parse_one(args: tuple) -> tuple[str, str, bytes | None, list[str], str | None]:
+    """Worker: (path, digest, grid record or None, warnings, error)."""
     path, spq, low, n, sustain, drums, cache = args
     try:
         data = Path(path).read_bytes()
     except OSError as exc:
         return path, "", None, [], f"cannot read ({exc.strerror or exc})"
     digest = hashlib.sha1(data).hexdigest()
-    key = _options_key(spq, low, n, sustain, drums)
-    cfile = Path(cache) / key / f"{digest}.npz" if cache else None
+    cfile = Path(cache) / f"{digest}.grid" if cache else None
     if cfile is not None and cfile.exists():
         try:
-            with np.load(cfile, allow_pickle=False) as z:
-                arrays = {k: z[k] for k in z.files}
-            warnings = [str(w) for w in arrays.pop("warnings", np.array([], str))]
-            return path, digest, arrays, warnings, None
+            grid, warnings = _read_entry(cfile.read_bytes())
+            NoteGrid.from_bytes(grid)  # validates the record
+            return path, digest, bytes(grid), warnings, None
         except Exception:  # damaged cache entry: parse again
             pass
     try:
@@ -79,13 +99,10 @@ def _parse_one(args: tuple) -> tuple[str, str, dict | None, list[str], str | Non
         return path, digest, None, [], f"unexpected {type(exc).__name__}: {exc}"
     if grid.n_steps == 0 or not grid.play.any():
         return path, digest, None, score.warnings, "no notes in the pitch range"
-    arrays = grid.to_arrays()
+    record = grid.to_bytes()
     if cfile is not None:
-        cfile.parent.mkdir(parents=True, exist_ok=True)
-        tmp = cfile.with_name(f"{cfile.stem}.{os.getpid()}.tmp.npz")
-        np.savez(tmp, **arrays, warnings=np.array(score.warnings, dtype=str))
-        os.replace(tmp, cfile)
-    return path, digest, arrays, score.warnings, None
+        _atomic_write(cfile, _entry(record, score.warnings))
+    return path, digest, record, score.warnings, None
 
 
 @dataclass
@@ -128,24 +145,66 @@ class MidiFolder:
         if not root.exists():
             raise InputError(f"{root}: no such file or folder")
         candidates = self._scan(root)
-        cache = str(self.cache_dir) if self.cache_dir else ""
-        tasks = [(str(p), self.steps_per_quarter, self.low_pitch, self.n_pitches, self.sustain,
-                  self.drums, cache) for p in candidates]  # fmt: skip
-        if self.jobs > 1 and len(tasks) > 1:
-            with ProcessPoolExecutor(self.jobs) as pool:
-                results = list(pool.map(_parse_one, tasks, chunksize=8))
-        else:
-            results = [_parse_one(t) for t in self._progress(tasks)]
-        for path, digest, arrays, warns, error in results:
+        stats = [(str(p), st.st_size, st.st_mtime_ns) for p, st in candidates]
+        key = _options_key(self.steps_per_quarter, self.low_pitch, self.n_pitches,
+                           self.sustain, self.drums)  # fmt: skip
+        cache = Path(self.cache_dir) / key if self.cache_dir else None
+        pack = (cache / "folders" / f"{hashlib.sha1(str(root.resolve()).encode()).hexdigest()}"
+                ".pack") if cache else None  # fmt: skip
+        results = self._from_pack(pack, stats) if pack is not None else None
+        if results is None:
+            tasks = [(p, self.steps_per_quarter, self.low_pitch, self.n_pitches, self.sustain,
+                      self.drums, str(cache) if cache else "") for p, _, _ in stats]  # fmt: skip
+            if self.jobs > 1 and len(tasks) > 1:
+                with ProcessPoolExecutor(self.jobs) as pool:
+                    results = list(pool.map(_parse_one, tasks, chunksize=8))
+            else:
+                results = [_parse_one(t) for t in self._progress(tasks)]
+            if pack is not None:
+                self._write_pack(pack, stats, results)
+        for path, digest, record, warns, error in results:
             p = Path(path)
             if error is not None:
                 self.skipped.append(Skipped(p, error))
                 continue
-            self.grids.append(NoteGrid.from_arrays(arrays, source=path))
+            self.grids.append(NoteGrid.from_bytes(record, source=path))
             self.paths.append(p)
             self.splits.append(split_of(digest, self.valid_fraction))
             if warns:
                 self.warnings[p] = warns
+
+    @staticmethod
+    def _write_pack(pack: Path, stats: list, results: list) -> None:
+        """One file with every result of this folder, valid while sizes and mtimes hold."""
+        index, blobs, offset = [], [], 0
+        for (path, size, mtime), (_, digest, record, warns, error) in zip(stats, results,
+                                                                          strict=True):
+            blob = _entry(record, warns) if record is not None else b""
+            index.append([path, size, mtime, digest, offset, len(blob), error])
+            blobs.append(blob)
+            offset += len(blob)
+        head = json.dumps(index).encode()
+        _atomic_write(pack, struct.pack("<Q", len(head)) + head + b"".join(blobs))
+
+    @staticmethod
+    def _from_pack(pack: Path, stats: list) -> list | None:
+        try:
+            data = pack.read_bytes()
+            (n,) = struct.unpack_from("<Q", data, 0)
+            index = json.loads(data[8 : 8 + n])
+        except (OSError, ValueError, struct.error):
+            return None
+        if [tuple(r[:3]) for r in index] != stats:
+            return None  # a file was added, removed or changed: parse (per-file cache helps)
+        body = memoryview(data)[8 + n :]
+        results = []
+        for path, _, _, digest, off, length, error in index:
+            if error is not None:
+                results.append((path, digest, None, [], error))
+                continue
+            record, warns = _read_entry(body[off : off + length])
+            results.append((path, digest, record, warns, None))
+        return results
 
     def _progress(self, tasks):
         if not self.progress:
@@ -154,17 +213,18 @@ class MidiFolder:
 
         return tqdm(tasks, desc="reading MIDI", unit="file")
 
-    def _scan(self, root: Path) -> list[Path]:
+    def _scan(self, root: Path) -> list[tuple[Path, os.stat_result]]:
         if root.is_file():
-            return [root]
+            return [(root, root.stat())]
         found = []
         for p in sorted(root.rglob("*")):
             if p.suffix.lower() not in MIDI_EXTENSIONS:
                 continue
-            if not p.is_file():
+            st = p.stat()
+            if not stat.S_ISREG(st.st_mode):
                 self.skipped.append(Skipped(p, "not a regular file"))
                 continue
-            found.append(p)
+            found.append((p, st))
         return found
 
     def __len__(self) -> int:

@@ -110,6 +110,7 @@ class NoteGrid:
         last = max((n.end for n in notes), default=0)
         grid = cls.empty(max(last, n_steps or 0), low_pitch=low_pitch, n_pitches=n_pitches,
                          **meta)  # fmt: skip
+        play, onset, velocity = grid.play, grid.onset, grid.velocity
         for n in sorted(notes, key=lambda n: (n.start, n.pitch)):
             col = n.pitch - low_pitch
             if not 0 <= col < n_pitches:
@@ -119,29 +120,42 @@ class NoteGrid:
                 )
             if n.end <= n.start:
                 continue
-            grid.play[n.start : n.end, col] = True
-            grid.onset[n.start, col] = True
-            grid.velocity[n.start : n.end, col] = np.clip(n.velocity, 1, 127)
-        for note in grid.to_notes():  # one velocity per note, the one it started with
-            col = note.pitch - low_pitch
-            grid.velocity[note.start : note.end, col] = grid.velocity[note.start, col]
+            play[n.start : n.end, col] = True
+            onset[n.start, col] = True
+            velocity[n.start, col] = min(max(n.velocity, 1), 127)
+        # one velocity per note (the one it started with), also where notes overlapped
+        cols, starts, ends = grid._segments()
+        flat = velocity.T.reshape(-1)  # column-major view of a copy
+        first = cols * grid.n_steps + starts
+        lengths = ends - starts
+        idx = np.repeat(first, lengths) + (np.arange(lengths.sum()) -
+                                           np.repeat(np.cumsum(lengths) - lengths, lengths))
+        flat[idx] = np.repeat(flat[first], lengths)
+        grid.velocity = np.ascontiguousarray(flat.reshape(n_pitches, -1).T)
         return grid
+
+    def _segments(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Every note as (column, start step, end step), vectorised, ordered by column."""
+        play = self.play
+        prev = np.vstack([np.zeros((1, self.n_pitches), bool), play[:-1]])
+        starts = self.onset & play | (play & ~prev)
+        cont = play & ~starts  # cells that continue the note above them
+        # column-major with a False separator after each column
+        x = np.vstack([cont, np.zeros((1, self.n_pitches), bool)]).T.reshape(-1)
+        pos = np.arange(x.size)
+        next_false = np.minimum.accumulate(np.where(~x, pos, x.size)[::-1])[::-1]
+        col, step = np.nonzero(starts.T)
+        flat = col * (self.n_steps + 1) + step
+        end = step + (next_false[np.minimum(flat + 1, x.size - 1)] - flat)
+        return col, step, end
 
     def to_notes(self) -> list[GridNote]:
         """Notes, sorted by (start, pitch): each onset or play-after-silence starts one."""
-        notes = []
-        play = self.play
-        starts = self.onset | (play & ~np.vstack([np.zeros((1, self.n_pitches), bool), play[:-1]]))
-        for col in range(self.n_pitches):
-            steps = np.flatnonzero(starts[:, col])
-            for i, s in enumerate(steps):
-                stop = int(steps[i + 1]) if i + 1 < len(steps) else self.n_steps
-                silent = np.flatnonzero(~play[s:stop, col])
-                end = int(s + silent[0]) if len(silent) else stop
-                notes.append(GridNote(self.low_pitch + col, int(s), end,
-                                      int(self.velocity[s, col]) or 80))  # fmt: skip
-        notes.sort(key=lambda n: (n.start, n.pitch))
-        return notes
+        cols, starts, ends = self._segments()
+        vel = self.velocity[starts, cols]
+        order = np.lexsort((cols, starts))
+        return [GridNote(self.low_pitch + int(cols[i]), int(starts[i]), int(ends[i]),
+                         int(vel[i]) or 80) for i in order]  # fmt: skip
 
     # ------------------------------------------------------------------ scores and MIDI
     @classmethod
@@ -262,19 +276,29 @@ class NoteGrid:
                 "time_signature": self.time_signature, "source": self.source}  # fmt: skip
 
     # ------------------------------------------------------------------ storage (no pickle)
-    def to_arrays(self) -> dict[str, np.ndarray]:
-        return {
-            "play": np.packbits(self.play, axis=1), "onset": np.packbits(self.onset, axis=1),
-            "velocity": self.velocity,
-            "meta": np.array([self.low_pitch, self.steps_per_quarter, self.time_signature[0],
-                              self.time_signature[1], self.n_pitches], np.int64),
-            "tempo": np.array([self.tempo_bpm], np.float64),
-        }  # fmt: skip
+    _MAGIC = b"DSPGRID1"
+
+    def to_bytes(self) -> bytes:
+        """A compact binary record (header, bit-packed planes, velocities); no pickle."""
+        header = np.array([self.low_pitch, self.steps_per_quarter, self.time_signature[0],
+                           self.time_signature[1], self.n_pitches, self.n_steps],
+                          np.int64).tobytes() + np.float64(self.tempo_bpm).tobytes()  # fmt: skip
+        return (self._MAGIC + header + np.packbits(self.play, axis=1).tobytes()
+                + np.packbits(self.onset, axis=1).tobytes() + self.velocity.tobytes())  # fmt: skip
 
     @classmethod
-    def from_arrays(cls, arrays, *, source: str = "") -> NoteGrid:
-        low, spq, num, den, n_p = (int(v) for v in arrays["meta"])
-        play = np.unpackbits(arrays["play"], axis=1, count=n_p).astype(bool)
-        onset = np.unpackbits(arrays["onset"], axis=1, count=n_p).astype(bool)
-        return cls(play, onset, np.asarray(arrays["velocity"]), low, spq,
-                   float(arrays["tempo"][0]), (num, den), source)  # fmt: skip
+    def from_bytes(cls, data: bytes | memoryview, *, source: str = "") -> NoteGrid:
+        """Inverse of :meth:`to_bytes`; raises :class:`InputError` on a damaged record."""
+        if bytes(data[:8]) != cls._MAGIC or len(data) < 64:
+            raise InputError(f"{source or 'grid record'}: not a NoteGrid record")
+        low, spq, num, den, n_p, n_t = np.frombuffer(data, np.int64, 6, 8).tolist()
+        tempo = float(np.frombuffer(data, np.float64, 1, 56)[0])
+        packed = (n_p + 7) // 8
+        need = 64 + 2 * n_t * packed + n_t * n_p
+        if len(data) != need or n_t < 0 or n_p <= 0:
+            raise InputError(f"{source or 'grid record'}: truncated NoteGrid record")
+        planes = np.frombuffer(data, np.uint8, 2 * n_t * packed, 64).reshape(2, n_t, packed)
+        play = np.unpackbits(planes[0], axis=1, count=n_p).astype(bool)
+        onset = np.unpackbits(planes[1], axis=1, count=n_p).astype(bool)
+        vel = np.frombuffer(data, np.uint8, n_t * n_p, 64 + 2 * n_t * packed).reshape(n_t, n_p)
+        return cls(play, onset, vel.copy(), low, spq, tempo, (num, den), source)
