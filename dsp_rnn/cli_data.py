@@ -67,8 +67,8 @@ def _cmd_grid(args: argparse.Namespace) -> int:
     ax.imshow(img.T, origin="lower", aspect="auto", cmap="Greys", interpolation="nearest",
               extent=(0, grid.n_steps / args.steps_per_quarter, lo - 0.5, hi + 0.5), vmin=0,
               vmax=1)  # fmt: skip
-    ax.set(xlabel="quarter notes", ylabel="MIDI pitch",
-           title=f"{Path(args.input).name}: {len(grid.to_notes())} notes (dark = onset)")  # fmt: skip
+    title = f"{Path(args.input).name}: {len(grid.to_notes())} notes (dark = onset)"
+    ax.set(xlabel="quarter notes", ylabel="MIDI pitch", title=title)
     fig.tight_layout()
     out.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(out, dpi=110)

@@ -65,17 +65,25 @@ def damaged_files() -> dict[str, tuple[bytes, str]]:
     or 'skipped'."""
     good = raw_midi([NOTE + EOT])
     return {
-        "data_byte_above_127.mid": (raw_midi([b"\x00\x90\x3c\xc8\x83\x60\x80\x3c\x00" + EOT]),
-                                    "repaired"),  # fmt: skip
-        "running_status_without_status.mid": (raw_midi([b"\x00\x3c\x50" + NOTE + EOT]),
-                                              "repaired"),  # fmt: skip
+        "data_byte_above_127.mid": (
+            raw_midi([b"\x00\x90\x3c\xc8\x83\x60\x80\x3c\x00" + EOT]),
+            "repaired",
+        ),  # fmt: skip
+        "running_status_without_status.mid": (
+            raw_midi([b"\x00\x3c\x50" + NOTE + EOT]),
+            "repaired",
+        ),  # fmt: skip
         "truncated_track.mid": (good[:-6], "repaired"),
         # mido refuses it (KeySignatureError); key signatures are not used, so it reads clean
-        "absurd_key_signature.mid": (raw_midi([b"\x00\xff\x59\x02\x14\x00" + NOTE + EOT]),
-                                     "used"),  # fmt: skip
+        "absurd_key_signature.mid": (
+            raw_midi([b"\x00\xff\x59\x02\x14\x00" + NOTE + EOT]),
+            "used",
+        ),  # fmt: skip
         "undefined_status_byte.mid": (raw_midi([b"\x00\xf4" + NOTE + EOT]), "repaired"),
-        "huge_ticks.mid": (raw_midi([b"\x00\x90\x3c\x50\xff\xff\xff\x7f\x80\x3c\x00" + EOT]),
-                           "skipped"),  # fmt: skip
+        "huge_ticks.mid": (
+            raw_midi([b"\x00\x90\x3c\x50\xff\xff\xff\x7f\x80\x3c\x00" + EOT]),
+            "skipped",
+        ),  # fmt: skip
         "zero_ticks_per_beat.mid": (raw_midi([NOTE + EOT], division=0), "skipped"),
         "empty.mid": (b"", "skipped"),
         "text.mid": (b"this is not a MIDI file, just text\n" * 3, "skipped"),

@@ -195,7 +195,9 @@ def test_split_follows_content_not_names(tmp_path):
     for i, p in enumerate(paths):  # rename everything, shuffle the order
         p.rename(p.with_name(f"zz_{(7 * i) % 12:02d}.mid"))
     renamed = MidiFolder(tmp_path / "a", cache_dir=None, valid_fraction=0.3)
-    assert {p.read_bytes(): s for p, s in zip(renamed.paths, renamed.splits, strict=True)} == by_content
+    assert {
+        p.read_bytes(): s for p, s in zip(renamed.paths, renamed.splits, strict=True)
+    } == by_content
     assert 0 < renamed.splits.count("valid") < 12
 
 
@@ -220,7 +222,9 @@ def test_missing_folder_and_limits_are_clear(tmp_path):
 
 def test_jsb_small_file_and_errors(tmp_path):
     path = tmp_path / "jsb-chorales-quarter.json"
-    path.write_text(json.dumps({"train": [[[60, 64], [60, 65], [], [62]]], "valid": [], "test": []}))
+    path.write_text(
+        json.dumps({"train": [[[60, 64], [60, 65], [], [62]]], "valid": [], "test": []})
+    )
     (grid,) = load_jsb(path, "train")
     assert grid.steps_per_quarter == 1 and grid.n_steps == 4
     assert [(n.pitch, n.start, n.end) for n in grid.to_notes()] == [

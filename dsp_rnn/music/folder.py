@@ -51,6 +51,10 @@ def split_of(digest: str, valid_fraction: float) -> str:
     return "valid" if int(digest[:8], 16) / 0xFFFFFFFF < valid_fraction else "train"
 
 
+def _is_midi_name(name: str) -> bool:
+    return os.path.splitext(name)[1].lower() in MIDI_EXTENSIONS
+
+
 def _options_key(spq: int, low: int, n: int, sustain: bool, drums: bool) -> str:
     return f"v{PARSER_VERSION}-spq{spq}-lo{low}-n{n}-sus{int(sustain)}-dr{int(drums)}"
 
@@ -177,8 +181,9 @@ class MidiFolder:
     def _write_pack(pack: Path, stats: list, results: list) -> None:
         """One file with every result of this folder, valid while sizes and mtimes hold."""
         index, blobs, offset = [], [], 0
-        for (path, size, mtime), (_, digest, record, warns, error) in zip(stats, results,
-                                                                          strict=True):
+        for (path, size, mtime), (_, digest, record, warns, error) in zip(
+            stats, results, strict=True
+        ):
             blob = _entry(record, warns) if record is not None else b""
             index.append([path, size, mtime, digest, offset, len(blob), error])
             blobs.append(blob)
@@ -217,14 +222,17 @@ class MidiFolder:
         if root.is_file():
             return [(root, root.stat())]
         found = []
-        for p in sorted(root.rglob("*")):
-            if p.suffix.lower() not in MIDI_EXTENSIONS:
-                continue
-            st = p.stat()
-            if not stat.S_ISREG(st.st_mode):
-                self.skipped.append(Skipped(p, "not a regular file"))
-                continue
-            found.append((p, st))
+        for dirpath, dirnames, filenames in os.walk(root):
+            dirnames.sort()
+            for name in sorted(filenames + [d for d in dirnames if _is_midi_name(d)]):
+                if not _is_midi_name(name):
+                    continue
+                p = Path(dirpath, name)
+                st = p.stat()
+                if not stat.S_ISREG(st.st_mode):
+                    self.skipped.append(Skipped(p, "not a regular file"))
+                    continue
+                found.append((p, st))
         return found
 
     def __len__(self) -> int:
@@ -254,7 +262,12 @@ class MidiFolder:
                 onset = g.onset[start : start + length]
                 shift = int(rng.integers(-transpose, transpose + 1)) if transpose else 0
                 cols = np.flatnonzero(play.any(0))
-                if shift and len(cols) and 0 <= cols[0] + shift and cols[-1] + shift < self.n_pitches:
+                if (
+                    shift
+                    and len(cols)
+                    and 0 <= cols[0] + shift
+                    and cols[-1] + shift < self.n_pitches
+                ):
                     play, onset = np.roll(play, shift, 1), np.roll(onset, shift, 1)
                 batch[b, : len(play), :, 0] = play
                 batch[b, : len(play), :, 1] = onset

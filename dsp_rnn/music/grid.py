@@ -128,8 +128,9 @@ class NoteGrid:
         flat = velocity.T.reshape(-1)  # column-major view of a copy
         first = cols * grid.n_steps + starts
         lengths = ends - starts
-        idx = np.repeat(first, lengths) + (np.arange(lengths.sum()) -
-                                           np.repeat(np.cumsum(lengths) - lengths, lengths))
+        idx = np.repeat(first, lengths) + (
+            np.arange(lengths.sum()) - np.repeat(np.cumsum(lengths) - lengths, lengths)
+        )
         flat[idx] = np.repeat(flat[first], lengths)
         grid.velocity = np.ascontiguousarray(flat.reshape(n_pitches, -1).T)
         return grid
@@ -265,7 +266,9 @@ class NoteGrid:
     def pitch_span(self) -> tuple[int, int] | None:
         """Lowest and highest sounding MIDI pitch, or None when silent."""
         cols = np.flatnonzero(self.play.any(0))
-        return (self.low_pitch + int(cols[0]), self.low_pitch + int(cols[-1])) if len(cols) else None
+        return (
+            (self.low_pitch + int(cols[0]), self.low_pitch + int(cols[-1])) if len(cols) else None
+        )
 
     def copy(self) -> NoteGrid:
         return NoteGrid(self.play.copy(), self.onset.copy(), self.velocity.copy(),
@@ -298,7 +301,7 @@ class NoteGrid:
         if len(data) != need or n_t < 0 or n_p <= 0:
             raise InputError(f"{source or 'grid record'}: truncated NoteGrid record")
         planes = np.frombuffer(data, np.uint8, 2 * n_t * packed, 64).reshape(2, n_t, packed)
-        play = np.unpackbits(planes[0], axis=1, count=n_p).astype(bool)
-        onset = np.unpackbits(planes[1], axis=1, count=n_p).astype(bool)
+        bits = np.unpackbits(planes, axis=2, count=n_p).view(bool)  # 0/1 bytes are valid bools
+        play, onset = bits[0], bits[1]
         vel = np.frombuffer(data, np.uint8, n_t * n_p, 64 + 2 * n_t * packed).reshape(n_t, n_p)
         return cls(play, onset, vel.copy(), low, spq, tempo, (num, den), source)

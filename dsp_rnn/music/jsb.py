@@ -25,8 +25,14 @@ def jsb_steps_per_quarter(path: str | Path) -> int:
     return 4 if "16th" in Path(path).name else 1
 
 
-def load_jsb(path: str | Path, split: str = "train", *, steps_per_quarter: int | None = None,
-             low_pitch: int = PIANO_LOW, n_pitches: int = PIANO_KEYS) -> list[NoteGrid]:  # fmt: skip
+def load_jsb(
+    path: str | Path,
+    split: str = "train",
+    *,
+    steps_per_quarter: int | None = None,
+    low_pitch: int = PIANO_LOW,
+    n_pitches: int = PIANO_KEYS,
+) -> list[NoteGrid]:
     """Load one split of a JSB JSON file as NoteGrids over the 88 piano keys.
 
     Args:

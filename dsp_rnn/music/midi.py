@@ -210,7 +210,7 @@ def _pair_notes(tracks, *, sustain: bool, drop_drums: bool, limits: Limits, sour
         sustained: list[set[int]] = [set() for _ in range(16)]
         last_tick = 0
 
-        def close(ch: int, pitch: int, tick: int) -> None:
+        def close(ch: int, pitch: int, tick: int, held=held, ti=ti) -> None:
             open_ = held[ch].get(pitch)
             if not open_:
                 return
