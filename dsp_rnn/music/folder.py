@@ -19,6 +19,7 @@ from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 
@@ -32,8 +33,9 @@ PARSER_VERSION = 1
 MIDI_EXTENSIONS = (".mid", ".midi", ".kar", ".smf")
 
 
-@dataclass(frozen=True)
-class Skipped:
+class Skipped(NamedTuple):
+    """A file that was not used: unpacks as ``(path, reason)``, prints as ``path: reason``."""
+
     path: Path
     reason: str
 
@@ -87,9 +89,9 @@ def _parse_one(args: tuple) -> tuple[str, str, bytes | None, list[str], str | No
     cfile = Path(cache) / f"{digest}.grid" if cache else None
     if cfile is not None and cfile.exists():
         try:
-            grid, warnings = _read_entry(cfile.read_bytes())
-            NoteGrid.from_bytes(grid)  # validates the record
-            return path, digest, bytes(grid), warnings, None
+            cached, warnings = _read_entry(cfile.read_bytes())
+            NoteGrid.from_bytes(cached)  # validates the record
+            return path, digest, bytes(cached), warnings, None
         except Exception:  # damaged cache entry: parse again
             pass
     try:
@@ -202,7 +204,7 @@ class MidiFolder:
         if [tuple(r[:3]) for r in index] != stats:
             return None  # a file was added, removed or changed: parse (per-file cache helps)
         body = memoryview(data)[8 + n :]
-        results = []
+        results: list[tuple[str, str, bytes | memoryview | None, list[str], str | None]] = []
         for path, _, _, digest, off, length, error in index:
             if error is not None:
                 results.append((path, digest, None, [], error))
