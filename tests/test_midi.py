@@ -269,3 +269,32 @@ def test_smf_reader_equals_mido_reader_on_clean_files(raw, tpb):
     for path_mid in (clean_midi(),):
         d = to_bytes(path_mid)
         assert parse_midi_bytes(d).notes == parse_midi_bytes(d, reader="mido").notes
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 127), st.integers(0, 3000), st.integers(1, 700),
+                          st.integers(1, 127), st.sampled_from([0, 1, 9]),
+                          st.sampled_from([0, 24, 40])), max_size=30))  # fmt: skip
+def test_notes_midi_notes_round_trip_is_exact(tmp_path_factory, raw):
+    from dsp_rnn.music.midi import Note, Score, write_midi
+
+    # one note per (pitch, channel) at a time: overlapping same-pitch notes are ambiguous in MIDI
+    notes, busy = [], {}
+    for pitch, start, dur, vel, ch, prog in sorted(raw, key=lambda r: r[1]):
+        if busy.get((pitch, ch), -1) >= start:
+            continue
+        busy[(pitch, ch)] = start + dur
+        notes.append(Note(pitch, vel, start, start + dur, 0.0, 0.0, prog if ch != 9 else 0, ch, 0))
+    score = Score(notes, 240, [(0, 400_000), (1000, 600_000)], [(0, 6, 8)])
+    path = write_midi(score, tmp_path_factory.mktemp("n") / "s.mid")
+    back = read_midi(path)
+    key = lambda n: (n.start_tick, n.pitch, n.channel)  # noqa: E731
+    got = sorted(((n.pitch, n.velocity, n.start_tick, n.end_tick, n.channel) for n in back.notes))
+    want = sorted(((n.pitch, n.velocity, n.start_tick, n.end_tick, n.channel) for n in notes))
+    assert got == want and back.tempos == score.tempos and back.time_signatures == [(0, 6, 8)]
+    assert all(n.program == m.program for n, m in zip(sorted(back.notes, key=key),
+                                                      sorted(notes, key=key), strict=True))  # fmt: skip
+    if notes:  # seconds follow the tempo map: 400 ms per beat before tick 1000, 600 after
+        n = max(back.notes, key=lambda n: n.end_tick)
+        expect = (min(n.end_tick, 1000) * 0.4 + max(n.end_tick - 1000, 0) * 0.6) / 240
+        assert n.end_s == pytest.approx(expect)

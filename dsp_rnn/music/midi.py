@@ -23,7 +23,16 @@ import numpy as np
 from dsp_rnn.errors import MidiError
 from dsp_rnn.music._smf import CONTROL, NOTE_OFF, NOTE_ON, PROGRAM, TEMPO, TIMESIG, parse_smf
 
-__all__ = ["Note", "Score", "read_midi", "parse_midi_bytes", "Limits", "DRUM_CHANNEL"]
+__all__ = [
+    "Note",
+    "Score",
+    "read_midi",
+    "parse_midi_bytes",
+    "write_midi",
+    "score_to_midi_file",
+    "Limits",
+    "DRUM_CHANNEL",
+]
 
 DRUM_CHANNEL = 9  # General MIDI channel 10, zero-based
 DEFAULT_TEMPO = 500_000  # microseconds per quarter note (120 bpm)
@@ -319,3 +328,47 @@ def read_midi(
 def bisect_tempo(tempos: list[tuple[int, int]], tick: int) -> int:
     """The tempo (microseconds per quarter) in force at ``tick``."""
     return tempos[bisect_right([t for t, _ in tempos], tick) - 1][1]
+
+
+def score_to_midi_file(score: Score) -> mido.MidiFile:
+    """A type-1 file: a conductor track (tempo map, metre) and one track per instrument
+    (``(track, channel, program)`` of the notes), ticks kept exactly."""
+    mid = mido.MidiFile(type=1, ticks_per_beat=score.ticks_per_beat)
+    meta = [(t, 0, mido.MetaMessage("set_tempo", tempo=us)) for t, us in score.tempos]
+    meta += [(t, 1, mido.MetaMessage("time_signature", numerator=n, denominator=d))
+             for t, n, d in score.time_signatures]  # fmt: skip
+    mid.tracks.append(_track_from(meta))
+    voices: dict[tuple[int, int, int], list[Note]] = {}
+    for n in score.notes:
+        voices.setdefault((n.track, n.channel, n.program), []).append(n)
+    for (_, channel, program), notes in sorted(voices.items()):
+        events = [(0, 0, mido.Message("program_change", program=program, channel=channel))]
+        for n in notes:  # offs sort before ons at the same tick
+            events.append((n.start_tick, 2, mido.Message("note_on", note=n.pitch,
+                           velocity=max(1, n.velocity), channel=channel)))  # fmt: skip
+            events.append((n.end_tick, 1, mido.Message("note_off", note=n.pitch,
+                           channel=channel)))  # fmt: skip
+        mid.tracks.append(_track_from(events))
+    return mid
+
+
+def _track_from(events: list) -> mido.MidiTrack:
+    track = mido.MidiTrack()
+    now = 0
+    for tick, _, msg in sorted(events, key=lambda e: (e[0], e[1])):
+        track.append(msg.copy(time=tick - now))
+        now = tick
+    track.append(mido.MetaMessage("end_of_track"))
+    return track
+
+
+def write_midi(score: Score, path: str | Path, *, overwrite: bool = False) -> Path:
+    """Write a score to a .mid file atomically; never overwrites unless ``overwrite``."""
+    out = Path(path)
+    if out.exists() and not overwrite:
+        raise MidiError(f"{out}: exists; pass overwrite=True to replace it")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_name(out.name + ".part")
+    score_to_midi_file(score).save(str(tmp))
+    tmp.replace(out)
+    return out
