@@ -289,11 +289,11 @@ def test_notes_midi_notes_round_trip_is_exact(tmp_path_factory, raw):
     path = write_midi(score, tmp_path_factory.mktemp("n") / "s.mid")
     back = read_midi(path)
     key = lambda n: (n.start_tick, n.pitch, n.channel)  # noqa: E731
-    got = sorted(((n.pitch, n.velocity, n.start_tick, n.end_tick, n.channel) for n in back.notes))
-    want = sorted(((n.pitch, n.velocity, n.start_tick, n.end_tick, n.channel) for n in notes))
+    got = sorted((n.pitch, n.velocity, n.start_tick, n.end_tick, n.channel) for n in back.notes)
+    want = sorted((n.pitch, n.velocity, n.start_tick, n.end_tick, n.channel) for n in notes)
     assert got == want and back.tempos == score.tempos and back.time_signatures == [(0, 6, 8)]
-    assert all(n.program == m.program for n, m in zip(sorted(back.notes, key=key),
-                                                      sorted(notes, key=key), strict=True))  # fmt: skip
+    pairs = zip(sorted(back.notes, key=key), sorted(notes, key=key), strict=True)
+    assert all(n.program == m.program for n, m in pairs)
     if notes:  # seconds follow the tempo map: 400 ms per beat before tick 1000, 600 after
         n = max(back.notes, key=lambda n: n.end_tick)
         expect = (min(n.end_tick, 1000) * 0.4 + max(n.end_tick - 1000, 0) * 0.6) / 240
