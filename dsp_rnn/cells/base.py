@@ -15,12 +15,14 @@ from typing import Any
 import torch
 from torch import nn
 
-from dsp_rnn.errors import ShapeError
+from dsp_rnn.errors import InputError, ShapeError
 
 __all__ = [
     "Cell",
     "State",
+    "check_size",
     "check_sequence",
+    "check_step",
     "detach_state",
     "TBPTTConfig",
     "tbptt_windows",
@@ -60,12 +62,44 @@ class Cell(nn.Module):
         """One time step: ``x_t (batch, input_size)`` -> ``y_t (batch, output_size)``."""
         raise NotImplementedError
 
+    def initial_state(self, batch_size: int) -> State:
+        """The state a sequence starts from when ``state=None`` (zeros), for ``batch_size``.
 
-def check_sequence(x: torch.Tensor, features: int, who: str) -> None:
-    """Raise :class:`ShapeError` unless ``x`` is ``(batch, time, features)``."""
+        Useful to make the initial state a leaf that requires grad (gradient diagnostics).
+        """
+        raise NotImplementedError
+
+
+def check_size(value: Any, name: str, *, minimum: int = 1) -> int:
+    """An integer size ``>= minimum``; raise :class:`InputError` otherwise."""
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        raise InputError(f"{name}: expected an integer >= {minimum}, got {name}={value!r}")
+    return value
+
+
+def check_sequence(
+    x: torch.Tensor, features: int, who: str, *, dtype: torch.dtype | None = None
+) -> None:
+    """Raise :class:`ShapeError` unless ``x`` is ``(batch, time, features)``.
+
+    With ``dtype`` given, also raise :class:`InputError` when ``x`` has another dtype (cells
+    whose weights are of one dtype; convert the cell with ``.double()`` / ``.float()``).
+    """
     if not isinstance(x, torch.Tensor) or x.ndim != 3 or x.shape[-1] != features:
         shape = tuple(x.shape) if isinstance(x, torch.Tensor) else type(x).__name__
         raise ShapeError(f"{who}: expected x of shape (batch, time, {features}), got {shape}")
+    if dtype is not None and x.dtype != dtype:
+        raise InputError(
+            f"{who}: expected x of dtype {dtype} (the cell's), got {x.dtype}; convert x or "
+            "the cell (cell.double() / cell.float())"
+        )
+
+
+def check_step(x_t: torch.Tensor, features: int, who: str) -> None:
+    """Raise :class:`ShapeError` unless ``x_t`` is ``(batch, features)`` (one time step)."""
+    if not isinstance(x_t, torch.Tensor) or x_t.ndim != 2 or x_t.shape[-1] != features:
+        shape = tuple(x_t.shape) if isinstance(x_t, torch.Tensor) else type(x_t).__name__
+        raise ShapeError(f"{who}.step: expected x_t of shape (batch, {features}), got {shape}")
 
 
 def detach_state(state: State) -> State:
@@ -92,9 +126,19 @@ class TBPTTConfig:
     warmup: int = 0
     clip_grad_norm: float | None = 1.0
 
+    def __post_init__(self) -> None:
+        check_size(self.window, "window")
+        check_size(self.warmup, "warmup", minimum=0)
+        if self.clip_grad_norm is not None and not (
+            isinstance(self.clip_grad_norm, (int, float)) and self.clip_grad_norm > 0
+        ):
+            raise InputError(
+                f"clip_grad_norm: expected a number > 0 or None, got {self.clip_grad_norm!r}"
+            )
+
 
 def tbptt_windows(n_steps: int, cfg: TBPTTConfig) -> Iterator[tuple[int, int, bool]]:
-    """Yield ``(start, stop, counts)`` windows covering ``n_steps``; warm-up windows do not count."""
+    """Yield ``(start, stop, counts)`` windows covering ``n_steps``; warm-up ones don't count."""
     pos = 0
     if cfg.warmup > 0:
         yield 0, min(cfg.warmup, n_steps), False
@@ -113,20 +157,30 @@ def tbptt_step(
     optimizer: torch.optim.Optimizer,
     cfg: TBPTTConfig,
     state: State = None,
+    *,
+    times: torch.Tensor | None = None,
 ) -> tuple[float, State]:
     """One pass of truncated BPTT over ``x``/``target`` ``(batch, time, features)``.
 
     Each window runs the cell from the (detached) state of the previous one, back-propagates
     the window's loss and takes an optimiser step (gradient norm clipped). Returns the mean
-    loss over the counted windows (weighted by their length) and the final state.
+    loss over the counted windows (weighted by their length) and the final state. With
+    ``times`` ``(batch, time)`` given (timestamped cells such as :class:`PhasedLSTMCell`),
+    each window gets its slice as ``cell(x, state, times=...)``.
     """
+
+    def run(start: int, stop: int, state: State) -> tuple[torch.Tensor, State]:
+        if times is None:
+            return cell(x[:, start:stop], state)
+        return cell(x[:, start:stop], state, times=times[..., start:stop])
+
     total, count = 0.0, 0
     for start, stop, counts in tbptt_windows(x.shape[1], cfg):
         if not counts:
             with torch.no_grad():
-                _, state = cell(x[:, start:stop], state)
+                _, state = run(start, stop, state)
             continue
-        y, state = cell(x[:, start:stop], state)
+        y, state = run(start, stop, state)
         loss = loss_fn(y, target[:, start:stop])
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
