@@ -133,6 +133,12 @@ def build_parser() -> argparse.ArgumentParser:
     from dsp_rnn import cli_data
 
     cli_data.register(sub)
+    from dsp_rnn import cli_compare
+
+    cli_compare.register(sub)
+    from dsp_rnn import cli_model
+
+    cli_model.register(sub)
     return parser
 
 

@@ -1,0 +1,209 @@
+"""Systems as :mod:`dsp_rnn.compare` and :mod:`dsp_rnn.fitting` see them, and the test signal.
+
+A *system* is a linear filter (SOS ``(n_sections, 6)`` or a ``tuple`` ``(b, a)``), a cell
+with one input and one output feature, or a callable on signals ``(..., time)``. Private:
+the public entry points are :func:`dsp_rnn.compare.compare` and :func:`dsp_rnn.fitting.fit`.
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from dsp_rnn._validate import as_tensor, check_finite, check_sample_rate
+from dsp_rnn.errors import InputError, ShapeError
+
+__all__ = ["probe_signal", "run_cell"]
+
+
+def probe_signal(
+    n_samples: int | None = None,
+    *,
+    sample_rate: float,
+    seed: int = 0,
+    noise_rms: float = 0.25,
+    sweep_amplitude: float = 0.5,
+    dtype: torch.dtype = torch.float32,
+) -> torch.Tensor:
+    """The default excitation of :func:`compare`: seeded white noise, then a sine sweep.
+
+    The first half is Gaussian white noise of RMS ``noise_rms``; the second half an
+    exponential sweep of amplitude ``sweep_amplitude`` from 20 Hz (or ``sample_rate/2000``
+    if lower) to ``0.45 sample_rate``, with 5 ms raised-cosine fades at both ends.
+
+    Args:
+        n_samples: length (default: one second, ``round(sample_rate)``), ``>= 2``.
+        sample_rate: in Hz.
+        seed: seed of the noise (default 0).
+        noise_rms: RMS of the noise half (default 0.25).
+        sweep_amplitude: peak of the sweep half (default 0.5).
+        dtype: float32 (default) or float64.
+
+    Shape:
+        -> ``(n_samples,)``.
+
+    Raises:
+        InputError: bad ``n_samples`` or ``sample_rate``.
+
+    Example:
+        >>> x = probe_signal(1000, sample_rate=8000)
+        >>> x.shape, round(float(x[500:].abs().max()), 2)
+        (torch.Size([1000]), 0.5)
+    """
+    sr = check_sample_rate(sample_rate)
+    n = round(sr) if n_samples is None else n_samples
+    if isinstance(n, bool) or not isinstance(n, numbers.Integral) or n < 2:
+        raise InputError(f"n_samples: expected an integer >= 2, got n_samples={n_samples!r}")
+    n = int(n)
+    rng = np.random.default_rng(seed)
+    n_noise = n // 2
+    noise = noise_rms * rng.standard_normal(n_noise)
+    n_sweep = n - n_noise
+    f_lo, f_hi = min(20.0, sr / 2000.0), 0.45 * sr
+    t = np.arange(n_sweep) / sr
+    dur = max(n_sweep / sr, 1.0 / sr)
+    k = math.log(f_hi / f_lo)
+    phase = 2 * math.pi * f_lo * dur / k * (np.exp(t / dur * k) - 1.0)
+    sweep = sweep_amplitude * np.sin(phase)
+    n_fade = min(max(1, round(0.005 * sr)), n_sweep // 2)
+    if n_fade > 1:
+        ramp = 0.5 - 0.5 * np.cos(np.pi * np.arange(n_fade) / n_fade)
+        sweep[:n_fade] *= ramp
+        sweep[-n_fade:] *= ramp[::-1]
+    return torch.from_numpy(np.concatenate([noise, sweep])).to(dtype)
+
+
+def _is_cell(obj: Any) -> bool:
+    return isinstance(obj, nn.Module) and callable(getattr(obj, "step", None))
+
+
+def _module_dtype(module: nn.Module) -> torch.dtype | None:
+    for p in module.parameters():
+        if p.is_floating_point():
+            return p.dtype
+    for b in module.buffers():
+        if b.is_floating_point():
+            return b.dtype
+    return None
+
+
+def _module_device(module: nn.Module) -> torch.device:
+    for p in module.parameters():
+        return p.device
+    return torch.device("cpu")
+
+
+def run_cell(cell: nn.Module, x: torch.Tensor) -> torch.Tensor:
+    """Run a one-in, one-out cell over signals ``(..., time)`` from its zero state.
+
+    Shape:
+        ``x (..., time)`` -> ``y (..., time)`` (leading dims flattened into the batch).
+    """
+    n_in = getattr(cell, "input_size", 1)
+    n_out = getattr(cell, "output_size", 1)
+    if n_in != 1 or n_out != 1:
+        raise InputError(
+            f"{type(cell).__name__}: expected a cell with input_size=1 and output_size=1 to "
+            f"run on signals, got input_size={n_in}, output_size={n_out}"
+        )
+    dtype = _module_dtype(cell) or x.dtype
+    lead, n_t = x.shape[:-1], x.shape[-1]
+    xb = x.reshape(-1, n_t, 1).to(dtype=dtype, device=_module_device(cell))  # (B, T, 1)
+    y, _ = cell(xb)  # (B, T, 1)
+    return y.reshape(lead + (n_t,))
+
+
+@dataclass
+class _System:
+    """A system wrapped for comparison: a label, a runner and, if linear, its exact model."""
+
+    label: str
+    run: Callable[[torch.Tensor], torch.Tensor]
+    sos: torch.Tensor | None  # exact linear model, when there is one
+    dtype: torch.dtype | None
+    tf: tuple[torch.Tensor, torch.Tensor] | None = None  # (b, a) when given that way
+
+
+def _wrap(system: Any, label: str | None) -> _System:
+    from dsp_rnn.filters import impulse_response, lfilter, sosfilt
+    from dsp_rnn.filters.convert import _as_sos, tf2sos
+
+    if isinstance(system, tuple):
+        if len(system) != 2:
+            raise InputError(f"system: a tuple must be (b, a), got {len(system)} items")
+        b = as_tensor(system[0], "b", min_ndim=1)
+        a = as_tensor(system[1], "a", min_ndim=1)
+        check_finite(b, "b")
+        check_finite(a, "a")
+        impulse_response((b, a), 1)  # validates (a0 != 0, stability)
+        try:
+            sos = tf2sos(b, a)
+        except Exception:  # noqa: BLE001 - a (b, a) that tf2sos cannot split stays exact in freqz
+            sos = None
+        order = max(b.shape[-1], a.shape[-1]) - 1
+        name = label or f"filter (b, a), order {order}"
+
+        def run_tf(x: torch.Tensor) -> torch.Tensor:
+            return lfilter(b.to(x.dtype), a.to(x.dtype), x)
+
+        return _System(name, run_tf, sos, b.dtype, tf=(b, a))
+    if isinstance(system, (torch.Tensor, np.ndarray, list)):
+        sos = _as_sos(system).detach()
+        if sos.ndim != 2:
+            raise ShapeError(f"sos: expected one filter (n_sections, 6), got {tuple(sos.shape)}")
+        impulse_response(sos, 1)  # validates stability
+        sections = sos
+
+        def run_sos(x: torch.Tensor) -> torch.Tensor:
+            return sosfilt(sections.to(x.dtype), x)
+
+        n = sos.shape[0]
+        return _System(
+            label or f"filter (SOS, {n} section{'s' * (n != 1)})", run_sos, sos, sos.dtype
+        )
+    if _is_cell(system):
+        sos = None
+        for method in ("to_filter", "to_sos"):
+            fn = getattr(system, method, None)
+            if callable(fn):
+                try:
+                    with torch.no_grad():
+                        cand = fn()
+                    sos = _as_sos(cand).detach() if not isinstance(cand, tuple) else None
+                    if sos is not None and sos.ndim != 2:
+                        sos = None
+                except Exception:  # noqa: BLE001 - no exact twin (e.g. MIMO): estimate instead
+                    sos = None
+                break
+
+        def run(x: torch.Tensor) -> torch.Tensor:
+            return run_cell(system, x)
+
+        return _System(label or type(system).__name__, run, sos, _module_dtype(system))
+    if callable(system):
+        name = label or getattr(system, "__name__", None) or type(system).__name__
+        return _System(name, system, None, None)
+    raise InputError(
+        "system: expected SOS (n_sections, 6), a tuple (b, a), a cell or a callable on "
+        f"signals, got {type(system).__name__}"
+    )
+
+
+def _output(sys_: _System, x: torch.Tensor) -> torch.Tensor:
+    y = sys_.run(x)
+    y = torch.as_tensor(y)
+    if y.shape != x.shape:
+        raise ShapeError(
+            f"{sys_.label}: expected an output of the input's shape {tuple(x.shape)}, "
+            f"got {tuple(y.shape)}"
+        )
+    y = y.detach().to(torch.float64)
+    check_finite(y, f"output of {sys_.label}")
+    return y

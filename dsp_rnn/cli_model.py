@@ -1,0 +1,173 @@
+"""``dsp-rnn train``, ``dsp-rnn generate``, ``dsp-rnn eval``: note-grid models."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from dsp_rnn.errors import DspRnnError, InputError
+
+__all__ = ["register", "DEFAULT_JSB"]
+
+DEFAULT_JSB = "../shared/data/jsb/jsb-chorales-quarter.json"  # relative to a checkout's root
+
+
+def _threads(args: argparse.Namespace) -> None:
+    """One torch thread by default: these LSTMs run many small matrix products, which gain
+    little from a second thread and lose a lot when the cores are shared (JSB epoch: 24 s
+    with 1 thread, 125 s with 2 beside another busy process on a 2-core machine)."""
+    import torch
+
+    torch.set_num_threads(args.threads)
+
+
+def _cmd_train(args: argparse.Namespace) -> int:
+    from dsp_rnn.gridrnn.config import GridRNNConfig
+    from dsp_rnn.gridrnn.data import load_corpus
+    from dsp_rnn.train import TrainConfig, train
+
+    _threads(args)
+    corpus = load_corpus(args.data, steps_per_quarter=args.steps_per_quarter)
+    for line in corpus.skipped:
+        print(f"skipped {line}")
+    spq = corpus.steps_per_quarter
+    model_config = GridRNNConfig(
+        kind=args.kind, steps_per_quarter=spq, beat_period=args.beat_period or 4 * spq,
+        time_hidden=args.time_hidden, time_layers=args.time_layers,
+        pitch_hidden=args.pitch_hidden, pitch_layers=args.pitch_layers, dropout=args.dropout,
+        articulation=corpus.articulation, tempo_bpm=args.tempo or (90.0 if spq == 1 else 100.0),
+    )  # fmt: skip
+    config = TrainConfig(
+        steps=args.steps, epochs=args.epochs, batch_size=args.batch_size, window=args.window,
+        lr=args.lr, lr_decay_steps=args.lr_decay_steps, clip_grad_norm=args.clip,
+        transpose=args.transpose, patience=args.patience,
+        checkpoint_every=args.checkpoint_every, max_minutes=args.max_minutes, seed=args.seed,
+        progress=not args.quiet,
+    )  # fmt: skip
+    print(corpus.summary)
+    result = train(model_config, corpus, args.out, config, resume=args.resume)
+    print(json.dumps(result))
+    return 0
+
+
+def _cmd_generate(args: argparse.Namespace) -> int:
+    from dsp_rnn.checkpoint import load_model
+    from dsp_rnn.gridrnn.sampler import sample, steps_for
+    from dsp_rnn.music.grid import NoteGrid
+    from dsp_rnn.music.midi import read_midi
+
+    _threads(args)
+    out = Path(args.out)
+    if out.exists() and not args.overwrite:
+        raise DspRnnError(f"{out}: exists; pass --overwrite to replace it")
+    if out.suffix.lower() not in (".mid", ".midi"):
+        raise InputError(f"{out}: expected a .mid output path (the .wav renderer is not in yet)")
+    model, _ = load_model(args.model)
+    c = model.config
+    primer = None
+    if args.primer:
+        primer = NoteGrid.from_score(read_midi(args.primer), steps_per_quarter=c.steps_per_quarter)
+    tempo = args.tempo or (primer.tempo_bpm if primer is not None else c.tempo_bpm)
+    lengths = (args.steps, args.bars, args.seconds)
+    n = steps_for(steps=args.steps, bars=args.bars if any(lengths) else 16, seconds=args.seconds,
+                  steps_per_quarter=c.steps_per_quarter, tempo_bpm=tempo)  # fmt: skip
+    (grid,) = sample(
+        model,
+        n,
+        temperature=args.temperature,
+        seed=args.seed,
+        primer=primer,
+        min_notes=args.min_notes,
+        max_notes=args.max_notes,
+        tempo_bpm=tempo,
+    )
+    grid.to_midi(out, overwrite=args.overwrite)
+    notes = len(grid.to_notes())
+    print(f"wrote {out} ({grid.n_steps} steps, {notes} notes, {tempo:g} bpm, "
+          f"{grid.n_steps * grid.seconds_per_step:.1f} s)")  # fmt: skip
+    return 0
+
+
+def _cmd_eval(args: argparse.Namespace) -> int:
+    from dsp_rnn.checkpoint import load_model
+    from dsp_rnn.gridrnn.data import grid_to_array
+    from dsp_rnn.music.jsb import load_jsb
+    from dsp_rnn.train import evaluate
+
+    _threads(args)
+    model, meta = load_model(args.model)
+    c = model.config
+    grids = load_jsb(args.jsb, args.split, steps_per_quarter=c.steps_per_quarter)
+    pieces = [grid_to_array(g, low_pitch=c.low_pitch, n_pitches=c.n_pitches) for g in grids]
+    result = evaluate(model, pieces)
+    result.update(model=str(args.model or "default"), data=str(args.jsb), split=args.split,
+                  parameters=model.count_parameters(), kind=c.kind)  # fmt: skip
+    if args.json:
+        print(json.dumps(result))
+    else:
+        print(f"{Path(args.jsb).name} {args.split}: NLL {result['nll_per_step']:.3f} nats per "
+              f"time step (play, 88 keys), frame accuracy {result['frame_accuracy']:.3f} "
+              f"({result['pieces']} pieces, {result['steps']} steps)")  # fmt: skip
+    return 0
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    """Add ``train``, ``generate`` and ``eval`` to the ``dsp-rnn`` parser."""
+    p = sub.add_parser("train", help="train a note-grid model on a MIDI folder or a JSB JSON")
+    p.add_argument("data", help="folder of MIDI files, or a JSB .json file")
+    p.add_argument("--out", required=True, help="run folder (new or empty, unless --resume)")
+    p.add_argument("--resume", action="store_true", help="continue the run in --out exactly")
+    p.add_argument("--steps", type=int, help="stop after this many optimiser steps")
+    p.add_argument("--epochs", type=int, default=1000, help="at most this many epochs")
+    p.add_argument("--max-minutes", type=float, help="stop after this much training time")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--kind", choices=("biaxial", "time"), default="biaxial")
+    p.add_argument("--time-hidden", type=int, default=64)
+    p.add_argument("--time-layers", type=int, default=2)
+    p.add_argument("--pitch-hidden", type=int, default=48)
+    p.add_argument("--pitch-layers", type=int, default=2)
+    p.add_argument("--dropout", type=float, default=0.0)
+    p.add_argument("--beat-period", type=int, help="steps per bar (default 4 quarters)")
+    p.add_argument(
+        "--steps-per-quarter",
+        type=int,
+        help="grid resolution (default: 4 for MIDI, from the name for JSB)",
+    )
+    p.add_argument("--batch-size", type=int, default=4, help="windows per step (global)")
+    p.add_argument("--window", type=int, default=48, help="steps per TBPTT window")
+    p.add_argument("--lr", type=float, default=2e-3)
+    p.add_argument("--lr-decay-steps", type=int, help="cosine decay to lr/20 over N steps")
+    p.add_argument("--clip", type=float, default=1.0, help="max gradient norm")
+    p.add_argument("--transpose", type=int, default=0, help="augment: shift up to N semitones")
+    p.add_argument("--patience", type=int, default=6, help="epochs without improvement")
+    p.add_argument("--checkpoint-every", type=int, default=200, help="steps between states")
+    p.add_argument("--tempo", type=float, help="default tempo of generated music (bpm)")
+    p.add_argument("--threads", type=int, default=1, help="torch CPU threads (default 1)")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=_cmd_train)
+
+    p = sub.add_parser("generate", help="sample a piece from a model and write .mid")
+    p.add_argument("--model", help="run folder, weights file or shipped name (default: default)")
+    p.add_argument("--out", required=True, help=".mid path (never overwritten unless asked)")
+    length = p.add_mutually_exclusive_group()
+    length.add_argument("--steps", type=int, help="new grid steps")
+    length.add_argument("--bars", type=float, help="new bars of 4 quarters (default 16)")
+    length.add_argument("--seconds", type=float, help="new seconds at the tempo")
+    p.add_argument("--temperature", type=float, default=1.0, help="0 = most likely notes")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--primer", help="MIDI file to continue")
+    p.add_argument("--min-notes", type=int, default=0, help="notes per step, at least")
+    p.add_argument("--max-notes", type=int, help="notes per step, at most")
+    p.add_argument("--tempo", type=float, help="bpm (default: primer's or the model's)")
+    p.add_argument("--threads", type=int, default=1, help="torch CPU threads (default 1)")
+    p.add_argument("--overwrite", action="store_true")
+    p.set_defaults(func=_cmd_generate)
+
+    p = sub.add_parser("eval", help="NLL per time step and frame accuracy on JSB")
+    p.add_argument("model", help="run folder, weights file or shipped name ('default')")
+    p.add_argument("--jsb", default=DEFAULT_JSB, help=f"JSB JSON (default {DEFAULT_JSB})")
+    p.add_argument("--split", default="test", choices=("train", "valid", "test"))
+    p.add_argument("--json", action="store_true", help="one JSON object")
+    p.add_argument("--threads", type=int, default=1, help="torch CPU threads (default 1)")
+    p.set_defaults(func=_cmd_eval)

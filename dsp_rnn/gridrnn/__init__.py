@@ -1,0 +1,22 @@
+"""Note-grid models: the biaxial GridRNN, its features, data windows and the sampler.
+
+>>> from dsp_rnn.gridrnn import GridRNN, GridRNNConfig
+>>> GridRNN(GridRNNConfig(time_hidden=8, pitch_hidden=8)).config.kind
+'biaxial'
+"""
+
+from dsp_rnn.gridrnn.config import MODEL_KINDS, GridRNNConfig
+from dsp_rnn.gridrnn.data import Corpus, load_corpus
+from dsp_rnn.gridrnn.model import GridRNN, GridState
+from dsp_rnn.gridrnn.sampler import sample, steps_for
+
+__all__ = [
+    "MODEL_KINDS",
+    "Corpus",
+    "GridRNN",
+    "GridRNNConfig",
+    "GridState",
+    "load_corpus",
+    "sample",
+    "steps_for",
+]

@@ -1,0 +1,88 @@
+"""The GridRNN configuration: one dataclass, mapped from CLI flags, stored as JSON."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, fields
+from typing import Any
+
+from dsp_rnn.errors import InputError
+
+__all__ = ["GridRNNConfig", "MODEL_KINDS"]
+
+MODEL_KINDS = ("biaxial", "time")
+
+
+@dataclass
+class GridRNNConfig:
+    """Sizes and data conventions of a :class:`~dsp_rnn.gridrnn.GridRNN`.
+
+    Attributes:
+        kind: ``"biaxial"`` (time LSTM shared across pitches, then a pitch LSTM shared
+            across time that sees the notes already decided below) or ``"time"`` (the
+            time-only baseline: independent Bernoullis per note given the past).
+        n_pitches: keys on the grid (default 88, the piano).
+        low_pitch: MIDI pitch of key 0 (default 21, A0).
+        steps_per_quarter: grid resolution the model was trained at (1 = quarter notes).
+        beat_period: steps per bar for the beat-position feature (default 4 bars of 4/4
+            at quarter notes; use 16 at sixteenth notes).
+        neighbourhood: semitones either side of a note seen at the previous step (default 12).
+        time_hidden, time_layers: the time-axis LSTM (shared across pitches).
+        pitch_hidden, pitch_layers: the pitch-axis LSTM (shared across time; biaxial only).
+        dropout: between LSTM layers (0 = none).
+        articulation: model onsets too, ``P(onset | play)``. False for data with no
+            articulation (JSB): onsets are then ``play and not played the step before`` and
+            the likelihood counts the play plane only.
+        tempo_bpm: default tempo of generated music.
+
+    Example:
+        >>> cfg = GridRNNConfig(time_hidden=32)
+        >>> GridRNNConfig.from_dict(cfg.to_dict()) == cfg
+        True
+    """
+
+    kind: str = "biaxial"
+    n_pitches: int = 88
+    low_pitch: int = 21
+    steps_per_quarter: int = 1
+    beat_period: int = 4
+    neighbourhood: int = 12
+    time_hidden: int = 96
+    time_layers: int = 2
+    pitch_hidden: int = 48
+    pitch_layers: int = 2
+    dropout: float = 0.0
+    articulation: bool = False
+    tempo_bpm: float = 90.0
+
+    def __post_init__(self) -> None:
+        if self.kind not in MODEL_KINDS:
+            raise InputError(f"kind must be one of {MODEL_KINDS}, got {self.kind!r}")
+        for name in ("n_pitches", "steps_per_quarter", "beat_period", "time_hidden",
+                     "time_layers", "pitch_hidden", "pitch_layers"):  # fmt: skip
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise InputError(f"{name}: expected an integer >= 1, got {name}={value!r}")
+        if not isinstance(self.neighbourhood, int) or not 0 <= self.neighbourhood <= 48:
+            raise InputError(f"neighbourhood: expected 0..48 semitones, got {self.neighbourhood!r}")
+        if not (0 <= self.low_pitch and self.low_pitch + self.n_pitches <= 128):
+            raise InputError(
+                f"pitch range {self.low_pitch}..{self.low_pitch + self.n_pitches - 1} "
+                "is outside MIDI 0..127"
+            )
+        if not 0.0 <= float(self.dropout) < 1.0:
+            raise InputError(f"dropout: expected 0 <= dropout < 1, got {self.dropout!r}")
+        if not float(self.tempo_bpm) > 0:
+            raise InputError(f"tempo_bpm: expected > 0, got {self.tempo_bpm!r}")
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON-able dict."""
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> GridRNNConfig:
+        """Inverse of :meth:`to_dict`; unknown keys raise :class:`InputError`."""
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise InputError(f"GridRNNConfig: unknown keys {unknown}")
+        return cls(**data)

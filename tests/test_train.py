@@ -1,0 +1,236 @@
+"""Trainer: exact resume, seeded determinism, DDP (gloo) == one process, checkpoints, CLI."""
+
+from __future__ import annotations
+
+import json
+import socket
+
+import mido
+import numpy as np
+import pytest
+import torch
+
+from dsp_rnn.checkpoint import (
+    load_model,
+    load_tensors,
+    optimizer_from_tensors,
+    optimizer_to_tensors,
+    save_model,
+)
+from dsp_rnn.cli import main
+from dsp_rnn.errors import CheckpointError, InputError
+from dsp_rnn.gridrnn import GridRNN, GridRNNConfig
+from dsp_rnn.gridrnn.data import Corpus
+from dsp_rnn.train import STATE_FILE, TrainConfig, train
+
+from .midi_factory import clean_midi, write_damaged_folder
+
+CFG = GridRNNConfig(n_pitches=20, low_pitch=50, time_hidden=8, time_layers=1, pitch_hidden=6,
+                    pitch_layers=1, dropout=0.0)  # fmt: skip
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+def corpus() -> Corpus:
+    rng = np.random.default_rng(0)
+    pieces = [(rng.random((n, 20, 1)) < 0.15).repeat(2, -1).astype(np.uint8) for n in (12, 9)]
+    return Corpus(pieces, pieces[:1], 1, False, "random", [])
+
+
+def weights(run) -> dict[str, torch.Tensor]:
+    tensors, meta = load_tensors(run / STATE_FILE)
+    return {k: v for k, v in tensors.items() if not k.startswith("rng.")} | {
+        "_meta": torch.tensor(meta["counters"]["step"])
+    }
+
+
+def tc(**kw) -> TrainConfig:
+    base = dict(batch_size=2, window=6, lr=5e-3, checkpoint_every=2, progress=False, seed=3,
+                transpose=2, lr_decay_steps=4)  # fmt: skip
+    return TrainConfig(**(base | kw))
+
+
+def test_resume_equals_uninterrupted_run_exactly(tmp_path):
+    train(CFG, corpus(), tmp_path / "a", tc(steps=5))
+    train(CFG, corpus(), tmp_path / "b", tc(steps=2))
+    out = train(CFG, corpus(), tmp_path / "b", tc(steps=5), resume=True)
+    assert out["steps"] == 5 and out["epochs"] == 2  # 21 steps / (2 x 6) -> 2 per epoch
+    a, b = weights(tmp_path / "a"), weights(tmp_path / "b")
+    assert a.keys() == b.keys() and any(k.startswith("optim.") for k in a)
+    for k in a:
+        assert torch.equal(a[k], b[k]), k
+    rows = [json.loads(x) for x in (tmp_path / "b" / "metrics.jsonl").read_text().splitlines()]
+    ref = [json.loads(x) for x in (tmp_path / "a" / "metrics.jsonl").read_text().splitlines()]
+    assert [r["valid_nll"] for r in rows] == [r["valid_nll"] for r in ref]
+    assert (tmp_path / "a" / "curve.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_new_run_refuses_a_non_empty_folder_and_resume_needs_a_state(tmp_path):
+    (tmp_path / "run").mkdir()
+    (tmp_path / "run" / "notes.txt").write_text("mine")
+    with pytest.raises(InputError, match="not empty"):
+        train(CFG, corpus(), tmp_path / "run", tc(steps=1))
+    assert (tmp_path / "run" / "notes.txt").read_text() == "mine"
+    with pytest.raises(CheckpointError, match="no such checkpoint"):
+        train(CFG, corpus(), tmp_path / "other", tc(steps=1), resume=True)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _ddp_worker(rank: int, world: int, port: int, out: str) -> None:
+    import os
+
+    import torch.distributed as dist
+
+    torch.set_num_threads(1)
+    os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port), RANK=str(rank),
+                      WORLD_SIZE=str(world), LOCAL_RANK=str(rank))  # fmt: skip
+    try:
+        train(CFG, corpus(), out, tc(steps=3, batch_size=4))
+    finally:
+        dist.destroy_process_group()
+
+
+def test_two_gloo_processes_match_one_process_with_the_same_global_batch(tmp_path):
+    import torch.multiprocessing as mp
+
+    train(CFG, corpus(), tmp_path / "one", tc(steps=3, batch_size=4))
+    mp.spawn(_ddp_worker, args=(2, _free_port(), str(tmp_path / "two")), nprocs=2, join=True)
+    one, two = weights(tmp_path / "one"), weights(tmp_path / "two")
+    assert int(two["_meta"]) == 3
+    for k in one:
+        if k.startswith("model."):
+            assert torch.allclose(one[k], two[k], rtol=1e-4, atol=1e-6), k
+
+
+def test_checkpoint_round_trips_and_rejects_damage(tmp_path):
+    model = GridRNN(CFG)
+    save_model(tmp_path / "m", model, {"note": "x"})
+    loaded, meta = load_model(tmp_path / "m")
+    assert meta["note"] == "x" and loaded.config == CFG
+    for k, v in model.state_dict().items():
+        assert torch.equal(v, loaded.state_dict()[k])
+    (tmp_path / "m" / "config.json").unlink()  # the weights header alone is enough
+    assert load_model(tmp_path / "m" / "weights.safetensors")[0].config == CFG
+    data = (tmp_path / "m" / "weights.safetensors").read_bytes()
+    (tmp_path / "bad.safetensors").write_bytes(data[: len(data) // 2])
+    with pytest.raises(CheckpointError, match="bad.safetensors"):
+        load_model(tmp_path / "bad.safetensors")
+    other = GridRNN(GridRNNConfig(**(CFG.to_dict() | {"time_hidden": 9})))
+    save_model(tmp_path / "o", other, {})
+    cfg = json.loads((tmp_path / "o" / "config.json").read_text())
+    cfg["config"]["time_hidden"] = 8
+    (tmp_path / "o" / "config.json").write_text(json.dumps(cfg))
+    with pytest.raises(CheckpointError, match="do not fit"):
+        load_model(tmp_path / "o")
+    opt = torch.optim.Adam(model.parameters())
+    model.log_prob(torch.zeros(1, 2, 20, 2)).sum().backward()
+    opt.step()
+    t, j = optimizer_to_tensors(opt)
+    opt2 = torch.optim.Adam(model.parameters())
+    optimizer_from_tensors(opt2, t, json.loads(json.dumps(j)))
+    assert torch.equal(
+        opt2.state_dict()["state"][0]["exp_avg"], opt.state_dict()["state"][0]["exp_avg"]
+    )
+
+
+def test_cli_trains_on_the_good_files_of_a_broken_folder(tmp_path, capsys):
+    write_damaged_folder(tmp_path / "messy", [clean_midi(), clean_midi(tempo_bpm=90)])
+    args = ["train", str(tmp_path / "messy"), "--out", str(tmp_path / "run"), "--steps", "2",
+            "--quiet", "--time-hidden", "8", "--time-layers", "1", "--pitch-hidden", "6",
+            "--pitch-layers", "1", "--window", "8", "--batch-size", "2"]  # fmt: skip
+    assert main(args) == 0
+    out = capsys.readouterr().out
+    assert sum(line.startswith("skipped") for line in out.splitlines()) >= 10
+    assert "usable file(s)" in out and "10 skipped" in out
+    model, meta = load_model(tmp_path / "run")
+    assert model.config.articulation and model.config.steps_per_quarter == 4
+    assert main(args) == 1  # never reuses a run folder without --resume
+    assert "not empty" in capsys.readouterr().err
+    mid = tmp_path / "s.mid"
+    gen = ["generate", "--model", str(tmp_path / "run"), "--out", str(mid), "--steps", "8",
+           "--seed", "1", "--max-notes", "4"]  # fmt: skip
+    assert main(gen) == 0
+    assert mido.MidiFile(str(mid)).length > 0 or mid.stat().st_size > 0
+    before = mid.read_bytes()
+    assert main(gen) == 1 and mid.read_bytes() == before
+    assert "exists" in capsys.readouterr().err
+
+
+def test_cli_eval_json_on_a_small_jsb_file(tmp_path, capsys):
+    rng = np.random.default_rng(1)
+    piece = lambda n: [sorted(set(rng.integers(55, 68, 3).tolist())) for _ in range(n)]  # noqa: E731
+    jsb = tmp_path / "jsb-chorales-quarter.json"
+    jsb.write_text(json.dumps({"train": [piece(10)], "valid": [piece(8)], "test": [piece(6)]}))
+    save_model(tmp_path / "m", GridRNN(GridRNNConfig(time_hidden=8, pitch_hidden=6)), {})
+    assert main(["eval", str(tmp_path / "m"), "--jsb", str(jsb), "--json"]) == 0
+    res = json.loads(capsys.readouterr().out)
+    assert res["steps"] == 6 and res["pieces"] == 1 and 0 <= res["frame_accuracy"] <= 1
+    assert 30 < res["nll_per_step"] < 200  # untrained: ~88 fair-ish coins
+    assert main(["eval", str(tmp_path / "nope"), "--jsb", str(jsb)]) == 1
+    assert "no such model" in capsys.readouterr().err
+
+
+def test_generate_with_no_flag_but_out_uses_the_shipped_default(tmp_path, monkeypatch, capsys):
+    from dsp_rnn.checkpoint import default_model_dir
+
+    folder = default_model_dir()
+    assert folder.parent.parent.name == "dsp_rnn"  # package data: works without a checkout
+    assert {"weights.safetensors", "config.json", "MODEL_CARD.md"} <= {
+        p.name for p in folder.iterdir()
+    }
+    monkeypatch.chdir(tmp_path)
+    assert main(["generate", "--out", "demo.mid"]) == 0
+    assert "wrote demo.mid" in capsys.readouterr().out
+    from dsp_rnn.music.grid import NoteGrid
+    from dsp_rnn.music.midi import read_midi
+
+    grid = NoteGrid.from_score(read_midi(tmp_path / "demo.mid"), steps_per_quarter=1)
+    assert grid.n_steps == 64 and 1 <= grid.play.sum(1).mean() <= 8
+
+
+def test_kill_9_loses_at_most_one_interval_and_resume_is_exact(tmp_path):
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    run = tmp_path / "run"
+    code = (
+        "import torch; torch.set_num_threads(1)\n"
+        "from tests.test_train import CFG, corpus, tc\n"
+        "from dsp_rnn.train import train\n"
+        f"train(CFG, corpus(), {str(run)!r}, tc(steps=100000))\n"
+    )
+    proc = subprocess.Popen([sys.executable, "-c", code], cwd=root)
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            if (run / STATE_FILE).exists() and load_tensors(run / STATE_FILE)[1]["counters"][
+                "step"
+            ] >= 6:
+                break
+            time.sleep(0.2)
+        os.kill(proc.pid, signal.SIGKILL)
+    finally:
+        proc.wait()
+    step = load_tensors(run / STATE_FILE)[1]["counters"]["step"]
+    assert step >= 6 and step % 2 == 0  # a whole checkpoint, every 2 steps
+    train(CFG, corpus(), run, tc(steps=step + 3), resume=True)
+    train(CFG, corpus(), tmp_path / "ref", tc(steps=step + 3))
+    a, b = weights(run), weights(tmp_path / "ref")
+    for k in a:
+        assert torch.equal(a[k], b[k]), k
