@@ -168,8 +168,7 @@ class MidiFolder:
                 results = [_parse_one(t) for t in self._progress(tasks)]
             if pack is not None:
                 self._write_pack(pack, stats, results)
-        for path, digest, record, warns, error in results:
-            p = Path(path)
+        for (p, _), (path, digest, record, warns, error) in zip(candidates, results, strict=True):
             if error is not None:
                 self.skipped.append(Skipped(p, error))
                 continue
@@ -196,7 +195,7 @@ class MidiFolder:
     @staticmethod
     def _from_pack(pack: Path, stats: list) -> list | None:
         try:
-            data = pack.read_bytes()
+            data = bytearray(pack.read_bytes())  # mutable: decoded arrays need no copy
             (n,) = struct.unpack_from("<Q", data, 0)
             index = json.loads(data[8 : 8 + n])
         except (OSError, ValueError, struct.error):
@@ -230,7 +229,7 @@ class MidiFolder:
                 if not _is_midi_name(name):
                     continue
                 p = Path(dirpath, name)
-                st = p.stat()
+                st = os.stat(os.path.join(dirpath, name))
                 if not stat.S_ISREG(st.st_mode):
                     self.skipped.append(Skipped(p, "not a regular file"))
                     continue

@@ -304,4 +304,6 @@ class NoteGrid:
         bits = np.unpackbits(planes, axis=2, count=n_p).view(bool)  # 0/1 bytes are valid bools
         play, onset = bits[0], bits[1]
         vel = np.frombuffer(data, np.uint8, n_t * n_p, 64 + 2 * n_t * packed).reshape(n_t, n_p)
-        return cls(play, onset, vel.copy(), low, spq, tempo, (num, den), source)
+        if not vel.flags.writeable:  # records read from immutable bytes
+            vel = vel.copy()
+        return cls(play, onset, vel, low, spq, tempo, (num, den), source)
