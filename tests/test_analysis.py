@@ -36,7 +36,7 @@ def rel_err(got, want) -> float:
     return float((g - w).norm() / w.norm().clamp_min(1e-300))
 
 
-def _match_roots(got, want, tol):
+def _assert_roots_match(got, want, tol):
     got, want = list(np.asarray(got, dtype=complex)), list(np.asarray(want, dtype=complex))
     assert len(got) == len(want)
     for w in want:
@@ -212,12 +212,12 @@ def test_poles_and_zeros_equal_scipy(filt):
     sos = scipy.signal.zpk2sos(*filt)
     z_ref, p_ref, _ = scipy.signal.sos2zpk(sos)
     # repeated roots (e.g. several zeros at the origin) are only defined to ~sqrt(eps)
-    _match_roots(poles(torch.from_numpy(sos)).numpy(), p_ref, 1e-7)
-    _match_roots(zeros(torch.from_numpy(sos)).numpy(), z_ref, 1e-7)
+    _assert_roots_match(poles(torch.from_numpy(sos)).numpy(), p_ref, 1e-7)
+    _assert_roots_match(zeros(torch.from_numpy(sos)).numpy(), z_ref, 1e-7)
     b, a = _ba(*filt)
     tb, ta = torch.from_numpy(b), torch.from_numpy(a)
-    _match_roots(poles((tb, ta)).numpy(), np.roots(a), 1e-6)
-    _match_roots(zeros((tb, ta)).numpy(), np.roots(b), 1e-6)
+    _assert_roots_match(poles((tb, ta)).numpy(), np.roots(a), 1e-6)
+    _assert_roots_match(zeros((tb, ta)).numpy(), np.roots(b), 1e-6)
 
 
 def test_zeros_at_infinity_and_batched_poles():
