@@ -139,6 +139,9 @@ def build_parser() -> argparse.ArgumentParser:
     from dsp_rnn import cli_model
 
     cli_model.register(sub)
+    from dsp_rnn import cli_render
+
+    cli_render.register(sub)
     return parser
 
 

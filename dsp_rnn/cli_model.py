@@ -6,6 +6,7 @@ import argparse
 import json
 from pathlib import Path
 
+from dsp_rnn.cli_render import AUDIO_SUFFIXES, add_render_flags, render_from_args
 from dsp_rnn.errors import DspRnnError, InputError
 
 __all__ = ["register", "DEFAULT_JSB"]
@@ -61,8 +62,12 @@ def _cmd_generate(args: argparse.Namespace) -> int:
     out = Path(args.out)
     if out.exists() and not args.overwrite:
         raise DspRnnError(f"{out}: exists; pass --overwrite to replace it")
-    if out.suffix.lower() not in (".mid", ".midi"):
-        raise InputError(f"{out}: expected a .mid output path (the .wav renderer is not in yet)")
+    audio = out.suffix.lower() in AUDIO_SUFFIXES
+    if out.suffix.lower() not in (".mid", ".midi") and not audio:
+        raise InputError(
+            f"{out}: expected a .mid output path, or audio ({', '.join(AUDIO_SUFFIXES)}) to "
+            f"render it"
+        )
     model, _ = load_model(args.model)
     c = model.config
     primer = None
@@ -82,10 +87,15 @@ def _cmd_generate(args: argparse.Namespace) -> int:
         max_notes=args.max_notes,
         tempo_bpm=tempo,
     )
-    grid.to_midi(out, overwrite=args.overwrite)
     notes = len(grid.to_notes())
-    print(f"wrote {out} ({grid.n_steps} steps, {notes} notes, {tempo:g} bpm, "
-          f"{grid.n_steps * grid.seconds_per_step:.1f} s)")  # fmt: skip
+    what = (f"{grid.n_steps} steps, {notes} notes, {tempo:g} bpm, "
+            f"{grid.n_steps * grid.seconds_per_step:.1f} s")  # fmt: skip
+    if audio:
+        print(f"generated {what}")
+        print(f"wrote {render_from_args(grid, out, args, default_voice='ks')}")
+    else:
+        grid.to_midi(out, overwrite=args.overwrite)
+        print(f"wrote {out} ({what})")
     return 0
 
 
@@ -147,9 +157,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=_cmd_train)
 
-    p = sub.add_parser("generate", help="sample a piece from a model and write .mid")
+    p = sub.add_parser("generate", help="sample a piece from a model, write .mid or render .wav")
     p.add_argument("--model", help="run folder, weights file or shipped name (default: default)")
-    p.add_argument("--out", required=True, help=".mid path (never overwritten unless asked)")
+    p.add_argument("--out", required=True,
+                   help=".mid path, or .wav/.flac/.aiff to render (never overwritten unless "
+                        "asked)")  # fmt: skip
     length = p.add_mutually_exclusive_group()
     length.add_argument("--steps", type=int, help="new grid steps")
     length.add_argument("--bars", type=float, help="new bars of 4 quarters (default 16)")
@@ -162,6 +174,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--tempo", type=float, help="bpm (default: primer's or the model's)")
     p.add_argument("--threads", type=int, default=1, help="torch CPU threads (default 1)")
     p.add_argument("--overwrite", action="store_true")
+    add_render_flags(p)
     p.set_defaults(func=_cmd_generate)
 
     p = sub.add_parser("eval", help="NLL per time step and frame accuracy on JSB")

@@ -17,6 +17,8 @@ __all__ = [
     "MidiError",
     "AudioError",
     "CheckpointError",
+    "FluidSynthNotFoundError",
+    "RenderError",
 ]
 
 
@@ -50,3 +52,11 @@ class AudioError(InputError):
 
 class CheckpointError(DspRnnError):
     """A checkpoint or model folder is missing, damaged or of another version."""
+
+
+class FluidSynthNotFoundError(DspRnnError):
+    """The fluidsynth program, needed to render through a SoundFont, is not installed."""
+
+
+class RenderError(DspRnnError):
+    """An external renderer (FluidSynth) failed or produced no usable audio."""

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
+
 import numpy as np
+import pytest
 import scipy.signal
 import torch
 from hypothesis import strategies as st
@@ -44,3 +48,32 @@ def rel_err(a, b) -> float:
     a = torch.as_tensor(a).detach().double()
     b = torch.as_tensor(b).detach().double()
     return float((a - b).norm() / b.norm().clamp_min(1e-300))
+
+
+SF2_FOLDER = Path("/usr/share/sounds/sf2")
+SF2_NAMES = ("TimGM6mb.sf2", "default-GM.sf2", "FluidR3_GM.sf2")
+
+
+@pytest.fixture(scope="session")
+def fluidsynth_setup() -> tuple[str, Path]:
+    """(fluidsynth executable, SoundFont path); skip when missing, fail when CI requires."""
+    from dsp_rnn.errors import FluidSynthNotFoundError
+    from dsp_rnn.synth.fluidsynth import find_fluidsynth
+
+    problems = []
+    try:
+        exe = find_fluidsynth()
+    except FluidSynthNotFoundError as e:
+        exe = ""
+        problems.append(str(e))
+    env_sf2 = os.environ.get("DSP_RNN_TEST_SOUNDFONT")
+    candidates = [Path(env_sf2)] if env_sf2 else [SF2_FOLDER / n for n in SF2_NAMES]
+    sf2 = next((p for p in candidates if p.is_file()), None)
+    if sf2 is None:
+        problems.append(f"no SoundFont at {', '.join(map(str, candidates))}")
+    if problems:
+        message = "; ".join(problems)
+        if os.environ.get("DSP_RNN_REQUIRE_FLUIDSYNTH") == "1":
+            pytest.fail(f"DSP_RNN_REQUIRE_FLUIDSYNTH=1 but {message}")
+        pytest.skip(message)
+    return exe, sf2

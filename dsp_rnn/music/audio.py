@@ -29,6 +29,7 @@ import numpy as np
 import soundfile as sf
 import torch
 
+from dsp_rnn._atomic import publish
 from dsp_rnn._validate import as_tensor, check_finite
 from dsp_rnn.errors import AudioError, InputError, ShapeError
 
@@ -398,18 +399,7 @@ def write_audio(
 
 
 def _publish(tmp: Path, path: Path, overwrite: bool) -> None:
-    """Move the finished temporary file into place (never over a file unless overwrite)."""
-    if overwrite:
-        os.replace(tmp, path)
-        return
-    try:
-        os.link(tmp, path)  # atomic "create if absent"
-    except FileExistsError as exc:
-        raise AudioError(f"{path}: exists; pass overwrite=True to replace it") from exc
-    except OSError:  # file systems without hard links: check, then rename
-        if path.exists():
-            raise AudioError(f"{path}: exists; pass overwrite=True to replace it") from None
-        os.replace(tmp, path)
+    publish(tmp, path, overwrite, AudioError)
 
 
 # ------------------------------------------------------------------------------------ mu-law

@@ -1,0 +1,102 @@
+"""``dsp-rnn render``: a MIDI file to audio with our voices and reverb, or a SoundFont.
+
+The render options are shared with ``dsp-rnn generate --out x.wav`` (:func:`add_render_flags`,
+:func:`render_from_args`). No torch is imported on this path.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Any
+
+from dsp_rnn.errors import InputError
+
+VOICES = ("gm", "ks", "subtractive", "additive", "sine")
+AUDIO_SUFFIXES = (".wav", ".flac", ".aiff", ".aif")
+
+
+def add_render_flags(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("rendering")
+    g.add_argument("--voice", choices=VOICES, default=None,
+                   help="our voice for every note: ks (Karplus-Strong string), subtractive, "
+                        "additive (organ), sine; gm = by General MIDI program (default for "
+                        "render; generate defaults to ks)")  # fmt: skip
+    g.add_argument("--soundfont", metavar="F.sf2", help="render through FluidSynth instead")
+    g.add_argument("--reverb", type=float, default=1.8, metavar="RT60_S",
+                   help="FDN reverb time in seconds, 0 for dry (default 1.8)")  # fmt: skip
+    g.add_argument("--wet", type=float, default=0.25, help="reverb mix 0..1 (default 0.25)")
+    g.add_argument("--sample-rate", type=int, default=44_100, choices=(22_050, 44_100, 48_000),
+                   help="Hz (default 44100)")  # fmt: skip
+    g.add_argument("--channels", type=int, default=2, choices=(1, 2), help="1 mono, 2 stereo")
+    g.add_argument("--format", default="16", choices=("16", "24", "float"),
+                   help="sample format: 16-bit, 24-bit or 32-bit float (default 16)")  # fmt: skip
+    g.add_argument("--peak-db", type=float, default=-1.0,
+                   help="normalise the peak to this dBFS (default -1)")  # fmt: skip
+    g.add_argument("--max-seconds", type=float, default=4 * 3600.0,
+                   help="refuse longer pieces (default 4 h)")  # fmt: skip
+
+
+def render_from_args(source: Any, out: Path, args: argparse.Namespace, *,
+                     default_voice: str | None) -> str:  # fmt: skip
+    """Render ``source`` to ``out`` with the flags of :func:`add_render_flags`; the
+    report's one-line summary."""
+    from dsp_rnn.synth import Reverb, render_file
+
+    if not 0.0 <= args.wet <= 1.0:
+        raise InputError(f"--wet: expected a mix between 0 and 1, got {args.wet}")
+    if args.reverb < 0:
+        raise InputError(f"--reverb: expected an RT60 in seconds >= 0, got {args.reverb}")
+    reverb = None
+    if args.reverb > 0 and args.wet > 0:
+        reverb = Reverb(sample_rate=args.sample_rate, rt60_s=args.reverb, wet=args.wet,
+                        channels=args.channels)  # fmt: skip
+    voice = args.voice or default_voice
+    bar = None
+    if not getattr(args, "quiet", False) and sys.stderr.isatty():
+        from tqdm import tqdm
+
+        bar = tqdm(total=1.0, unit="s audio", desc="render", leave=False)
+
+    def progress(done: int, total: int) -> None:
+        if bar is not None:
+            bar.total = round(total / args.sample_rate, 1)
+            bar.n = round(done / args.sample_rate, 1)
+            bar.refresh()
+
+    try:
+        report = render_file(
+            source, out, sample_rate=args.sample_rate, channels=args.channels,
+            subtype=args.format, voice=None if voice == "gm" else voice, reverb=reverb,
+            peak_db=args.peak_db, soundfont=args.soundfont, max_seconds=args.max_seconds,
+            overwrite=args.overwrite, progress=progress,
+        )  # fmt: skip
+    finally:
+        if bar is not None:
+            bar.close()
+    return report.summary()
+
+
+def _cmd_render(args: argparse.Namespace) -> int:
+    src, out = Path(args.input), Path(args.output)
+    if out.suffix.lower() not in AUDIO_SUFFIXES:
+        raise InputError(
+            f"{out}: expected an audio file name ending in {', '.join(AUDIO_SUFFIXES)}"
+        )
+    if out.exists() and out.resolve() == src.resolve():
+        raise InputError(f"{out}: output would overwrite the input")
+    print(f"wrote {render_from_args(src, out, args, default_voice=None)}")
+    return 0
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    """Add ``render`` to the ``dsp-rnn`` parser."""
+    p = sub.add_parser("render", help="render a MIDI file to .wav (our synth or a SoundFont)")
+    p.add_argument("input", help="MIDI file (.mid)")
+    p.add_argument("output", help="audio file (.wav/.flac/.aiff; never overwrites unless "
+                                  "--overwrite)")  # fmt: skip
+    add_render_flags(p)
+    p.add_argument("--overwrite", action="store_true")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=_cmd_render)

@@ -1,0 +1,282 @@
+"""Render to an audio file: streamed, peak-normalised without clipping, written atomically.
+
+Pass 1 streams raw float32 blocks (our voices and reverb, or FluidSynth's output) into a
+temporary file beside the target while measuring the peak; pass 2 scales them into the
+final format (16-bit, 24-bit or float) in a second temporary file, which is then renamed
+into place. Memory stays flat in the length of the piece; a failed render leaves nothing
+behind and an existing file is never replaced without ``overwrite``.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import secrets
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import soundfile as sf
+
+from dsp_rnn._atomic import publish
+from dsp_rnn.errors import AudioError, InputError, NonFiniteError
+from dsp_rnn.synth.render import (
+    SAMPLE_RATES,
+    Source,
+    _reverb,
+    peak_gain,
+    plan_notes,
+    render_blocks,
+    scale_block,
+)
+from dsp_rnn.synth.reverb import Reverb
+from dsp_rnn.synth.voices import Voice
+
+__all__ = ["RenderReport", "render_file", "SUBTYPES"]
+
+SUBTYPES = {"16": "PCM_16", "24": "PCM_24", "float": "FLOAT"}
+_FORMATS = {".wav": "WAV", ".flac": "FLAC", ".aiff": "AIFF", ".aif": "AIFF"}
+
+
+@dataclass
+class RenderReport:
+    """What a render wrote and measured."""
+
+    path: Path
+    seconds: float
+    sample_rate: int
+    channels: int
+    subtype: str
+    engine: str
+    notes: int
+    peak_dbfs: float  # of the file's samples, after normalisation
+    gain_db: float  # applied by the normalisation
+    elapsed_s: float
+    skipped: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def realtime_factor(self) -> float:
+        return self.seconds / self.elapsed_s if self.elapsed_s > 0 else math.inf
+
+    def summary(self) -> str:
+        skipped = "".join(f", {n} {why}" for why, n in self.skipped.items())
+        return (
+            f"{self.path}: {self.seconds:.1f} s, {self.channels} ch, {self.sample_rate} Hz, "
+            f"{self.subtype}; {self.notes} notes{skipped}; {self.engine}; peak "
+            f"{self.peak_dbfs:.2f} dBFS (gain {self.gain_db:+.1f} dB); rendered in "
+            f"{self.elapsed_s:.2f} s ({self.realtime_factor:.0f}x real time)"
+        )
+
+
+def _subtype(subtype: str) -> str:
+    st = SUBTYPES.get(str(subtype), str(subtype).upper())
+    if st not in SUBTYPES.values():
+        raise InputError(
+            f"subtype: expected one of 16, 24, float (PCM_16, PCM_24, FLOAT), got {subtype!r}"
+        )
+    return st
+
+
+def _check_target(path: Path, subtype: str, overwrite: bool) -> str:
+    fmt = _FORMATS.get(path.suffix.lower())
+    if fmt is None:
+        raise InputError(
+            f"{path}: expected an audio file ending in {', '.join(sorted(_FORMATS))}, "
+            f"got {path.suffix or 'no ending'!r}"
+        )
+    if not sf.check_format(fmt, subtype):
+        raise InputError(f"{path}: {fmt} cannot hold subtype {subtype}")
+    if path.is_dir():
+        raise AudioError(f"{path}: is a folder, expected a file name to write")
+    if not path.parent.is_dir():
+        raise AudioError(f"{path}: folder {path.parent} does not exist")
+    if path.exists() and not overwrite:
+        raise AudioError(f"{path}: exists; pass overwrite=True (--overwrite) to replace it")
+    return fmt
+
+
+def render_file(
+    source: Source,
+    path: str | os.PathLike[str],
+    *,
+    sample_rate: int = 44_100,
+    channels: int = 2,
+    subtype: str = "PCM_16",
+    voice: str | Voice | None = None,
+    reverb: Reverb | bool | None = True,
+    peak_db: float | None = -1.0,
+    soundfont: str | os.PathLike[str] | None = None,
+    max_seconds: float = 4 * 3600.0,
+    block_size: int = 16_384,
+    seed: int = 0,
+    overwrite: bool = False,
+    progress: Callable[[int, int], None] | None = None,
+) -> RenderReport:
+    """Render notes to an audio file (.wav, .flac, .aiff), streaming block by block.
+
+    Args:
+        source: a .mid path, a Score, a NoteGrid or a sequence of Notes.
+        path: the file to write; its folder must exist.
+        sample_rate: 22050, 44100 or 48000 Hz.
+        channels: 1 (mono) or 2 (stereo).
+        subtype: ``"PCM_16"``/``"16"``, ``"PCM_24"``/``"24"`` or ``"FLOAT"``/``"float"``.
+        voice: our voice for every note (``"ks"``, ``"subtractive"``, ``"additive"``,
+            ``"sine"``) or None for the General MIDI mapping. Ignored with ``soundfont``.
+        reverb: True (default :class:`Reverb`), a Reverb, or None/False. With a
+            soundfont, any true value turns on FluidSynth's own reverb.
+        peak_db: normalise the peak to this level in dBFS (default -1); None keeps the
+            level and only turns it down (to -0.1 dBFS) when it would clip.
+        soundfont: render through FluidSynth with this .sf2 instead of our voices.
+        max_seconds: refuse pieces longer than this (a damaged file can claim days).
+        overwrite: replace an existing file.
+        progress: called as ``progress(done_samples, total_samples)`` during pass 1.
+
+    Returns:
+        A :class:`RenderReport` (duration, notes, skipped notes, the final peak, timing).
+
+    Raises:
+        InputError: bad options, a piece longer than ``max_seconds``, a bad SoundFont.
+        AudioError: the file exists (without ``overwrite``) or its folder does not.
+        MidiError: an unreadable MIDI file.  FluidSynthNotFoundError, RenderError: with
+            ``soundfont``, FluidSynth missing or failing.
+    """
+    t_start = time.perf_counter()
+    out = Path(path)
+    st = _subtype(subtype)
+    fmt = _check_target(out, st, overwrite)
+    if sample_rate not in SAMPLE_RATES or isinstance(sample_rate, bool):
+        raise InputError(f"sample_rate: expected one of {SAMPLE_RATES} Hz, got {sample_rate!r}")
+    if channels not in (1, 2):
+        raise InputError(f"channels: expected 1 (mono) or 2 (stereo), got {channels!r}")
+    if peak_db is not None and not (math.isfinite(peak_db) and -60 <= peak_db <= -0.1):
+        raise InputError(f"peak_db: expected -60 <= dBFS <= -0.1 (or None), got {peak_db!r}")
+    token = secrets.token_hex(6)
+    raw = out.parent / f".{out.name}.{token}.raw"
+    tmp = out.parent / f".{out.name}.{token}.tmp"
+    scratch: list[Path] = [raw, tmp]
+    try:
+        if soundfont is not None:
+            blocks, total, notes, skipped, engine = _soundfont_blocks(
+                source, soundfont, out, token, scratch, sample_rate=sample_rate,
+                channels=channels, reverb=bool(reverb), block_size=block_size,
+                max_seconds=max_seconds,
+            )  # fmt: skip
+        else:
+            rev = _reverb(reverb, sample_rate, channels)
+            plan = plan_notes(source, sample_rate=sample_rate, channels=channels, voice=voice,
+                              tail_s=rev.tail_s if rev else 0.0)  # fmt: skip
+            _check_length(plan.total_samples / sample_rate, max_seconds)
+            blocks = render_blocks(plan, reverb=rev, block_size=block_size, seed=seed)
+            total, notes, skipped = plan.total_samples, len(plan), plan.skipped
+            names = sorted({v.name for v in plan.voices})
+            engine = f"voices {'+'.join(names) or 'none'}" + (
+                f", reverb RT60 {rev.rt60_s:g} s wet {rev.wet:g}" if rev else ", dry"
+            )
+        peak, frames = _pass1(blocks, raw, total, progress)
+        gain = peak_gain(peak, peak_db=peak_db)
+        _pass2(raw, tmp, frames, channels, sample_rate, st, fmt, gain, block_size)
+        publish(tmp, out, overwrite, AudioError)
+    finally:
+        for p in scratch:
+            p.unlink(missing_ok=True)
+    final_peak = peak * float(np.float32(gain))
+    return RenderReport(
+        path=out, seconds=frames / sample_rate, sample_rate=sample_rate, channels=channels,
+        subtype=st, engine=engine, notes=notes,
+        peak_dbfs=20 * math.log10(final_peak) if final_peak > 0 else -math.inf,
+        gain_db=20 * math.log10(gain), elapsed_s=time.perf_counter() - t_start,
+        skipped=dict(skipped),
+    )  # fmt: skip
+
+
+def _check_length(seconds: float, max_seconds: float) -> None:
+    if seconds > max_seconds:
+        raise InputError(
+            f"the piece lasts {seconds:.0f} s, more than max_seconds={max_seconds:.0f} "
+            f"(--max-seconds); raise the limit to render it anyway"
+        )
+
+
+def _pass1(
+    blocks: Iterator[np.ndarray], raw: Path, total: int, progress: Callable | None
+) -> tuple[float, int]:
+    """Write blocks as interleaved float32 to ``raw``; return (peak, frames)."""
+    peak, frames = 0.0, 0
+    with open(raw, "wb") as fh:
+        for block in blocks:
+            if block.shape[1] == 0:
+                continue
+            block_peak = float(np.abs(block).max())
+            if not math.isfinite(block_peak):
+                raise NonFiniteError(f"render produced NaN or inf near sample {frames}")
+            peak = max(peak, block_peak)
+            np.ascontiguousarray(block.T, np.float32).tofile(fh)
+            frames += block.shape[1]
+            if progress is not None:
+                progress(frames, total)
+    return peak, frames
+
+
+def _pass2(raw: Path, tmp: Path, frames: int, channels: int, sample_rate: int, subtype: str,
+           fmt: str, gain: float, block_size: int) -> None:  # fmt: skip
+    """Scale ``raw`` by ``gain`` into ``tmp`` in the final format."""
+    if frames == 0:
+        raise InputError("nothing to render: no playable notes")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+    with os.fdopen(fd, "wb") as fh, open(raw, "rb") as src:
+        with sf.SoundFile(fh, "w", samplerate=sample_rate, channels=channels, subtype=subtype,
+                          format=fmt) as snd:  # fmt: skip
+            while True:
+                chunk = np.fromfile(src, np.float32, count=block_size * channels)
+                if chunk.size == 0:
+                    break
+                snd.write(scale_block(chunk.reshape(-1, channels), gain))
+        fh.flush()
+        os.fsync(fh.fileno())
+
+
+def _soundfont_blocks(
+    source: Any, soundfont: Any, out: Path, token: str, scratch: list[Path], *,
+    sample_rate: int, channels: int, reverb: bool, block_size: int, max_seconds: float,
+) -> tuple[Iterator[np.ndarray], int, int, dict[str, int], str]:  # fmt: skip
+    """FluidSynth renders the notes to a float WAV; stream it back in blocks."""
+    from dsp_rnn.music.grid import NoteGrid
+    from dsp_rnn.music.midi import Score, read_midi, write_midi
+    from dsp_rnn.synth.fluidsynth import check_soundfont, fluidsynth_version, render_soundfont
+
+    sf2 = check_soundfont(soundfont)
+    if isinstance(source, (str, os.PathLike)):
+        midi, score = Path(source), read_midi(source)
+    else:
+        midi = out.parent / f".{out.name}.{token}.mid"
+        scratch.append(midi)
+        if isinstance(source, NoteGrid):
+            source.to_midi(midi)
+            score = read_midi(midi)
+        elif isinstance(source, Score):
+            score = source
+            write_midi(score, midi)
+        else:
+            raise InputError(
+                f"with soundfont: expected a MIDI path, a Score or a NoteGrid, got "
+                f"{type(source).__name__}"
+            )
+    end_s = max((n.end_s for n in score.notes), default=0.0)
+    _check_length(end_s, max_seconds)
+    wav = out.parent / f".{out.name}.{token}.fluid.wav"
+    scratch.append(wav)
+    render_soundfont(midi, sf2, wav, sample_rate=sample_rate, reverb=reverb, chorus=reverb,
+                     timeout_s=60.0 + end_s)  # fmt: skip
+    info = sf.info(str(wav))
+
+    def blocks() -> Iterator[np.ndarray]:
+        for b in sf.blocks(str(wav), blocksize=block_size, dtype="float32", always_2d=True):
+            if channels == 1:
+                b = b.mean(axis=1, keepdims=True)
+            yield np.ascontiguousarray(b.T[:channels])
+
+    engine = f"FluidSynth {fluidsynth_version() or '?'} with {sf2.name}"
+    return blocks(), int(info.frames), len(score.notes), {}, engine

@@ -1,0 +1,333 @@
+"""Reverb and renderer: the FDN twin, streaming == one shot, onsets, silence, files, CLI."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+import torch
+
+from dsp_rnn.cli import main
+from dsp_rnn.errors import AudioError, InputError
+from dsp_rnn.filters import fdn, hadamard_matrix, rt60_to_gains
+from dsp_rnn.music.grid import NoteGrid
+from dsp_rnn.music.midi import Note, Score, read_midi, write_midi
+from dsp_rnn.synth import Reverb, gm_voice_name, plan_notes, render, render_blocks, render_file
+
+SR = 22_050
+
+
+def _note(pitch: int, start_s: float, end_s: float, *, velocity: int = 100, program: int = 0,
+          channel: int = 0, track: int = 0) -> Note:  # fmt: skip
+    ticks = (round(start_s * 960), round(end_s * 960))  # 480 per beat at 120 bpm
+    return Note(pitch, velocity, *ticks, start_s, end_s, program, channel, track)
+
+
+def _chorale() -> list[Note]:
+    """Four voices, two bars of quarter notes, one track each."""
+    rng = np.random.default_rng(0)
+    notes = []
+    for voice, base in enumerate((72, 65, 60, 48)):
+        for beat in range(8):
+            pitch = base + int(rng.integers(-3, 4))
+            notes.append(_note(pitch, 0.5 * beat, 0.5 * beat + 0.45, velocity=70 + 5 * voice,
+                               track=voice + 1))  # fmt: skip
+    return notes
+
+
+# ----------------------------------------------------------------------------- reverb
+def test_reverb_network_is_our_fdn() -> None:
+    rev = Reverb(sample_rate=8000, rt60_s=0.7, hf_ratio=1.0, channels=2)
+    rng = np.random.default_rng(1)
+    x = rng.standard_normal((2, 3000))
+    y, _ = rev.wet_only(x)
+    gamma, poles = rev.line_gains()
+    assert np.all(poles == 0)  # hf_ratio 1: plain gains
+    b, c = rev.io_gains()
+    ref, _ = fdn(torch.from_numpy(x), delays_samples=list(rev.delays_samples),
+                 feedback_matrix=hadamard_matrix(8, dtype=torch.float64),
+                 input_gains=torch.from_numpy(b), output_gains=torch.from_numpy(c),
+                 line_gains=torch.from_numpy(gamma))  # fmt: skip
+    np.testing.assert_allclose(y, ref.numpy(), rtol=0, atol=1e-12)
+    ours = rt60_to_gains(list(rev.delays_samples), 0.7, sample_rate=8000.0)
+    np.testing.assert_allclose(gamma, ours.double().numpy(), rtol=1e-6)
+
+
+def test_reverb_state_matches_fdn_state_layout() -> None:
+    rev = Reverb(sample_rate=8000, rt60_s=0.5, hf_ratio=1.0, channels=1)
+    x = np.random.default_rng(2).standard_normal((1, 500))
+    _, state = rev.wet_only(x)
+    gamma, _ = rev.line_gains()
+    b, c = rev.io_gains()
+    _, ref_state = fdn(torch.from_numpy(x[0]), delays_samples=list(rev.delays_samples),
+                       feedback_matrix=hadamard_matrix(8, dtype=torch.float64),
+                       input_gains=torch.from_numpy(b[:, 0]), output_gains=torch.from_numpy(c[0]),
+                       line_gains=torch.from_numpy(gamma))  # fmt: skip
+    np.testing.assert_allclose(state.lines, ref_state.numpy(), atol=1e-12)
+
+
+@pytest.mark.parametrize("rt60", [0.5, 1.5])
+def test_reverb_decays_60_db_in_rt60(rt60: float) -> None:
+    rev = Reverb(sample_rate=SR, rt60_s=rt60, hf_ratio=1.0, channels=1, wet=1.0)
+    n = int(1.2 * rt60 * SR)
+    x = np.zeros((1, n))
+    x[0, 0] = 1.0
+    y, _ = rev.wet_only(x)
+    edc = np.cumsum((y[0] ** 2)[::-1])[::-1]  # Schroeder backward integration
+    edc_db = 10 * np.log10(edc / edc[0])
+    t = np.arange(n) / SR
+    fit = (edc_db < -5) & (edc_db > -35)
+    slope = np.polyfit(t[fit], edc_db[fit], 1)[0]
+    assert -60 / slope == pytest.approx(rt60, rel=0.1)
+
+
+def test_reverb_treble_dies_faster_with_hf_ratio() -> None:
+    rev = Reverb(sample_rate=SR, rt60_s=1.0, hf_ratio=0.3, channels=1, wet=1.0)
+    x = np.zeros((1, SR))
+    x[0, 0] = 1.0
+    y, _ = rev.wet_only(x)
+    late = y[0, int(0.5 * SR) : int(0.7 * SR)]
+    spec = np.abs(np.fft.rfft(late)) ** 2
+    f = np.fft.rfftfreq(len(late), 1 / SR)
+    assert spec[f < 1000].mean() > 30 * spec[f > 6000].mean()
+
+
+def test_reverb_blocks_equal_one_shot_and_errors() -> None:
+    rev = Reverb(sample_rate=SR, rt60_s=0.8)
+    x = np.random.default_rng(3).standard_normal((2, 9000)).astype(np.float32)
+    one, _ = rev(x)
+    state, parts = None, []
+    for a, b in ((0, 1), (1, 700), (700, 5000), (5000, 9000)):
+        y, state = rev(x[:, a:b], state)
+        parts.append(y)
+    assert one.dtype == np.float32
+    assert np.array_equal(np.concatenate(parts, 1), one)
+    with pytest.raises(InputError, match="rt60_s"):
+        Reverb(sample_rate=SR, rt60_s=0)
+    with pytest.raises(InputError, match="wet"):
+        Reverb(sample_rate=SR, wet=1.5)
+    with pytest.raises(Exception, match="channels=2"):
+        rev(np.zeros((1, 10)))
+
+
+# ----------------------------------------------------------------------------- plan
+def test_gm_mapping_and_drums() -> None:
+    assert gm_voice_name(0) == "ks"  # acoustic grand
+    assert gm_voice_name(19) == "additive"  # church organ
+    assert gm_voice_name(48) == "subtractive"  # strings ensemble
+    assert gm_voice_name(73) == "sine"  # flute
+    assert gm_voice_name(25) == "ks"  # nylon guitar
+    assert gm_voice_name(0, drum=True) is None
+    notes = [_note(60, 0, 0.5, program=19), _note(36, 0, 0.2, channel=9),
+             _note(64, 0.5, 1.0, program=48, track=1)]  # fmt: skip
+    plan = plan_notes(notes, sample_rate=SR)
+    assert len(plan) == 2 and plan.skipped == {"drums": 1}
+    assert sorted(v.name for v in plan.voices) == ["additive", "subtractive"]
+    # two instruments, spread apart in the stereo field
+    assert plan.gains[0, 0] > plan.gains[0, 1] and plan.gains[1, 1] > plan.gains[1, 0]
+    high = plan_notes([_note(127, 0, 0.5)], sample_rate=22_050, voice="ks")
+    assert len(high) == 0 and high.skipped == {"out of range": 1}
+
+
+def test_bad_inputs_raise_typed_errors() -> None:
+    with pytest.raises(InputError, match="sample_rate"):
+        plan_notes(_chorale(), sample_rate=16_000)
+    with pytest.raises(InputError, match="channels"):
+        plan_notes(_chorale(), sample_rate=SR, channels=3)
+    with pytest.raises(InputError, match="voice"):
+        plan_notes(_chorale(), sample_rate=SR, voice="theremin")
+    with pytest.raises(InputError, match="expected a MIDI path"):
+        plan_notes(42, sample_rate=SR)  # type: ignore[arg-type]
+    with pytest.raises(InputError, match="notes\\[0\\]"):
+        plan_notes([(60, 0, 1)], sample_rate=SR)
+
+
+# ----------------------------------------------------------------------------- render
+def test_streaming_equals_one_shot_for_any_block_size() -> None:
+    plan = plan_notes(_chorale(), sample_rate=SR, tail_s=1.5)
+    rev = Reverb(sample_rate=SR, rt60_s=1.0)
+    ref = np.concatenate(list(render_blocks(plan, reverb=rev, block_size=1 << 20)), 1)
+    assert ref.shape == (2, plan.total_samples)
+    for block in (1, 777, 4096):
+        got = np.concatenate(list(render_blocks(plan, reverb=rev, block_size=block)), 1)
+        assert np.array_equal(got, ref), block
+
+
+def test_onsets_within_1_ms_and_silence_between_notes() -> None:
+    times = [(0.1234, 0.3), (0.9001, 1.0), (1.7777, 2.1), (2.6543, 2.7)]
+    for voice in ("ks", "subtractive", "additive"):
+        for sr in (22_050, 48_000):
+            notes = [_note(60 + 5 * i, a, b) for i, (a, b) in enumerate(times)]
+            y = render(notes, sample_rate=sr, channels=1, voice=voice, reverb=None)[0]
+            plan = plan_notes(notes, sample_rate=sr, voice=voice)
+            for (a, _), start, length in zip(times, plan.start, plan.length, strict=True):
+                seg = np.abs(y[start - int(0.01 * sr) : start + int(0.01 * sr)])
+                onset = int(np.flatnonzero(seg > 1e-4 * np.abs(y).max())[0]) - int(0.01 * sr)
+                assert abs((start + onset) / sr - a) <= 0.001, (voice, sr, a)
+                # after the release, nothing until the next note
+                gap_end = (
+                    plan.start[plan.start > start].min() if (plan.start > start).any() else len(y)
+                )
+                assert np.all(y[start + length : gap_end] == 0.0)
+            assert len(y) == int(plan.start[-1] + plan.length[-1])
+
+
+def test_reverb_tail_is_kept_and_dies_out() -> None:
+    rev = Reverb(sample_rate=SR, rt60_s=1.0, channels=2)
+    notes = [_note(60, 0.0, 0.5)]
+    y = render(notes, sample_rate=SR, voice="additive", reverb=rev)
+    plan = plan_notes(notes, sample_rate=SR, voice="additive")
+    dry_end = int(plan.length[0])
+    assert y.shape[1] == dry_end + int(round(rev.tail_s * SR))
+    tail = y[:, dry_end : dry_end + int(0.2 * SR)]
+    assert np.sqrt(np.mean(tail**2)) > 1e-3  # the tail rings on after the note
+    last = y[:, -int(0.05 * SR) :]
+    assert 20 * np.log10(np.abs(last).max() / np.abs(y).max()) < -70
+
+
+def test_peak_normalisation_never_clips() -> None:
+    loud = [_note(48 + i, 0, 1.0, velocity=127) for i in range(0, 36, 3)]  # 12-note cluster
+    y = render(loud, sample_rate=SR, voice="subtractive", reverb=None)
+    assert np.abs(y).max() == pytest.approx(10 ** (-1 / 20), rel=1e-6)
+    raw = np.concatenate(
+        list(render_blocks(plan_notes(loud, sample_rate=SR, voice="subtractive"))), 1
+    )
+    assert np.abs(raw).max() > 1.0  # without normalisation it would clip
+    kept = render(loud, sample_rate=SR, voice="subtractive", reverb=None, peak_db=None)
+    assert np.abs(kept).max() < 1.0
+
+
+# ----------------------------------------------------------------------------- files
+@pytest.mark.parametrize("subtype,limit", [("PCM_16", 32767), ("PCM_24", 2**23 - 1)])
+def test_file_render_no_full_scale_samples(tmp_path: Path, subtype: str, limit: int) -> None:
+    out = tmp_path / "c.wav"
+    rep = render_file(_chorale(), out, sample_rate=SR, subtype=subtype)
+    info = sf.info(str(out))
+    assert (info.samplerate, info.channels, info.subtype) == (SR, 2, subtype)
+    ints, _ = sf.read(str(out), dtype="int32")
+    ints = ints >> (32 - (16 if subtype == "PCM_16" else 24))
+    assert np.abs(ints).max() < limit
+    assert rep.peak_dbfs == pytest.approx(-1.0, abs=0.01)
+    assert rep.notes == 32 and rep.seconds == pytest.approx(info.frames / SR)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["c.wav"]  # no scratch files left
+
+
+def test_file_render_equals_one_shot(tmp_path: Path) -> None:
+    out = tmp_path / "f.wav"
+    render_file(_chorale(), out, sample_rate=SR, subtype="FLOAT", block_size=1000)
+    y, _ = sf.read(str(out), dtype="float32", always_2d=True)
+    ref = render(_chorale(), sample_rate=SR)
+    assert np.array_equal(y.T, ref)
+
+
+def test_file_render_mono_48k_from_grid_and_midi(tmp_path: Path) -> None:
+    score = Score(notes=_chorale(), ticks_per_beat=480, source="chorale")
+    mid = write_midi(score, tmp_path / "c.mid")
+    g = NoteGrid.from_score(read_midi(mid), steps_per_quarter=4)
+    rep = render_file(g, tmp_path / "g.wav", sample_rate=48_000, channels=1, reverb=False)
+    assert sf.info(str(tmp_path / "g.wav")).channels == 1
+    assert rep.notes == len(g.to_notes()) > 20 and rep.seconds > 3.9
+    rep2 = render_file(mid, tmp_path / "m.flac", sample_rate=48_000, voice="sine", subtype="24")
+    assert rep2.notes == 32 and sf.info(str(tmp_path / "m.flac")).format == "FLAC"
+
+
+def test_file_errors_keep_user_files(tmp_path: Path) -> None:
+    out = tmp_path / "keep.wav"
+    out.write_bytes(b"precious")
+    with pytest.raises(AudioError, match="exists"):
+        render_file(_chorale(), out, sample_rate=SR)
+    assert out.read_bytes() == b"precious"
+    with pytest.raises(AudioError, match="does not exist"):
+        render_file(_chorale(), tmp_path / "no" / "x.wav", sample_rate=SR)
+    with pytest.raises(InputError, match="ending"):
+        render_file(_chorale(), tmp_path / "x.mp4", sample_rate=SR)
+    with pytest.raises(InputError, match="subtype"):
+        render_file(_chorale(), tmp_path / "x.wav", sample_rate=SR, subtype="8")
+    with pytest.raises(InputError, match="max_seconds"):
+        render_file(_chorale(), tmp_path / "x.wav", sample_rate=SR, max_seconds=1.0)
+    with pytest.raises(InputError, match="nothing to render"):
+        render_file([_note(36, 0, 1, channel=9)], tmp_path / "x.wav", sample_rate=SR)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["keep.wav"]
+
+
+def test_renderer_runs_without_torch(tmp_path: Path) -> None:
+    code = (
+        "import sys\n"
+        "from dsp_rnn.synth import render_file\n"
+        "from dsp_rnn.music.midi import Note\n"
+        f"render_file([Note(60, 90, 0, 0, 0.0, 0.5)], {str(tmp_path / 'n.wav')!r}, "
+        "sample_rate=22050)\n"
+        "assert 'torch' not in sys.modules, 'torch was imported'\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=120)
+    assert (tmp_path / "n.wav").stat().st_size > 1000
+
+
+# ----------------------------------------------------------------------------- CLI
+def test_cli_render(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    mid = write_midi(Score(notes=_chorale(), ticks_per_beat=480), tmp_path / "c.mid")
+    out = tmp_path / "c.wav"
+    args = ["render", str(mid), str(out), "--sample-rate", "22050", "--quiet"]
+    assert main(args + ["--voice", "subtractive", "--reverb", "0.8", "--wet", "0.3"]) == 0
+    line = capsys.readouterr().out
+    assert "wrote" in line and "32 notes" in line and "peak -1.00 dBFS" in line
+    assert sf.info(str(out)).samplerate == 22_050
+    before = out.read_bytes()
+    assert main(args) == 1
+    assert "exists" in capsys.readouterr().err and out.read_bytes() == before
+    assert (
+        main(args + ["--overwrite", "--channels", "1", "--format", "float", "--reverb", "0"]) == 0
+    )
+    info = sf.info(str(out))
+    assert (info.channels, info.subtype) == (1, "FLOAT")
+    assert main(["render", str(mid), str(tmp_path / "x.txt")]) == 1
+    assert "audio file" in capsys.readouterr().err
+    assert main(["render", str(tmp_path / "none.mid"), str(tmp_path / "y.wav")]) == 1
+    assert main(["render", str(mid), str(tmp_path / "y.wav"), "--wet", "2"]) == 1
+    with pytest.raises(SystemExit) as exc:
+        main(["render", str(mid), str(tmp_path / "y.wav"), "--sample-rate", "16000"])
+    assert exc.value.code == 2
+
+
+def test_cli_generate_renders_wav_with_the_default_model(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "g.wav"
+    assert main(["generate", "--out", str(out), "--bars", "2", "--sample-rate", "22050"]) == 0
+    text = capsys.readouterr().out
+    assert "generated" in text and "voices ks" in text
+    y, sr = sf.read(str(out))
+    assert sr == 22_050 and y.ndim == 2 and 0.8 < np.abs(y).max() < 0.9
+
+
+def test_cli_soundfont_missing_fluidsynth_is_one_clear_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    mid = write_midi(Score(notes=_chorale(), ticks_per_beat=480), tmp_path / "c.mid")
+    sf2 = tmp_path / "gm.sf2"
+    sf2.write_bytes(b"RIFF\x00\x00\x00\x00sfbkLIST" + bytes(64))
+    monkeypatch.setenv("DSP_RNN_FLUIDSYNTH", str(tmp_path / "no-such-fluidsynth"))
+    assert main(["render", str(mid), str(tmp_path / "s.wav"), "--soundfont", str(sf2)]) == 1
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and "FluidSynth not found" in err and "apt install" in err
+    assert not (tmp_path / "s.wav").exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["c.mid", "gm.sf2"]
+
+
+def test_soundfont_render_through_fluidsynth(tmp_path: Path, fluidsynth_setup) -> None:
+    _, sf2 = fluidsynth_setup
+    mid = write_midi(Score(notes=_chorale(), ticks_per_beat=480), tmp_path / "c.mid")
+    rep = render_file(mid, tmp_path / "s.wav", sample_rate=SR, channels=1, soundfont=sf2)
+    y, sr = sf.read(str(tmp_path / "s.wav"))
+    assert sr == SR and y.ndim == 1 and rep.engine.startswith("FluidSynth")
+    assert np.abs(y).max() == pytest.approx(10 ** (-1 / 20), abs=1e-4)
+    assert rep.seconds >= 4.0
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["c.mid", "s.wav"]
+    grid = NoteGrid.from_score(read_midi(mid), steps_per_quarter=4)
+    rep = render_file(grid, tmp_path / "g.wav", sample_rate=SR, soundfont=sf2, reverb=False)
+    assert rep.notes == len(grid.to_notes()) > 20 and rep.seconds > 3.9
+    assert not any(p.name.startswith(".") for p in tmp_path.iterdir())
