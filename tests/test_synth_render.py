@@ -331,3 +331,26 @@ def test_soundfont_render_through_fluidsynth(tmp_path: Path, fluidsynth_setup) -
     rep = render_file(grid, tmp_path / "g.wav", sample_rate=SR, soundfont=sf2, reverb=False)
     assert rep.notes == len(grid.to_notes()) > 20 and rep.seconds > 3.9
     assert not any(p.name.startswith(".") for p in tmp_path.iterdir())
+
+
+@pytest.mark.parametrize("subtype", ["PCM_16", "PCM_24", "FLOAT"])
+def test_our_pcm_encoding_is_soundfiles_bit_for_bit(subtype: str) -> None:
+    import io
+
+    from dsp_rnn.synth.files import encode
+
+    x = np.random.default_rng(0).uniform(-1.05, 1.05, (20_000, 2)).astype(np.float32)
+    for gain in (1.0, 0.7071):
+        ref, ours = io.BytesIO(), io.BytesIO()
+        sf.write(ref, x * np.float32(gain), 44_100, subtype=subtype, format="WAV")
+        sf.write(ours, encode(x, gain, subtype), 44_100, subtype=subtype, format="WAV")
+        assert ref.getvalue() == ours.getvalue()
+
+
+def test_long_render_spills_to_disk_and_equals_in_memory(tmp_path: Path) -> None:
+    notes = _chorale()
+    a = render_file(notes, tmp_path / "a.wav", sample_rate=SR, memory_budget_mb=0.01)
+    b = render_file(notes, tmp_path / "b.wav", sample_rate=SR)
+    assert (tmp_path / "a.wav").read_bytes() == (tmp_path / "b.wav").read_bytes()
+    assert a.peak_dbfs == b.peak_dbfs
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.wav", "b.wav"]

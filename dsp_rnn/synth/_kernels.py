@@ -237,13 +237,14 @@ def additive(
 
 @njit(cache=True)
 def ring_take(ring: np.ndarray, start: int, n: int) -> np.ndarray:
-    """Samples ``start .. start + n`` out of the ring (float32), zeroing them there."""
+    """Samples ``start .. start + n`` out of the ring as float32 frames ``(n, channels)``,
+    zeroing them there."""
     mask = ring.shape[1] - 1
-    out = np.empty((ring.shape[0], n), np.float32)
+    out = np.empty((n, ring.shape[0]), np.float32)
     for c in range(ring.shape[0]):
         for i in range(n):
             j = (start + i) & mask
-            out[c, i] = ring[c, j]
+            out[i, c] = ring[c, j]
             ring[c, j] = 0.0
     return out
 
@@ -251,7 +252,7 @@ def ring_take(ring: np.ndarray, start: int, n: int) -> np.ndarray:
 # ----------------------------------------------------------------------------- reverb
 
 
-FDN_LINES = 8  # the reverb's network size (a power of two, for the Hadamard matrix)
+FDN_LINES = 8  # the reverb's network size
 _CHUNK = 2048
 
 
@@ -264,91 +265,104 @@ def fdn_block(
     lp_state: np.ndarray,
     gains: np.ndarray,
     poles: np.ndarray,
-    in_gains: np.ndarray,
-    out_gains: np.ndarray,
+    in_gain: float,
     dry: float,
     wet: float,
 ) -> np.ndarray:
-    """One block of an 8-line feedback delay network with per-line absorption filters.
+    """One block of the reverb's 8-line feedback delay network.
 
     ``s_i = H_i(z) z^-m_i v_i`` with ``H_i(z) = gamma_i (1 - p_i) / (1 - p_i z^-1)``
     (Jot's absorption lowpass; ``p_i = 0`` gives the plain gain ``gamma_i`` of
-    :func:`dsp_rnn.filters.fdn`), ``y = C s``, ``v = A s + B x`` where ``A`` is the
-    normalised 8x8 Hadamard matrix (Sylvester order), applied as a fast Walsh-Hadamard
-    transform. The state is ``lines`` (line ``i`` is ``lines[offsets[i]:][:m_i]``, its
-    past inputs oldest first, the layout of ``filters.fdn``) and ``lp_state``, both
-    updated in place.
+    :func:`dsp_rnn.filters.fdn`), ``v = A s + B x`` and ``y = C s``, where ``A = H / sqrt 8``
+    is the normalised Sylvester-Hadamard matrix (a fast Walsh-Hadamard transform), ``B``
+    feeds ``in_gain * x`` into every line (mono) or the left channel into the even lines
+    and the right into the odd ones (stereo), and ``C``'s rows are Hadamard rows 1 and 2
+    over ``sqrt 8``, so the outputs fall out of the transform. Returns
+    ``dry * x + wet * C s`` as ``(T, channels)`` in x's float type.
 
-    Each line runs in a linear buffer of ``m_i + chunk`` samples (read at ``t``, written
-    at ``t + m_i``, shifted once a chunk): no wrap-around test per sample. The arithmetic
-    of a sample does not depend on the chunking, so block-wise calls equal one shot.
+    The state is ``lines`` (line ``i`` is ``lines[offsets[i]:][:m_i]``, its past inputs
+    oldest first: the layout of ``filters.fdn``) and ``lp_state``, updated in place. Each
+    line runs in a linear buffer (read at ``t``, written at ``t + m_i``, shifted once a
+    chunk), every value in a register: no wrap-around test and no array traffic per
+    sample. The arithmetic of a sample does not depend on the chunking, so block-wise
+    calls equal one shot bit for bit.
 
-    Returns ``dry * x + wet * C s`` (``dry`` needs ``n_out == n_in``) in x's float type.
-
-    Shapes: x ``(n_in, T)``, in_gains ``(8, n_in)``, out_gains ``(n_out, 8)``, ``n_in``
-    and ``n_out`` 1 or 2 -> ``(n_out, T)``.
+    Shapes: x ``(channels, T)``, channels 1 or 2 -> ``(T, channels)``.
     """
-    n = FDN_LINES
-    n_in, n_t = x.shape
-    n_out = out_gains.shape[0]
-    y = np.empty((n_out, n_t), x.dtype)
-    buf = np.empty((n, delays.max() + _CHUNK))
-    lp = np.empty(n)
-    g = np.empty(n)
-    pl = np.empty(n)
-    d = np.empty(n, np.int64)
-    cl = np.empty(n)
-    cr = np.empty(n)
-    bl = np.empty(n)
-    br = np.empty(n)
-    s = np.empty(n)
-    for i in range(n):
-        lp[i] = lp_state[i]
-        g[i] = gains[i] * (1.0 - poles[i])
-        pl[i] = poles[i]
-        d[i] = delays[i]
-        cl[i] = out_gains[0, i]
-        cr[i] = out_gains[n_out - 1, i]
-        bl[i] = in_gains[i, 0]
-        br[i] = in_gains[i, n_in - 1]
-        for j in range(d[i]):
+    n_ch, n_t = x.shape
+    y = np.empty((n_t, n_ch), x.dtype)
+    buf = np.empty((FDN_LINES, delays.max() + _CHUNK))
+    for i in range(FDN_LINES):
+        for j in range(delays[i]):
             buf[i, j] = lines[offsets[i] + j]
-    scale = 1.0 / np.sqrt(n)
+    d0, d1, d2, d3 = delays[0], delays[1], delays[2], delays[3]
+    d4, d5, d6, d7 = delays[4], delays[5], delays[6], delays[7]
+    g = gains * (1.0 - poles)
+    g0, g1, g2, g3, g4, g5, g6, g7 = g[0], g[1], g[2], g[3], g[4], g[5], g[6], g[7]
+    p0, p1, p2, p3 = poles[0], poles[1], poles[2], poles[3]
+    p4, p5, p6, p7 = poles[4], poles[5], poles[6], poles[7]
+    l0, l1, l2, l3 = lp_state[0], lp_state[1], lp_state[2], lp_state[3]
+    l4, l5, l6, l7 = lp_state[4], lp_state[5], lp_state[6], lp_state[7]
+    sc = 1.0 / np.sqrt(8.0)
+    stereo = n_ch == 2
     t0 = 0
     while t0 < n_t:
         m = min(_CHUNK, n_t - t0)
         for t in range(m):
-            al = 0.0
-            ar = 0.0
-            for i in range(n):
-                v = g[i] * buf[i, t] + pl[i] * lp[i]
-                lp[i] = v
-                s[i] = v
-                al += cl[i] * v
-                ar += cr[i] * v
-            xl = x[0, t0 + t]
-            xr = x[n_in - 1, t0 + t]
-            y[0, t0 + t] = dry * xl + wet * al
-            if n_out == 2:
-                y[1, t0 + t] = dry * xr + wet * ar
-            for h in (1, 2, 4):
-                for i0 in range(0, n, 2 * h):
-                    for i in range(i0, i0 + h):
-                        a = s[i]
-                        b = s[i + h]
-                        s[i] = a + b
-                        s[i + h] = a - b
-            for i in range(n):
-                v = s[i] * scale + bl[i] * xl
-                if n_in == 2:
-                    v += br[i] * xr
-                buf[i, t + d[i]] = v
-        for i in range(n):
-            for j in range(d[i]):
+            l0 = g0 * buf[0, t] + p0 * l0
+            l1 = g1 * buf[1, t] + p1 * l1
+            l2 = g2 * buf[2, t] + p2 * l2
+            l3 = g3 * buf[3, t] + p3 * l3
+            l4 = g4 * buf[4, t] + p4 * l4
+            l5 = g5 * buf[5, t] + p5 * l5
+            l6 = g6 * buf[6, t] + p6 * l6
+            l7 = g7 * buf[7, t] + p7 * l7
+            a0 = l0 + l1
+            a1 = l0 - l1
+            a2 = l2 + l3
+            a3 = l2 - l3
+            a4 = l4 + l5
+            a5 = l4 - l5
+            a6 = l6 + l7
+            a7 = l6 - l7
+            b0 = a0 + a2
+            b1 = a1 + a3
+            b2 = a0 - a2
+            b3 = a1 - a3
+            b4 = a4 + a6
+            b5 = a5 + a7
+            b6 = a4 - a6
+            b7 = a5 - a7
+            s0 = (b0 + b4) * sc
+            s1 = (b1 + b5) * sc
+            s2 = (b2 + b6) * sc
+            s3 = (b3 + b7) * sc
+            s4 = (b0 - b4) * sc
+            s5 = (b1 - b5) * sc
+            s6 = (b2 - b6) * sc
+            s7 = (b3 - b7) * sc
+            xl = in_gain * x[0, t0 + t]
+            y[t0 + t, 0] = dry * x[0, t0 + t] + wet * s1
+            if stereo:
+                xr = in_gain * x[1, t0 + t]
+                y[t0 + t, 1] = dry * x[1, t0 + t] + wet * s2
+            else:
+                xr = xl
+            buf[0, t + d0] = s0 + xl
+            buf[1, t + d1] = s1 + xr
+            buf[2, t + d2] = s2 + xl
+            buf[3, t + d3] = s3 + xr
+            buf[4, t + d4] = s4 + xl
+            buf[5, t + d5] = s5 + xr
+            buf[6, t + d6] = s6 + xl
+            buf[7, t + d7] = s7 + xr
+        for i in range(FDN_LINES):
+            for j in range(delays[i]):
                 buf[i, j] = buf[i, j + m]
         t0 += m
-    for i in range(n):
-        lp_state[i] = lp[i]
-        for j in range(d[i]):
+    lp_state[0], lp_state[1], lp_state[2], lp_state[3] = l0, l1, l2, l3
+    lp_state[4], lp_state[5], lp_state[6], lp_state[7] = l4, l5, l6, l7
+    for i in range(FDN_LINES):
+        for j in range(delays[i]):
             lines[offsets[i] + j] = buf[i, j]
     return y

@@ -205,7 +205,7 @@ def render_blocks(
                        int(plan.velocity[i]), float(plan.duration_s[i]), sample_rate=sr,
                        seed=note_seed)  # fmt: skip
             i += 1
-        block = k.ring_take(ring, t0, t1 - t0)
+        block = k.ring_take(ring, t0, t1 - t0).T  # (channels, n) view of interleaved frames
         if reverb is not None:
             block, state = reverb(block, state)
         yield block

@@ -109,18 +109,21 @@ class Reverb:
         return gamma, (1.0 - r) / (1.0 + r)
 
     def io_gains(self) -> tuple[np.ndarray, np.ndarray]:
-        """``(B, C)``: input gains ``(8, channels)`` and output gains ``(channels, 8)``."""
+        """``(B, C)`` of the network: input gains ``(8, channels)`` (mono: every line;
+        stereo: left into the even lines, right into the odd ones) and output gains
+        ``(channels, 8)``, Hadamard rows 1 (and 2) over ``sqrt 8``."""
         n = len(self.delays_samples)
-        signs = np.array([1, -1, 1, 1, -1, 1, -1, -1], np.float64)
-        if self.channels == 1:
-            b = np.ones((n, 1))
-            c = signs[None, :]
-        else:
-            b = np.zeros((n, 2))
-            b[0::2, 0] = 1.0  # left feeds the even lines, right the odd ones
-            b[1::2, 1] = 1.0
-            c = np.stack([signs, signs * np.array([1, 1, -1, -1, 1, 1, -1, -1])])
-        return b / math.sqrt(n / self.channels), c / math.sqrt(n)
+        h = np.array([[1.0]])
+        while h.shape[0] < n:
+            h = np.block([[h, h], [h, -h]])
+        b = np.zeros((n, self.channels))
+        for i in range(n):
+            b[i, i % self.channels] = self._in_gain
+        return b, h[1 : 1 + self.channels] / math.sqrt(n)
+
+    @property
+    def _in_gain(self) -> float:
+        return 1.0 / math.sqrt(len(self.delays_samples) / self.channels)
 
     @property
     def tail_s(self) -> float:
@@ -134,10 +137,10 @@ class Reverb:
 
     def _run(self, x: np.ndarray, state: ReverbState, dry: float, wet: float) -> np.ndarray:
         gamma, poles = self.line_gains()
-        b, c = self.io_gains()
         m = np.asarray(self.delays_samples, np.int64)
         offsets = np.concatenate([[0], np.cumsum(m)[:-1]]).astype(np.int64)
-        return k.fdn_block(x, state.lines, offsets, m, state.lp, gamma, poles, b, c, dry, wet)
+        y = k.fdn_block(x, state.lines, offsets, m, state.lp, gamma, poles, self._in_gain, dry, wet)
+        return y.T  # (channels, time), a view of the interleaved frames
 
     def wet_gain(self) -> float:
         """Scale that gives the reverb path unit impulse-response energy (computed once
@@ -167,7 +170,7 @@ class Reverb:
                 f"x: expected shape (channels={self.channels}, time), got {tuple(x.shape)}"
             )
         state = self.init_state() if state is None else state.copy()
-        xf = np.ascontiguousarray(x, x.dtype if x.dtype in (np.float32, np.float64) else np.float64)
+        xf = x if x.dtype in (np.float32, np.float64) else x.astype(np.float64)
         return self._run(xf, state, 1.0 - self.wet, self.wet * self.wet_gain()), state
 
 
