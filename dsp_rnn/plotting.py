@@ -1,4 +1,5 @@
-"""Plots of filter responses, comparisons and training curves (matplotlib, headless)."""
+"""Plots of filter responses, comparisons, training curves and spectrograms (matplotlib,
+headless). torch loads only where a plot needs it."""
 
 from __future__ import annotations
 
@@ -6,9 +7,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import torch
 
-__all__ = ["plot_sos_response", "plot_comparison", "plot_fit_curve"]
+__all__ = ["plot_sos_response", "plot_comparison", "plot_fit_curve", "plot_spectrogram"]
 
 
 def _pyplot() -> Any:
@@ -65,6 +65,8 @@ def plot_sos_response(
     ax = axes[1, 0]
     # sum of the sections' group delays (better conditioned than one high-order polynomial);
     # undefined at zeros on the unit circle, so masked where the response vanishes
+    import torch
+
     sections = torch.as_tensor(sos).reshape(-1, 6)
     gd_samples = torch.stack(
         [group_delay((row[:3], row[3:]), n_freqs=n_freqs, sample_rate=sample_rate)[1]
@@ -194,4 +196,58 @@ def plot_fit_curve(result: Any, path: str | Path, *, title: str = "") -> Path:
     head = f"{title}: " if title else ""
     ax.set_title(f"{head}best ESR {result.esr:.3g} after {result.seconds:.1f} s", fontsize=10)
     fig.tight_layout()
+    return _save(fig, path)
+
+
+def plot_spectrogram(
+    audio: Any,
+    path: str | Path,
+    *,
+    sample_rate: float,
+    title: str = "",
+    n_fft: int = 4096,
+    hop: int = 512,
+    max_hz: float | None = 8000.0,
+    floor_db: float = -90.0,
+) -> Path:
+    """Write a PNG with the waveform (peak per pixel column) over a log-magnitude
+    spectrogram (Hann window, dB re full scale, log-frequency axis).
+
+    Args:
+        audio: samples ``(time,)`` or ``(channels, time)`` (channels are averaged), or the
+            path of an audio file (read block-free with soundfile).
+        path: output PNG path (parent folders are created).
+        sample_rate: Hz (ignored when ``audio`` is a file: the file's rate is used).
+        max_hz: top of the frequency axis (default 8 kHz, where the notes are).
+        floor_db: bottom of the colour scale.
+    """
+    if isinstance(audio, (str, Path)):
+        import soundfile as sf
+
+        data, sample_rate = sf.read(str(audio), dtype="float32", always_2d=True)
+        x = data.mean(axis=1)
+    else:
+        x = np.asarray(audio, dtype=np.float64)
+        x = x.mean(axis=0) if x.ndim == 2 else x
+    n_frames = max(1 + (len(x) - n_fft) // hop, 1)
+    pad = np.pad(x, (0, max(n_fft + (n_frames - 1) * hop - len(x), 0)))
+    frames = np.lib.stride_tricks.sliding_window_view(pad, n_fft)[::hop][:n_frames]
+    win = np.hanning(n_fft)
+    spec = np.abs(np.fft.rfft(frames * win, axis=1)) / (win.sum() / 2)
+    db = 20 * np.log10(np.maximum(spec, 1e-12)).T
+    f = np.fft.rfftfreq(n_fft, 1 / sample_rate)
+    t = (np.arange(n_frames) * hop + n_fft / 2) / sample_rate
+    plt = _pyplot()
+    fig, (ax_w, ax_s) = plt.subplots(2, 1, figsize=(11, 6), sharex=True,
+                                      gridspec_kw={"height_ratios": [1, 3]})  # fmt: skip
+    ts = np.arange(len(x)) / sample_rate
+    ax_w.plot(ts, x, lw=0.3)
+    ax_w.set(ylabel="amplitude", ylim=(-1, 1), title=title or "waveform and spectrogram")
+    top = min(max_hz or sample_rate / 2, sample_rate / 2)
+    keep = (f >= 30) & (f <= top)
+    mesh = ax_s.pcolormesh(t, f[keep], db[keep], shading="auto", cmap="magma",
+                           vmin=floor_db, vmax=0)  # fmt: skip
+    ax_s.set_yscale("log")
+    ax_s.set(xlabel="time (s)", ylabel="frequency (Hz)")
+    fig.colorbar(mesh, ax=[ax_w, ax_s], label="dBFS", fraction=0.03, pad=0.01)
     return _save(fig, path)

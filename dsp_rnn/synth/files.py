@@ -161,7 +161,7 @@ def render_file(
     raw = out.parent / f".{out.name}.{token}.raw"
     tmp = out.parent / f".{out.name}.{token}.tmp"
     scratch: list[Path] = [raw, tmp]
-    spool = _Spool(raw, memory_budget_mb * 2**20)
+    spool = _Spool(raw, int(memory_budget_mb * 2**20))
     try:
         if soundfont is not None:
             blocks, total, notes, skipped, engine = _soundfont_blocks(
@@ -308,7 +308,8 @@ def _soundfont_blocks(
 
     sf2 = check_soundfont(soundfont)
     if isinstance(source, (str, os.PathLike)):
-        midi, score = Path(source), read_midi(source)
+        midi = Path(source)
+        score = read_midi(midi)
     else:
         midi = out.parent / f".{out.name}.{token}.mid"
         scratch.append(midi)

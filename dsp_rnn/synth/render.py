@@ -18,7 +18,7 @@ import math
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Union
+from typing import TYPE_CHECKING, Any, Union
 
 import numpy as np
 
@@ -27,12 +27,16 @@ from dsp_rnn.synth import _kernels as k
 from dsp_rnn.synth.reverb import Reverb
 from dsp_rnn.synth.voices import Voice, gm_voice_name, make_voice
 
+if TYPE_CHECKING:  # the renderer imports them lazily: no torch, fast start
+    from dsp_rnn.music.grid import NoteGrid
+    from dsp_rnn.music.midi import Score
+
 __all__ = ["NotePlan", "plan_notes", "render_blocks", "render", "SAMPLE_RATES", "scale_block"]
 
 SAMPLE_RATES = (22_050, 44_100, 48_000)
 MAX_NOTE_S = 60.0  # a held note longer than this is cut (with its release) to keep memory flat
 
-Source = Union[str, Path, "Score", "NoteGrid", Sequence[Any]]  # noqa: F821
+Source = Union[str, Path, "Score", "NoteGrid", Sequence[Any]]
 
 
 @dataclass
