@@ -173,6 +173,10 @@ def render_file(
             rev = _reverb(reverb, sample_rate, channels)
             plan = plan_notes(source, sample_rate=sample_rate, channels=channels, voice=voice,
                               tail_s=rev.tail_s if rev else 0.0)  # fmt: skip
+            if len(plan) == 0:
+                what = str(source) if isinstance(source, (str, os.PathLike)) else "notes"
+                why = ", ".join(f"{n} {w}" for w, n in plan.skipped.items()) or "no notes"
+                raise InputError(f"{what}: nothing to render: no playable notes ({why})")
             _check_length(plan.total_samples / sample_rate, max_seconds)
             blocks = render_blocks(plan, reverb=rev, block_size=block_size, seed=seed)
             total, notes, skipped = plan.total_samples, len(plan), plan.skipped
