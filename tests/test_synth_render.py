@@ -129,6 +129,8 @@ def test_gm_mapping_and_drums() -> None:
     assert sorted(v.name for v in plan.voices) == ["additive", "subtractive"]
     # two instruments, spread apart in the stereo field
     assert plan.gains[0, 0] > plan.gains[0, 1] and plan.gains[1, 1] > plan.gains[1, 0]
+    blip = render([_note(60, 1.0, 1.0)], sample_rate=SR, voice="additive", reverb=None)
+    assert np.abs(blip).max() > 0.5  # a zero-length note is held 20 ms, not lost
     high = plan_notes([_note(127, 0, 0.5)], sample_rate=22_050, voice="ks")
     assert len(high) == 0 and high.skipped == {"out of range": 1}
 

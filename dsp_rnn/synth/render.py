@@ -35,6 +35,7 @@ __all__ = ["NotePlan", "plan_notes", "render_blocks", "render", "SAMPLE_RATES", 
 
 SAMPLE_RATES = (22_050, 44_100, 48_000)
 MAX_NOTE_S = 60.0  # a held note longer than this is cut (with its release) to keep memory flat
+MIN_NOTE_S = 0.02  # a shorter note (a zero-length note-on/off pair) is held this long
 
 Source = Union[str, Path, "Score", "NoteGrid", Sequence[Any]]
 
@@ -147,7 +148,7 @@ def plan_notes(
         if not (0 <= pitch <= 127) or not v.playable(pitch, sample_rate):
             skipped["out of range"] += 1
             continue
-        dur = max(end_s - start_s, 0.0)
+        dur = max(end_s - start_s, MIN_NOTE_S)  # a zero-length note still sounds
         if dur > MAX_NOTE_S:
             skipped["cut to 60 s"] += 1
             dur = MAX_NOTE_S
