@@ -41,8 +41,8 @@ def _cmd_train(args: argparse.Namespace) -> int:
     )  # fmt: skip
     config = TrainConfig(
         steps=args.steps, epochs=args.epochs, batch_size=args.batch_size, window=args.window,
-        lr=args.lr, lr_decay_steps=args.lr_decay_steps, clip_grad_norm=args.clip,
-        transpose=args.transpose, patience=args.patience,
+        lr=args.lr, weight_decay=args.weight_decay, lr_decay_steps=args.lr_decay_steps,
+        clip_grad_norm=args.clip, transpose=args.transpose, patience=args.patience,
         checkpoint_every=args.checkpoint_every, max_minutes=args.max_minutes, seed=args.seed,
         progress=not args.quiet,
     )  # fmt: skip
@@ -147,6 +147,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--batch-size", type=int, default=4, help="windows per step (global)")
     p.add_argument("--window", type=int, default=48, help="steps per TBPTT window")
     p.add_argument("--lr", type=float, default=2e-3)
+    p.add_argument("--weight-decay", type=float, default=0.0, help="AdamW decay (0 = Adam)")
     p.add_argument("--lr-decay-steps", type=int, help="cosine decay to lr/20 over N steps")
     p.add_argument("--clip", type=float, default=1.0, help="max gradient norm")
     p.add_argument("--transpose", type=int, default=0, help="augment: shift up to N semitones")

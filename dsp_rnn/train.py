@@ -61,6 +61,7 @@ class TrainConfig:
         batch_size: windows per optimiser step (the global batch under torchrun).
         window: steps per TBPTT window.
         lr: Adam learning rate.
+        weight_decay: decoupled weight decay (AdamW) per unit learning rate; 0 = plain Adam.
         lr_decay_steps: cosine decay of the learning rate from ``lr`` to ``lr / 20`` over this
             many steps, then constant (None = constant ``lr``). A function of the step alone,
             so resuming needs no scheduler state.
@@ -78,6 +79,7 @@ class TrainConfig:
     batch_size: int = 4
     window: int = 48
     lr: float = 2e-3
+    weight_decay: float = 0.0
     lr_decay_steps: int | None = None
     clip_grad_norm: float = 1.0
     transpose: int = 0
@@ -96,6 +98,8 @@ class TrainConfig:
             raise InputError(f"steps: expected an integer >= 0 or None, got {self.steps!r}")
         if self.lr_decay_steps is not None and self.lr_decay_steps < 1:
             raise InputError(f"lr_decay_steps: expected >= 1 or None, got {self.lr_decay_steps}")
+        if not (isinstance(self.weight_decay, (int, float)) and 0 <= self.weight_decay < 10):
+            raise InputError(f"weight_decay: expected 0 <= value < 10, got {self.weight_decay!r}")
         if not self.lr > 0 or not self.clip_grad_norm > 0:
             raise InputError(f"lr and clip_grad_norm must be > 0, got {self.lr}, "
                              f"{self.clip_grad_norm}")  # fmt: skip
@@ -234,7 +238,11 @@ def train(
 
     torch.manual_seed(config.seed)
     model = GridRNN(model_config)
-    opt = torch.optim.Adam(model.parameters(), lr=config.lr)
+    opt: torch.optim.Optimizer = (
+        torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+        if config.weight_decay > 0
+        else torch.optim.Adam(model.parameters(), lr=config.lr)
+    )
     rng = np.random.default_rng(config.seed)
     c: dict[str, Any] = {"step": 0, "epoch": 0, "best": None, "bad_epochs": 0, "seconds": 0.0,
                          "stop": None, "epoch_loss": 0.0, "epoch_steps": 0}  # fmt: skip

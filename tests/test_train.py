@@ -71,6 +71,23 @@ def test_resume_equals_uninterrupted_run_exactly(tmp_path):
     assert (tmp_path / "a" / "curve.png").read_bytes()[:4] == b"\x89PNG"
 
 
+def test_weight_decay_shrinks_weights_and_resumes_exactly(tmp_path):
+    train(CFG, corpus(), tmp_path / "plain", tc(steps=4))
+    train(CFG, corpus(), tmp_path / "wd", tc(steps=4, weight_decay=5.0))
+    train(CFG, corpus(), tmp_path / "wd2", tc(steps=2, weight_decay=5.0))
+    train(CFG, corpus(), tmp_path / "wd2", tc(steps=4, weight_decay=5.0), resume=True)
+    plain, wd, wd2 = (weights(tmp_path / r) for r in ("plain", "wd", "wd2"))
+
+    def norm(w):
+        return sum(float(v.pow(2).sum()) for k, v in w.items() if k.startswith("model."))
+
+    assert norm(wd) < norm(plain)  # AdamW pulls the weights towards 0
+    for k in wd:
+        assert torch.equal(wd[k], wd2[k]), k
+    with pytest.raises(InputError, match="weight_decay"):
+        TrainConfig(weight_decay=-0.1)
+
+
 def test_new_run_refuses_a_non_empty_folder_and_resume_needs_a_state(tmp_path):
     (tmp_path / "run").mkdir()
     (tmp_path / "run" / "notes.txt").write_text("mine")
