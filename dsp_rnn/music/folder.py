@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import mmap
 import os
 import stat
 import struct
@@ -30,6 +31,7 @@ from dsp_rnn.music.midi import parse_midi_bytes
 __all__ = ["MidiFolder", "Skipped", "PARSER_VERSION", "split_of", "default_cache_dir"]
 
 PARSER_VERSION = 1
+_PACK_MAGIC = b"DSPKv2\0\0"  # 8 bytes; older packs are rebuilt from the per-file cache
 MIDI_EXTENSIONS = (".mid", ".midi", ".kar", ".smf")
 
 
@@ -127,7 +129,8 @@ class MidiFolder:
         jobs: worker processes for parsing (1 = in this process).
 
     Attributes:
-        grids, paths, splits, warnings (per used file), skipped (``Skipped`` list).
+        grids, paths (property), splits, warnings (per used file), skipped (``Skipped``
+        list).
     """
 
     root: str | Path
@@ -141,7 +144,8 @@ class MidiFolder:
     jobs: int = 1
     progress: bool = False
     grids: list[NoteGrid] = field(init=False, default_factory=list)
-    paths: list[Path] = field(init=False, default_factory=list)
+    _path_names: list[str] = field(init=False, default_factory=list, repr=False)
+    _paths: list[Path] = field(init=False, default_factory=list, repr=False)
     splits: list[str] = field(init=False, default_factory=list)
     warnings: dict[Path, list[str]] = field(init=False, default_factory=dict)
     skipped: list[Skipped] = field(init=False, default_factory=list)
@@ -151,7 +155,7 @@ class MidiFolder:
         if not root.exists():
             raise InputError(f"{root}: no such file or folder")
         candidates = self._scan(root)
-        stats = [(str(p), st.st_size, st.st_mtime_ns) for p, st in candidates]
+        stats = [(p, st.st_size, st.st_mtime_ns) for p, st in candidates]
         key = _options_key(self.steps_per_quarter, self.low_pitch, self.n_pitches,
                            self.sustain, self.drums)  # fmt: skip
         cache = Path(self.cache_dir) / key if self.cache_dir else None
@@ -170,47 +174,59 @@ class MidiFolder:
                 self._write_pack(pack, stats, results)
         for (p, _), (path, digest, record, warns, error) in zip(candidates, results, strict=True):
             if error is not None:
-                self.skipped.append(Skipped(p, error))
+                self.skipped.append(Skipped(Path(p), error))
                 continue
             self.grids.append(NoteGrid.from_bytes(record, source=path))
-            self.paths.append(p)
+            self._path_names.append(p)
             self.splits.append(split_of(digest, self.valid_fraction))
             if warns:
-                self.warnings[p] = warns
+                self.warnings[Path(p)] = warns
+
+    @property
+    def paths(self) -> list[Path]:
+        """The used files, one per grid (made on first use from the scan's names)."""
+        if len(self._paths) != len(self._path_names):
+            self._paths = [Path(p) for p in self._path_names]
+        return self._paths
 
     @staticmethod
     def _write_pack(pack: Path, stats: list, results: list) -> None:
-        """One file with every result of this folder, valid while sizes and mtimes hold."""
+        """One file with every result of this folder, valid while sizes and mtimes hold:
+        a JSON index (path, size, mtime, digest, offset, length, error, warnings), then the
+        grid records back to back."""
         index, blobs, offset = [], [], 0
         for (path, size, mtime), (_, digest, record, warns, error) in zip(
             stats, results, strict=True
         ):
-            blob = _entry(record, warns) if record is not None else b""
-            index.append([path, size, mtime, digest, offset, len(blob), error])
+            blob = bytes(record) if record is not None else b""
+            index.append([path, size, mtime, digest, offset, len(blob), error, warns])
             blobs.append(blob)
             offset += len(blob)
         head = json.dumps(index).encode()
-        _atomic_write(pack, struct.pack("<Q", len(head)) + head + b"".join(blobs))
+        _atomic_write(pack, _PACK_MAGIC + struct.pack("<Q", len(head)) + head + b"".join(blobs))
 
     @staticmethod
     def _from_pack(pack: Path, stats: list) -> list | None:
+        """The pack's results, or None when it is missing, damaged or out of date. The file
+        is memory-mapped copy-on-write: the grids' arrays are views of it (writable, private),
+        and only the pages a grid touches are read."""
         try:
-            data = bytearray(pack.read_bytes())  # mutable: decoded arrays need no copy
-            (n,) = struct.unpack_from("<Q", data, 0)
-            index = json.loads(data[8 : 8 + n])
+            with open(pack, "rb") as fh:
+                data = mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_COPY)
+            if data[:8] != _PACK_MAGIC:
+                return None
+            (n,) = struct.unpack_from("<Q", data, 8)
+            index = json.loads(data[16 : 16 + n])
         except (OSError, ValueError, struct.error):
             return None
         if [tuple(r[:3]) for r in index] != stats:
             return None  # a file was added, removed or changed: parse (per-file cache helps)
-        body = memoryview(data)[8 + n :]
-        results: list[tuple[str, str, bytes | memoryview | None, list[str], str | None]] = []
-        for path, _, _, digest, off, length, error in index:
-            if error is not None:
-                results.append((path, digest, None, [], error))
-                continue
-            record, warns = _read_entry(body[off : off + length])
-            results.append((path, digest, record, warns, None))
-        return results
+        body = memoryview(data)[16 + n :]
+        return [
+            (path, digest, None if error is not None else body[off : off + length],
+             warns, error)
+            for path, _, _, digest, off, length, error, warns in index
+        ]  # fmt: skip
 
     def _progress(self, tasks):
         if not self.progress:
@@ -219,21 +235,29 @@ class MidiFolder:
 
         return tqdm(tasks, desc="reading MIDI", unit="file")
 
-    def _scan(self, root: Path) -> list[tuple[Path, os.stat_result]]:
+    def _scan(self, root: Path) -> list[tuple[str, os.stat_result]]:
+        """MIDI-named files under ``root``, depth first in name order (``os.scandir``:
+        one ``stat`` per candidate, no Path objects)."""
         if root.is_file():
-            return [(root, root.stat())]
+            return [(str(root), root.stat())]
         found = []
-        for dirpath, dirnames, filenames in os.walk(root):
-            dirnames.sort()
-            for name in sorted(filenames + [d for d in dirnames if _is_midi_name(d)]):
-                if not _is_midi_name(name):
+        stack = [str(root)]
+        while stack:
+            with os.scandir(stack.pop()) as it:
+                entries = sorted(it, key=lambda e: e.name)
+            subdirs = []
+            for e in entries:
+                midi = _is_midi_name(e.name)
+                if not midi:
+                    if e.is_dir(follow_symlinks=False):  # as os.walk: no symlink loops
+                        subdirs.append(e.path)
                     continue
-                p = Path(dirpath, name)
-                st = os.stat(os.path.join(dirpath, name))
+                st = e.stat()
                 if not stat.S_ISREG(st.st_mode):
-                    self.skipped.append(Skipped(p, "not a regular file"))
+                    self.skipped.append(Skipped(Path(e.path), "not a regular file"))
                     continue
-                found.append((p, st))
+                found.append((e.path, st))
+            stack.extend(reversed(subdirs))
         return found
 
     def __len__(self) -> int:
