@@ -176,6 +176,14 @@ def test_cache_reload_equals_first_load_and_survives_damage(tmp_path):
     assert len(entries) == 6
     again = MidiFolder(tmp_path / "corpus", cache_dir=tmp_path / "cache")  # from the pack
     assert again.grids == first.grids and again.splits == first.splits
+    assert again.paths == first.paths and again.warnings == first.warnings
+    # reloaded grids are views of one memory-mapped pack: writable, private, independent
+    before = pack.read_bytes()
+    g0, g1 = again.grids[0], again.grids[1]
+    g0.play[:] = True
+    g0.velocity[:] = 1
+    assert g1 == first.grids[1] and pack.read_bytes() == before
+    assert MidiFolder(tmp_path / "corpus", cache_dir=tmp_path / "cache").grids == first.grids
     pack.write_bytes(b"garbage")  # damaged pack and entry: parsed again, same result
     entries[0].write_bytes(b"garbage")
     second = MidiFolder(tmp_path / "corpus", cache_dir=tmp_path / "cache")

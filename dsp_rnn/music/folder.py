@@ -31,7 +31,7 @@ from dsp_rnn.music.midi import parse_midi_bytes
 __all__ = ["MidiFolder", "Skipped", "PARSER_VERSION", "split_of", "default_cache_dir"]
 
 PARSER_VERSION = 1
-_PACK_MAGIC = b"DSPKv2\0\0"  # 8 bytes; older packs are rebuilt from the per-file cache
+_PACK_MAGIC = b"DSPKv3\0\0"  # 8 bytes; older packs are rebuilt from the per-file cache
 MIDI_EXTENSIONS = (".mid", ".midi", ".kar", ".smf")
 
 
@@ -176,7 +176,9 @@ class MidiFolder:
             if error is not None:
                 self.skipped.append(Skipped(Path(p), error))
                 continue
-            self.grids.append(NoteGrid.from_bytes(record, source=path))
+            if not isinstance(record, NoteGrid):  # parsed now, or from the per-file cache
+                record = NoteGrid.from_bytes(record, source=path)
+            self.grids.append(record)
             self._path_names.append(p)
             self.splits.append(split_of(digest, self.valid_fraction))
             if warns:
@@ -189,44 +191,71 @@ class MidiFolder:
             self._paths = [Path(p) for p in self._path_names]
         return self._paths
 
-    @staticmethod
-    def _write_pack(pack: Path, stats: list, results: list) -> None:
-        """One file with every result of this folder, valid while sizes and mtimes hold:
-        a JSON index (path, size, mtime, digest, offset, length, error, warnings), then the
-        grid records back to back."""
-        index, blobs, offset = [], [], 0
+    def _write_pack(self, pack: Path, stats: list, results: list) -> None:
+        """One file with every result of this folder, valid while sizes and mtimes hold: a
+        JSON index (path, size, mtime, digest, error, warnings, grid header per file), then
+        every grid's bit-packed play and onset rows as one array, then every velocity row
+        as another, so a reload unpacks the whole folder in one call."""
+        rows, bits, vels = [], [], []
         for (path, size, mtime), (_, digest, record, warns, error) in zip(
             stats, results, strict=True
         ):
-            blob = bytes(record) if record is not None else b""
-            index.append([path, size, mtime, digest, offset, len(blob), error, warns])
-            blobs.append(blob)
-            offset += len(blob)
-        head = json.dumps(index).encode()
-        _atomic_write(pack, _PACK_MAGIC + struct.pack("<Q", len(head)) + head + b"".join(blobs))
+            head = None
+            if record is not None:
+                g = NoteGrid.from_bytes(record, source=path)
+                if g.n_pitches != self.n_pitches:  # pragma: no cover - from_score guarantees it
+                    return
+                head = [g.low_pitch, g.steps_per_quarter, *g.time_signature, g.n_steps,
+                        g.tempo_bpm]  # fmt: skip
+                bits += [np.packbits(g.play, axis=1), np.packbits(g.onset, axis=1)]
+                vels.append(g.velocity)
+            rows.append([path, size, mtime, digest, error, warns, head])
+        index = json.dumps({"n_pitches": self.n_pitches, "files": rows}).encode()
+        blob_bits = np.concatenate(bits).tobytes() if bits else b""
+        blob_vel = np.concatenate(vels).tobytes() if vels else b""
+        _atomic_write(pack, _PACK_MAGIC + struct.pack("<Q", len(index)) + index + blob_bits
+                      + blob_vel)  # fmt: skip
 
     @staticmethod
     def _from_pack(pack: Path, stats: list) -> list | None:
-        """The pack's results, or None when it is missing, damaged or out of date. The file
-        is memory-mapped copy-on-write: the grids' arrays are views of it (writable, private),
-        and only the pages a grid touches are read."""
+        """The pack's results (with NoteGrids in place of records), or None when it is
+        missing, damaged or out of date. The file is memory-mapped copy-on-write, the play
+        and onset planes of the whole folder are unpacked in one call, and every grid's
+        arrays are views (writable, private to this load)."""
         try:
             with open(pack, "rb") as fh:
                 data = mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_COPY)
             if data[:8] != _PACK_MAGIC:
                 return None
             (n,) = struct.unpack_from("<Q", data, 8)
-            index = json.loads(data[16 : 16 + n])
-        except (OSError, ValueError, struct.error):
+            head = json.loads(data[16 : 16 + n])
+            rows, n_p = head["files"], int(head["n_pitches"])
+            if [tuple(r[:3]) for r in rows] != stats:
+                return None  # a file was added, removed or changed: parse (per-file cache)
+            steps = sum(r[6][4] for r in rows if r[6] is not None)
+            packed = (n_p + 7) // 8
+            start = 16 + n
+            if len(data) != start + 2 * steps * packed + steps * n_p:
+                return None
+            bits = np.frombuffer(data, np.uint8, 2 * steps * packed, start)
+            planes = np.unpackbits(bits.reshape(-1, packed), axis=1, count=n_p).view(bool)
+            vel = np.frombuffer(data, np.uint8, steps * n_p, start + 2 * steps * packed)
+            vel = vel.reshape(steps, n_p)
+        except (OSError, ValueError, KeyError, TypeError, struct.error):
             return None
-        if [tuple(r[:3]) for r in index] != stats:
-            return None  # a file was added, removed or changed: parse (per-file cache helps)
-        body = memoryview(data)[16 + n :]
-        return [
-            (path, digest, None if error is not None else body[off : off + length],
-             warns, error)
-            for path, _, _, digest, off, length, error, warns in index
-        ]  # fmt: skip
+        results: list = []
+        r2 = r1 = 0
+        for path, _, _, digest, error, warns, g in rows:
+            if g is None:
+                results.append((path, digest, None, warns, error))
+                continue
+            low, spq, num, den, n_t, tempo = g
+            grid = NoteGrid(planes[r2 : r2 + n_t], planes[r2 + n_t : r2 + 2 * n_t],
+                            vel[r1 : r1 + n_t], low, spq, tempo, (num, den), path)  # fmt: skip
+            results.append((path, digest, grid, warns, None))
+            r2 += 2 * n_t
+            r1 += n_t
+        return results
 
     def _progress(self, tasks):
         if not self.progress:
