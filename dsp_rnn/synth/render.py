@@ -15,7 +15,7 @@ Three layers:
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Union
@@ -281,5 +281,3 @@ def _reverb(reverb: Reverb | bool | None, sample_rate: int, channels: int) -> Re
         raise InputError(f"reverb: expected True, False, None or a Reverb, got {reverb!r}")
     return reverb
 
-
-Progress = Callable[[int, int], None]
