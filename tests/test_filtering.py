@@ -302,3 +302,26 @@ def test_arbitrary_coefficients_raise_only_typed_errors_or_finite_output(coefs):
     except InputError:
         return
     assert torch.isfinite(y).all()
+
+
+def test_serial_twins_equal_the_parallel_kernels_bit_for_bit():
+    from dsp_rnn.filters import _kernels
+
+    rng = np.random.default_rng(5)
+    sos = random_stable_sos(rng, 8)
+    x = torch.from_numpy(rng.standard_normal((3, 5000)))
+    y_par = sosfilt(torch.from_numpy(sos), x)  # 3 x 5000 < SERIAL_BELOW: the serial twin
+    assert _kernels.pick(_kernels.biquad4_forward, 3, 5000) is _kernels.biquad4_forward_serial
+    assert _kernels.pick(_kernels.biquad4_forward, 4, 1 << 16) is _kernels.biquad4_forward
+    old = _kernels.SERIAL_BELOW
+    _kernels.SERIAL_BELOW = 0  # force the parallel kernels (one channel stays serial)
+    try:
+        y_ref = sosfilt(torch.from_numpy(sos), x)
+        xg = x.clone().requires_grad_(True)
+        sosfilt(torch.from_numpy(sos), xg).pow(2).sum().backward()
+    finally:
+        _kernels.SERIAL_BELOW = old
+    assert torch.equal(y_par, y_ref)
+    xs = x.clone().requires_grad_(True)
+    sosfilt(torch.from_numpy(sos), xs).pow(2).sum().backward()
+    assert torch.equal(xs.grad, xg.grad)

@@ -22,6 +22,8 @@ No autograd graph is built over samples.
 
 from __future__ import annotations
 
+import types
+
 import numpy as np
 from numba import njit, prange
 
@@ -31,6 +33,7 @@ __all__ = [
     "biquad_cascade_forward",
     "biquad_cascade_backward",
     "biquad4_forward",
+    "pick",
 ]
 
 
@@ -224,3 +227,40 @@ def biquad4_forward(x, coef, zi, y, zf, mid, chk):  # pragma: no cover - compile
         zf[c, 2, 0], zf[c, 2, 1] = w0, w1
         zf[c, 3, 0], zf[c, 3, 1] = e0, e1
         chk[c] = nan
+
+
+# ----------------------------------------------------------------------------- serial twins
+def _serial_twin(kernel):  # type: ignore[no-untyped-def]
+    """The same kernel compiled without ``parallel`` (``prange`` runs as ``range``).
+
+    Waking numba's thread pool costs tens of microseconds, hundreds on a busy machine: for
+    one channel or a small block (block-wise streaming) the serial twin is much faster.
+    The twin gets its own name, so numba's on-disk cache keeps the two apart.
+    """
+    fn = kernel.py_func
+    twin = types.FunctionType(fn.__code__, fn.__globals__, fn.__name__ + "_serial",
+                              fn.__defaults__, fn.__closure__)  # fmt: skip
+    twin.__qualname__ = fn.__qualname__ + "_serial"
+    twin.__doc__ = fn.__doc__
+    return njit(cache=True)(twin)
+
+
+cascade_forward_serial = _serial_twin(cascade_forward)
+cascade_backward_serial = _serial_twin(cascade_backward)
+biquad_cascade_forward_serial = _serial_twin(biquad_cascade_forward)
+biquad_cascade_backward_serial = _serial_twin(biquad_cascade_backward)
+biquad4_forward_serial = _serial_twin(biquad4_forward)
+_SERIAL = {
+    cascade_forward: cascade_forward_serial,
+    cascade_backward: cascade_backward_serial,
+    biquad_cascade_forward: biquad_cascade_forward_serial,
+    biquad_cascade_backward: biquad_cascade_backward_serial,
+    biquad4_forward: biquad4_forward_serial,
+}
+SERIAL_BELOW = 1 << 16  # samples (channels x time) under which one thread does the work
+
+
+def pick(kernel, n_ch: int, n_t: int):  # type: ignore[no-untyped-def]
+    """``kernel`` or its serial twin: serial for one channel or fewer than
+    :data:`SERIAL_BELOW` samples in all."""
+    return _SERIAL[kernel] if n_ch == 1 or n_ch * n_t < SERIAL_BELOW else kernel

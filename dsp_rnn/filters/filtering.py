@@ -67,7 +67,7 @@ class _Cascade(torch.autograd.Function):
                 dst = y.numpy() if last else (mid.numpy()[k + 3] if keep else np.empty_like(xn))
                 part = mid.numpy()[k : k + 3] if keep else none
                 chk_k = np.empty(n_ch)
-                _kernels.biquad4_forward(
+                _kernels.pick(_kernels.biquad4_forward, n_ch, n_t)(
                     src, cn[:, k : k + 4].copy(), zn[:, k : k + 4].copy(), dst,
                     zf.numpy()[:, k : k + 4], part, chk_k,
                 )  # fmt: skip
@@ -75,7 +75,7 @@ class _Cascade(torch.autograd.Function):
                 src = dst
         else:
             kernel = _kernels.biquad_cascade_forward if order == 2 else _kernels.cascade_forward
-            kernel(xn, cn, zn, y.numpy(), zf.numpy(), mid.numpy(), chk)
+            _kernels.pick(kernel, n_ch, n_t)(xn, cn, zn, y.numpy(), zf.numpy(), mid.numpy(), chk)
         if not np.isfinite(chk).all():
             channel = int(np.flatnonzero(~np.isfinite(chk))[0])
             check_finite(x[channel], "x")
@@ -103,7 +103,7 @@ class _Cascade(torch.autograd.Function):
         gcoef = torch.empty(coef.shape, dtype=torch.float64)
         gzi = torch.empty((n_ch, n_pad, order), dtype=torch.float64)
         kernel = _kernels.biquad_cascade_backward if order == 2 else _kernels.cascade_backward
-        kernel(
+        _kernels.pick(kernel, n_ch, n_t)(
             gy.numpy(), x.numpy(), y.numpy(), mid.numpy(), coef.numpy(), gzf.numpy(),
             gx.numpy(), gcoef.numpy(), gzi.numpy(),
         )  # fmt: skip
