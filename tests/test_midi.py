@@ -308,3 +308,13 @@ def test_notes_midi_notes_round_trip_is_exact(tmp_path_factory, raw):
         n = max(back.notes, key=lambda n: n.end_tick)
         expect = (min(n.end_tick, 1000) * 0.4 + max(n.end_tick - 1000, 0) * 0.6) / 240
         assert n.end_s == pytest.approx(expect)
+
+
+def test_scan_skips_symlinked_folders_and_orders_depth_first(tmp_path):
+    make_demo_midi(tmp_path / "corpus" / "b", n_pieces=2, seed=1)
+    make_demo_midi(tmp_path / "corpus" / "a", n_pieces=2, seed=2)
+    (tmp_path / "corpus" / "a" / "loop").symlink_to(tmp_path / "corpus")  # would never end
+    folder = MidiFolder(tmp_path / "corpus", cache_dir=None)
+    names = [p.relative_to(tmp_path / "corpus").as_posix() for p in folder.paths]
+    assert names == sorted(names) and len(names) == 4
+    assert all(isinstance(p, Path) for p in folder.paths) and folder.paths is folder.paths
