@@ -125,6 +125,9 @@ def save_model(folder: str | Path, model: torch.nn.Module, metadata: dict[str, A
     out = Path(folder)
     config = model.config.to_dict()  # type: ignore[union-attr,operator]
     meta = {"format_version": FORMAT_VERSION, "model": type(model).__name__, **metadata}
+    members = getattr(model, "members", None)
+    if members is not None:  # a GridEnsemble: how many GridRNNs to build before loading
+        meta["ensemble_size"] = len(members)
     save_tensors(out / WEIGHTS, model.state_dict(), {"config": config, "metadata": meta})
     text = json.dumps({"config": config, "metadata": meta}, indent=2) + "\n"
     atomic_write_bytes(out / CONFIG, text.encode())
@@ -132,7 +135,8 @@ def save_model(folder: str | Path, model: torch.nn.Module, metadata: dict[str, A
 
 
 def load_model(name_or_path: str | Path | None = None):
-    """Load a :class:`~dsp_rnn.gridrnn.GridRNN` (eval mode) and its metadata.
+    """Load a :class:`~dsp_rnn.gridrnn.GridRNN` or a
+    :class:`~dsp_rnn.gridrnn.GridEnsemble` (eval mode) and its metadata.
 
     Args:
         name_or_path: a model folder (``weights.safetensors`` + ``config.json``), a weights
@@ -159,9 +163,16 @@ def load_model(name_or_path: str | Path | None = None):
             raise CheckpointError(f"{config_file}: unreadable config ({exc})") from None
     if "config" not in meta:
         raise CheckpointError(f"{weights}: no model config in {CONFIG} or in the weights header")
+    info = meta.get("metadata", {})
     try:
-        model = GridRNN(GridRNNConfig.from_dict(meta["config"]))
-    except (InputError, TypeError) as exc:
+        config = GridRNNConfig.from_dict(meta["config"])
+        if info.get("model") == "GridEnsemble":
+            from dsp_rnn.gridrnn.ensemble import GridEnsemble
+
+            model = GridEnsemble(config, int(info.get("ensemble_size", 0)))
+        else:
+            model = GridRNN(config)
+    except (InputError, TypeError, ValueError) as exc:
         raise CheckpointError(f"{weights}: bad model config ({exc})") from None
     try:
         model.load_state_dict(tensors, strict=True)

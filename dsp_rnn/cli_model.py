@@ -122,6 +122,25 @@ def _cmd_eval(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_ensemble(args: argparse.Namespace) -> int:
+    from dsp_rnn.checkpoint import load_model, save_model
+    from dsp_rnn.gridrnn.ensemble import GridEnsemble
+
+    out = Path(args.out)
+    if out.exists() and any(out.iterdir()) and not args.overwrite:
+        raise DspRnnError(f"{out}: exists and is not empty; pass --overwrite to replace it")
+    loaded = [load_model(m) for m in args.models]
+    if any(isinstance(m, GridEnsemble) for m, _ in loaded):
+        raise InputError("ensemble: members must be single models (run folders), not ensembles")
+    model = GridEnsemble.from_models([m for m, _ in loaded])
+    members = [{"source": str(name), "metrics": meta.get("metrics", {})}
+               for name, (_, meta) in zip(args.models, loaded, strict=True)]  # fmt: skip
+    save_model(out, model, {"members": members, "parameters": model.count_parameters()})
+    print(f"wrote {out} (a mixture of {len(members)} models, "
+          f"{model.count_parameters()} parameters)")  # fmt: skip
+    return 0
+
+
 def register(sub: argparse._SubParsersAction) -> None:
     """Add ``train``, ``generate`` and ``eval`` to the ``dsp-rnn`` parser."""
     p = sub.add_parser("train", help="train a note-grid model on a MIDI folder or a JSB JSON")
@@ -177,6 +196,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--overwrite", action="store_true")
     add_render_flags(p)
     p.set_defaults(func=_cmd_generate)
+
+    p = sub.add_parser("ensemble", help="mix trained models note by note into one model")
+    p.add_argument("models", nargs="+", help="run folders or weights files (same config)")
+    p.add_argument("--out", required=True, help="model folder to write")
+    p.add_argument("--overwrite", action="store_true")
+    p.set_defaults(func=_cmd_ensemble)
 
     p = sub.add_parser("eval", help="NLL per time step and frame accuracy on JSB")
     p.add_argument("model", help="run folder, weights file or shipped name ('default')")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import socket
 
 import mido
@@ -196,6 +197,17 @@ def test_cli_eval_json_on_a_small_jsb_file(tmp_path, capsys):
     assert 30 < res["nll_per_step"] < 200  # untrained: ~88 fair-ish coins
     assert main(["eval", str(tmp_path / "nope"), "--jsb", str(jsb)]) == 1
     assert "no such model" in capsys.readouterr().err
+    # a mixture of two models: written, evaluated, sampled from
+    torch.manual_seed(8)
+    save_model(tmp_path / "m2", GridRNN(GridRNNConfig(time_hidden=8, pitch_hidden=6)), {})
+    args = ["ensemble", str(tmp_path / "m"), str(tmp_path / "m2"), "--out", str(tmp_path / "e")]
+    assert main(args) == 0 and "mixture of 2 models" in capsys.readouterr().out
+    assert main(["eval", str(tmp_path / "e"), "--jsb", str(jsb), "--json"]) == 0
+    mixed = json.loads(capsys.readouterr().out)["nll_per_step"]
+    assert math.isfinite(mixed) and mixed < 200
+    assert main(["generate", "--model", str(tmp_path / "e"), "--out", str(tmp_path / "e.mid"),
+                 "--steps", "3"]) == 0  # fmt: skip
+    assert main(args) == 1 and "not empty" in capsys.readouterr().err  # never overwrites
 
 
 def test_generate_with_no_flag_but_out_uses_the_shipped_default(tmp_path, monkeypatch, capsys):

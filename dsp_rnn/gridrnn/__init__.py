@@ -7,12 +7,14 @@
 
 from dsp_rnn.gridrnn.config import MODEL_KINDS, GridRNNConfig
 from dsp_rnn.gridrnn.data import Corpus, load_corpus
+from dsp_rnn.gridrnn.ensemble import GridEnsemble
 from dsp_rnn.gridrnn.model import GridRNN, GridState
 from dsp_rnn.gridrnn.sampler import sample, steps_for
 
 __all__ = [
     "MODEL_KINDS",
     "Corpus",
+    "GridEnsemble",
     "GridRNN",
     "GridRNNConfig",
     "GridState",

@@ -8,12 +8,15 @@ a temperature. Nothing is re-run: a piece of ``T`` steps costs ``T`` time-LSTM s
 
 from __future__ import annotations
 
+import math
 import typing
+from functools import partial
 
 import numpy as np
 import torch
 
 from dsp_rnn.errors import InputError
+from dsp_rnn.gridrnn.ensemble import GridEnsemble, mix_logits
 from dsp_rnn.gridrnn.model import GridRNN, GridState
 from dsp_rnn.music.grid import NoteGrid
 
@@ -62,7 +65,7 @@ def _thresholds(shape, temperature: float, gen: torch.Generator, dtype) -> torch
 
 @torch.inference_mode()
 def sample(
-    model: GridRNN,
+    model: GridRNN | GridEnsemble,
     steps: int,
     *,
     n_samples: int = 1,
@@ -78,7 +81,8 @@ def sample(
     """Draw ``n_samples`` pieces of ``steps`` new steps (after the primer, if any).
 
     Args:
-        model: a trained :class:`GridRNN` (put in eval mode here).
+        model: a trained :class:`GridRNN` or :class:`GridEnsemble` (put in eval mode
+            here; an ensemble draws every key from its members' mixed probabilities).
         steps: new steps to generate.
         n_samples: pieces drawn side by side (one batch).
         temperature: divides the logits; ``0`` picks the more likely value (deterministic).
@@ -112,12 +116,14 @@ def sample(
     if min_notes > c.n_pitches:
         raise InputError(f"min_notes {min_notes} > keys {c.n_pitches}")
     model.eval()
+    members = list(model.members) if isinstance(model, GridEnsemble) else [model]
+    mix = partial(mix_logits, articulation=c.articulation)
     bounded = min_notes > 0 or max_notes is not None
     k = max(1, candidates) if bounded else 1
     rows = n_samples * k
     gen = torch.Generator().manual_seed(int(seed))
-    dtype = model.out_time.weight.dtype
-    state: GridState = model.begin(rows)
+    dtype = members[0].out_time.weight.dtype
+    states: list[GridState] = [m.begin(rows) for m in members]
     head = np.zeros((0, c.n_pitches, 2), np.uint8)
     if primer is not None:
         from dsp_rnn.gridrnn.data import grid_to_array
@@ -125,39 +131,48 @@ def sample(
         head = grid_to_array(primer, low_pitch=c.low_pitch, n_pitches=c.n_pitches)
         if len(head):
             pg = torch.from_numpy(head).to(dtype)[None].expand(rows, -1, -1, -1)
-            _, state = model(pg, state)
+            states = [m(pg, s)[1] for m, s in zip(members, states, strict=True)]
     out = torch.zeros(rows, steps, c.n_pitches, 2, dtype=dtype)
     for t in range(steps):
-        h, feats, state = model.time_step(state)
-        base = model.out_time(torch.cat([h, feats], -1))  # (rows, P, 2)
-        prev_play = typing.cast(torch.Tensor, state.previous)[..., 0]  # (rows, P)
+        stepped = [m.time_step(s) for m, s in zip(members, states, strict=True)]
+        hs = [h for h, _, _ in stepped]
+        feats = [f for _, f, _ in stepped]
+        states = [s for _, _, s in stepped]
+        bases = [m.out_time(torch.cat([h, f], -1))
+                 for m, h, f in zip(members, hs, feats, strict=True)]  # fmt: skip
+        prev_play = typing.cast(torch.Tensor, states[0].previous)[..., 0]  # (rows, P)
         current = torch.zeros(rows, c.n_pitches, 2, dtype=dtype)
         play_logit = torch.zeros(rows, c.n_pitches, dtype=dtype)
         thr = _thresholds((2, rows, c.n_pitches), temperature, gen, dtype)  # play, onset
-        if model.pitch_lstm is None:
+        if members[0].pitch_lstm is None:
+            base = mix(bases)
             play_logit = base[..., 0]
             current[..., 0] = (play_logit > thr[0]).to(dtype)
             onset_logit = base[..., 1]
         elif fast:
-            current, play_logit = _decide_fast(model, h, base, prev_play, thr)
+            current, play_logit = _decide_fast(members, hs, bases, prev_play, thr)
         else:
-            ps = None
+            pss: list = [None] * len(members)
             onset_logit = torch.zeros(rows, c.n_pitches, dtype=dtype)
             for n in range(c.n_pitches):
-                logit, ps = model.pitch_step(h, feats, current, n, ps, base)
+                step = [m.pitch_step(h, f, current, n, ps, b)
+                        for m, h, f, ps, b in zip(members, hs, feats, pss, bases,
+                                                  strict=True)]  # fmt: skip
+                pss = [ps for _, ps in step]
+                logit = mix([lg for lg, _ in step])
                 play_logit[:, n], onset_logit[:, n] = logit[:, 0], logit[:, 1]
                 current[:, n, 0] = (logit[:, 0] > thr[0, :, n]).to(dtype)
                 current[:, n, 1] = _onset(
                     current[:, n, 0], prev_play[:, n], logit[:, 1], c.articulation, thr[1, :, n]
                 )
-        if model.pitch_lstm is None:
+        if members[0].pitch_lstm is None:
             current[..., 1] = _onset(
                 current[..., 0], prev_play, onset_logit, c.articulation, thr[1]
             )
         if bounded:
             current = _bound(current, play_logit, prev_play, n_samples, k, min_notes, max_notes)
         out[:, t] = current
-        state = model.commit(state, current)
+        states = [m.commit(st, current) for m, st in zip(members, states, strict=True)]
     result = []
     tempo = tempo_bpm or (primer.tempo_bpm if primer is not None else c.tempo_bpm)
     num = c.beat_period // c.steps_per_quarter if c.beat_period % c.steps_per_quarter == 0 else 4
@@ -205,40 +220,46 @@ def _bound(current, play_logit, prev_play, n_samples, k, lo, hi):
     return torch.cat(chosen, 0)
 
 
-def _decide_fast(model, h, base, prev_play, thr):
-    """One step of the pitch axis, key by key, with the LSTM written out (TorchScript).
+def _decide_fast(members, hs, bases, prev_play, thr):
+    """One step of the pitch axis, key by key, with the LSTMs written out (TorchScript).
 
-    The time-LSTM part of the first pitch-LSTM layer's input projection is computed for all
-    keys at once; the below-features are kept up to date incrementally (a padded play buffer
-    and a pitch-class histogram) instead of being rebuilt per key.
+    Per member: the time-LSTM part of the first pitch-LSTM layer's input projection is
+    computed for all keys at once; the below-features are kept up to date incrementally (a
+    padded play buffer and a pitch-class histogram) instead of being rebuilt per key. With
+    several members (a :class:`GridEnsemble`) each key's logits are mixed before the draw.
     """
-    c = model.config
-    lstm, out = model.pitch_lstm, model.out_pitch
+    c = members[0].config
     ht, hp = c.time_hidden, c.pitch_hidden
-    w_ih = [getattr(lstm, f"weight_ih_l{k}") for k in range(c.pitch_layers)]
-    w_hh = [getattr(lstm, f"weight_hh_l{k}").t() for k in range(c.pitch_layers)]
-    bias = [getattr(lstm, f"bias_ih_l{k}") + getattr(lstm, f"bias_hh_l{k}")
-            for k in range(c.pitch_layers)]  # fmt: skip
-    pre = torch.matmul(h, w_ih[0][:, :ht].t()) + bias[0]  # (R, P, 4Hp)
-    # the below-features feed the first layer's gates and the output: one matmul for both
-    w_below = torch.cat([w_ih[0][:, ht:].t(), out.weight[:, hp:].t()], 1)  # (Bf, 4Hp + 2)
-    w_in = [w.t() for w in w_ih]
+    pres, base_b, w_belows, w_hhs, w_ins, biases, w_outs = [], [], [], [], [], [], []
+    for m, h, base in zip(members, hs, bases, strict=True):
+        lstm, out = m.pitch_lstm, m.out_pitch
+        w_ih = [getattr(lstm, f"weight_ih_l{k}") for k in range(c.pitch_layers)]
+        w_hhs.append([getattr(lstm, f"weight_hh_l{k}").t() for k in range(c.pitch_layers)])
+        bias = [getattr(lstm, f"bias_ih_l{k}") + getattr(lstm, f"bias_hh_l{k}")
+                for k in range(c.pitch_layers)]  # fmt: skip
+        biases.append(bias)
+        pres.append(torch.matmul(h, w_ih[0][:, :ht].t()) + bias[0])  # (R, P, 4Hp)
+        # the below-features feed the first layer's gates and the output: one matmul for both
+        w_belows.append(torch.cat([w_ih[0][:, ht:].t(), out.weight[:, hp:].t()], 1))
+        w_ins.append([w.t() for w in w_ih])
+        base_b.append(base + out.bias)
+        w_outs.append(out.weight[:, :hp].t())
     pcs = (torch.arange(c.n_pitches) + c.low_pitch) % 12
-    onehot = torch.nn.functional.one_hot(pcs, 12).to(h.dtype)
+    onehot = torch.nn.functional.one_hot(pcs, 12).to(hs[0].dtype)
     rel_index = (pcs[:, None] + torch.arange(12)) % 12
     loop = _compiled_loop()
-    return loop(pre, base + out.bias, w_below, w_hh, w_in, bias, out.weight[:, :hp].t(), thr,
-                prev_play, onehot, rel_index, c.articulation, hp)  # fmt: skip
+    return loop(pres, base_b, w_belows, w_hhs, w_ins, biases, w_outs, thr, prev_play, onehot,
+                rel_index, c.articulation, hp)  # fmt: skip
 
 
 def _pitch_loop(
-    pre: torch.Tensor,
-    base: torch.Tensor,
-    w_below: torch.Tensor,
-    w_hh: list[torch.Tensor],
-    w_in: list[torch.Tensor],
-    bias: list[torch.Tensor],
-    w_out_g: torch.Tensor,
+    pres: list[torch.Tensor],
+    bases: list[torch.Tensor],
+    w_belows: list[torch.Tensor],
+    w_hhs: list[list[torch.Tensor]],
+    w_ins: list[list[torch.Tensor]],
+    biases: list[list[torch.Tensor]],
+    w_outs: list[torch.Tensor],
     thr: torch.Tensor,
     prev_play: torch.Tensor,
     onehot: torch.Tensor,
@@ -246,36 +267,55 @@ def _pitch_loop(
     articulation: bool,
     hp: int,
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    rows, p = pre.shape[0], pre.shape[1]
-    layers = len(w_hh)
+    n_members = len(pres)
+    rows, p = pres[0].shape[0], pres[0].shape[1]
+    layers = len(w_hhs[0])
     g4 = 4 * hp
-    hs = [pre.new_zeros(rows, hp) for _ in range(layers)]
-    cs = [pre.new_zeros(rows, hp) for _ in range(layers)]
-    buf = pre.new_zeros(rows, p + 12, 2)  # 12 silent keys below key 0
-    hist = pre.new_zeros(rows, 12)
-    play_logit = pre.new_zeros(rows, p)
+    hs = [[pres[0].new_zeros(rows, hp) for _ in range(layers)] for _ in range(n_members)]
+    cs = [[pres[0].new_zeros(rows, hp) for _ in range(layers)] for _ in range(n_members)]
+    buf = pres[0].new_zeros(rows, p + 12, 2)  # 12 silent keys below key 0
+    hist = pres[0].new_zeros(rows, 12)
+    play_logit = pres[0].new_zeros(rows, p)
+    log_m = math.log(n_members)
     for n in range(p):
         rel = hist.index_select(1, rel_index[n])
         below = torch.cat([buf[:, n + 11], buf[:, n : n + 12, 0], rel,
                            rel.sum(1, keepdim=True) / 4.0], 1)  # fmt: skip
-        from_below = torch.mm(below, w_below)  # (R, 4Hp + 2)
-        x = hs[0]
-        for k in range(layers):
-            if k == 0:
-                gates = torch.addmm(pre[:, n] + from_below[:, :g4], hs[0], w_hh[0])
+        logits: list[torch.Tensor] = []
+        for j in range(n_members):
+            from_below = torch.mm(below, w_belows[j])  # (R, 4Hp + 2)
+            h_j, c_j, w_hh, w_in, bias = hs[j], cs[j], w_hhs[j], w_ins[j], biases[j]
+            x = h_j[0]
+            for k in range(layers):
+                if k == 0:
+                    gates = torch.addmm(pres[j][:, n] + from_below[:, :g4], h_j[0], w_hh[0])
+                else:
+                    gates = torch.addmm(bias[k], x, w_in[k]).addmm_(h_j[k], w_hh[k])
+                sg = gates.sigmoid()
+                ck = sg[:, hp : 2 * hp] * c_j[k] + sg[:, :hp] * gates[:, 2 * hp : 3 * hp].tanh()
+                c_j[k] = ck
+                h_j[k] = sg[:, 3 * hp :] * ck.tanh()
+                x = h_j[k]
+            logits.append(torch.addmm(bases[j][:, n] + from_below[:, g4:], x, w_outs[j]))
+        if n_members == 1:
+            logit = logits[0]  # (R, 2)
+        else:
+            st = torch.stack(logits)  # (M, R, 2): mix as in ensemble.mix_logits
+            on = torch.nn.functional.logsigmoid(st[..., 0])
+            off = torch.nn.functional.logsigmoid(-st[..., 0])
+            mix_play = torch.logsumexp(on, 0) - torch.logsumexp(off, 0)
+            if articulation:
+                mix_on = torch.logsumexp(
+                    on + torch.nn.functional.logsigmoid(st[..., 1]), 0
+                ) - torch.logsumexp(on + torch.nn.functional.logsigmoid(-st[..., 1]), 0)
             else:
-                gates = torch.addmm(bias[k], x, w_in[k]).addmm_(hs[k], w_hh[k])
-            sg = gates.sigmoid()
-            ck = sg[:, hp : 2 * hp] * cs[k] + sg[:, :hp] * gates[:, 2 * hp : 3 * hp].tanh()
-            cs[k] = ck
-            hs[k] = sg[:, 3 * hp :] * ck.tanh()
-            x = hs[k]
-        logit = torch.addmm(base[:, n] + from_below[:, g4:], x, w_out_g)  # (R, 2)
+                mix_on = torch.logsumexp(st[..., 1], 0) - log_m
+            logit = torch.stack([mix_play, mix_on], -1)
         play_logit[:, n] = logit[:, 0]
-        play = (logit[:, 0] > thr[0, :, n]).to(pre.dtype)
+        play = (logit[:, 0] > thr[0, :, n]).to(pres[0].dtype)
         onset = play * (1 - prev_play[:, n])
         if articulation:
-            onset = torch.maximum(onset, play * (logit[:, 1] > thr[1, :, n]).to(pre.dtype))
+            onset = torch.maximum(onset, play * (logit[:, 1] > thr[1, :, n]).to(pres[0].dtype))
         buf[:, n + 12, 0] = play
         buf[:, n + 12, 1] = onset
         hist = hist + play[:, None] * onehot[n]
