@@ -169,7 +169,7 @@ def load_model(name_or_path: str | Path | None = None):
         if info.get("model") == "GridEnsemble":
             from dsp_rnn.gridrnn.ensemble import GridEnsemble
 
-            model = GridEnsemble(config, int(info.get("ensemble_size", 0)))
+            model: torch.nn.Module = GridEnsemble(config, int(info.get("ensemble_size", 0)))
         else:
             model = GridRNN(config)
     except (InputError, TypeError, ValueError) as exc:

@@ -10,6 +10,7 @@ likelihood than any of them. With articulation the onset mixes as a conditional 
 from __future__ import annotations
 
 import math
+import typing
 from collections.abc import Sequence
 
 import torch
@@ -74,23 +75,28 @@ class GridEnsemble(nn.Module):
         return out.eval()
 
     @property
+    def models(self) -> list[GridRNN]:
+        """The members, typed."""
+        return [typing.cast(GridRNN, m) for m in self.members]
+
+    @property
     def out_time(self) -> nn.Linear:  # the sampler reads the dtype from here
-        return self.members[0].out_time
+        return self.models[0].out_time
 
     def prepare(self, grid: torch.Tensor, previous: torch.Tensor | None = None) -> torch.Tensor:
-        return self.members[0].prepare(grid, previous)
+        return self.models[0].prepare(grid, previous)
 
     def forward(
         self, grid: torch.Tensor, state: list[GridState] | None = None
     ) -> tuple[torch.Tensor, list[GridState]]:
         """Teacher-forced mixture logits ``(batch, time, pitch, 2)`` and the members' states."""
         states = state if state is not None else [None] * len(self.members)
-        outs = [m(grid, s) for m, s in zip(self.members, states, strict=True)]
+        outs = [m(grid, s) for m, s in zip(self.models, states, strict=True)]
         logits = mix_logits([lg for lg, _ in outs], self.config.articulation)
         return logits, [s for _, s in outs]
 
     def note_log_probs(self, grid: torch.Tensor, logits: torch.Tensor) -> torch.Tensor:
-        return self.members[0].note_log_probs(grid, logits)
+        return self.models[0].note_log_probs(grid, logits)
 
     def log_prob(
         self,

@@ -116,7 +116,7 @@ def sample(
     if min_notes > c.n_pitches:
         raise InputError(f"min_notes {min_notes} > keys {c.n_pitches}")
     model.eval()
-    members = list(model.members) if isinstance(model, GridEnsemble) else [model]
+    members: list[GridRNN] = model.models if isinstance(model, GridEnsemble) else [model]
     mix = partial(mix_logits, articulation=c.articulation)
     bounded = min_notes > 0 or max_notes is not None
     k = max(1, candidates) if bounded else 1
