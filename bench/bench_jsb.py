@@ -94,6 +94,8 @@ def main(argv: list[str] | None = None) -> int:
     rows = [("per-note marginal (fitted on train)", marginal_nll(train, test), "")]
     for name in ["default", *args.models]:
         model, m = load_model(name)
+        size = getattr(model, "members", None)
+        name = name if size is None else f"{name} (mixture of {len(size)})"
         label = f"{name}: {model.config.kind} {model.config.time_layers}x" \
                 f"{model.config.time_hidden} time" + (
                     f" + {model.config.pitch_layers}x{model.config.pitch_hidden} pitch"

@@ -135,7 +135,10 @@ def _cmd_ensemble(args: argparse.Namespace) -> int:
     model = GridEnsemble.from_models([m for m, _ in loaded])
     members = [{"source": str(name), "metrics": meta.get("metrics", {})}
                for name, (_, meta) in zip(args.models, loaded, strict=True)]  # fmt: skip
-    save_model(out, model, {"members": members, "parameters": model.count_parameters()})
+    seconds = sum(float(meta.get("training_seconds", 0.0)) for _, meta in loaded)
+    info = {"members": members, "parameters": model.count_parameters(),
+            "training_seconds": seconds, "data": loaded[0][1].get("data", "")}  # fmt: skip
+    save_model(out, model, info)
     print(f"wrote {out} (a mixture of {len(members)} models, "
           f"{model.count_parameters()} parameters)")  # fmt: skip
     return 0
