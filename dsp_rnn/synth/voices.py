@@ -140,6 +140,11 @@ def ks_tuning(f0_hz: float, sample_rate: float) -> tuple[int, float, float]:
 
     Raises:
         InputError: ``f0_hz > sample_rate / 2`` (the loop needs two samples a period).
+
+    Example:
+        >>> delay, c, d = ks_tuning(440.0, 44_100)  # a period of 100.227 samples
+        >>> delay, round(d, 3), round(c, 4)
+        (99, 0.727, 0.158)
     """
     period = sample_rate / f0_hz
     if not period >= 2.0:
@@ -168,6 +173,13 @@ class KarplusStrong(_RenderNote):
         K. Karplus, A. Strong, "Digital synthesis of plucked-string and drum timbres",
         CMJ 7(2), 1983. D. Jaffe, J. O. Smith, "Extensions of the Karplus-Strong
         plucked-string algorithm", CMJ 7(2), 1983.
+
+    Example:
+        >>> y = KarplusStrong().render_note(57, 100, 0.5, sample_rate=22_050, seed=1)
+        >>> len(y) == int(0.5 * 22_050) + KarplusStrong().envelope.release_samples(22_050)
+        True
+        >>> float(y[-1])  # the release ends at exactly zero
+        0.0
     """
 
     t60_s: float = 3.0
