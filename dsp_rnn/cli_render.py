@@ -23,6 +23,8 @@ def add_render_flags(p: argparse.ArgumentParser) -> None:
                    help="our voice for every note: ks (Karplus-Strong string), subtractive, "
                         "additive (organ), sine; gm = by General MIDI program (default for "
                         "render; generate defaults to ks)")  # fmt: skip
+    g.add_argument("--no-drums", action="store_true",
+                   help="leave out channel 10 (default: our drum kit plays it)")  # fmt: skip
     g.add_argument("--soundfont", metavar="F.sf2", help="render through FluidSynth instead")
     g.add_argument("--reverb", type=float, default=1.8, metavar="RT60_S",
                    help="FDN reverb time in seconds, 0 for dry (default 1.8)")  # fmt: skip
@@ -69,6 +71,7 @@ def render_from_args(source: Any, out: Path, args: argparse.Namespace, *,
         report = render_file(
             source, out, sample_rate=args.sample_rate, channels=args.channels,
             subtype=args.format, voice=None if voice == "gm" else voice, reverb=reverb,
+            drums=not args.no_drums,
             peak_db=args.peak_db, soundfont=args.soundfont, max_seconds=args.max_seconds,
             overwrite=args.overwrite, progress=progress,
         )  # fmt: skip

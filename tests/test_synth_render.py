@@ -125,8 +125,11 @@ def test_gm_mapping_and_drums() -> None:
     notes = [_note(60, 0, 0.5, program=19), _note(36, 0, 0.2, channel=9),
              _note(64, 0.5, 1.0, program=48, track=1)]  # fmt: skip
     plan = plan_notes(notes, sample_rate=SR)
+    assert len(plan) == 3 and plan.skipped == {}
+    assert sorted(v.name for v in plan.voices) == ["additive", "drums", "subtractive"]
+    assert len(plan_notes(notes, sample_rate=SR, voice="ks")) == 3  # drums stay drums
+    plan = plan_notes(notes, sample_rate=SR, drums=False)
     assert len(plan) == 2 and plan.skipped == {"drums": 1}
-    assert sorted(v.name for v in plan.voices) == ["additive", "subtractive"]
     # two instruments, spread apart in the stereo field
     assert plan.gains[0, 0] > plan.gains[0, 1] and plan.gains[1, 1] > plan.gains[1, 0]
     blip = render([_note(60, 1.0, 1.0)], sample_rate=SR, voice="additive", reverb=None)
@@ -251,8 +254,10 @@ def test_file_errors_keep_user_files(tmp_path: Path) -> None:
         render_file(_chorale(), tmp_path / "x.wav", sample_rate=SR, subtype="8")
     with pytest.raises(InputError, match="max_seconds"):
         render_file(_chorale(), tmp_path / "x.wav", sample_rate=SR, max_seconds=1.0)
+    with pytest.raises(InputError, match="nothing to render.*out of range"):
+        render_file([_note(127, 0, 1)], tmp_path / "x.wav", sample_rate=SR, voice="ks")
     with pytest.raises(InputError, match="nothing to render.*1 drums"):
-        render_file([_note(36, 0, 1, channel=9)], tmp_path / "x.wav", sample_rate=SR)
+        render_file([_note(36, 0, 1, channel=9)], tmp_path / "x.wav", sample_rate=SR, drums=False)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["keep.wav"]
 
 
@@ -286,6 +291,13 @@ def test_cli_render(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     )
     info = sf.info(str(out))
     assert (info.channels, info.subtype) == (1, "FLOAT")
+    drums = write_midi(Score(notes=_chorale() + [_note(36, 0.5 * b, 0.5 * b + 0.1, channel=9,
+                                                       track=9) for b in range(8)],
+                             ticks_per_beat=480), tmp_path / "d.mid")  # fmt: skip
+    assert main(["render", str(drums), str(tmp_path / "d.wav"), "--quiet"]) == 0
+    assert "40 notes" in capsys.readouterr().out
+    assert main(["render", str(drums), str(tmp_path / "n.wav"), "--quiet", "--no-drums"]) == 0
+    assert "32 notes, 8 drums" in capsys.readouterr().out
     assert main(["render", str(mid), str(tmp_path / "x.txt")]) == 1
     assert "audio file" in capsys.readouterr().err
     assert main(["render", str(tmp_path / "none.mid"), str(tmp_path / "y.wav")]) == 1
@@ -356,3 +368,27 @@ def test_long_render_spills_to_disk_and_equals_in_memory(tmp_path: Path) -> None
     assert (tmp_path / "a.wav").read_bytes() == (tmp_path / "b.wav").read_bytes()
     assert a.peak_dbfs == b.peak_dbfs
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a.wav", "b.wav"]
+
+
+def test_drum_kit_sounds_where_the_gm_map_says() -> None:
+    from dsp_rnn.synth import DrumKit
+
+    kit, sr = DrumKit(), 44_100
+
+    def band_share(y: np.ndarray, lo: float, hi: float) -> float:
+        spec = np.abs(np.fft.rfft(y)) ** 2
+        f = np.fft.rfftfreq(len(y), 1 / sr)
+        return float(spec[(f >= lo) & (f < hi)].sum() / spec.sum())
+
+    kick = kit.render_note(36, 110, 0.1, sample_rate=sr, seed=1)
+    hat = kit.render_note(42, 110, 0.1, sample_rate=sr, seed=1)
+    assert band_share(kick, 20, 250) > 0.8 and band_share(hat, 5000, 20000) > 0.6
+    assert len(kit.render_note(46, 110, 0.1, sample_rate=sr)) > 3 * len(hat)  # open vs closed
+    for key in range(27, 88):  # every key sounds, from silence to exactly 0
+        y = kit.render_note(key, 100, 0.05, sample_rate=sr, seed=key)
+        assert np.isfinite(y).all() and np.abs(y).max() > 1e-3, key
+        assert abs(y[0]) < 0.05 * np.abs(y).max() and y[-1] == 0.0, key
+    a = kit.render_note(38, 100, 0.1, sample_rate=sr, seed=3)
+    assert np.array_equal(a, kit.render_note(38, 100, 0.1, sample_rate=sr, seed=3))
+    soft = kit.render_note(38, 30, 0.1, sample_rate=sr, seed=3)
+    assert np.abs(a).max() > 5 * np.abs(soft).max()

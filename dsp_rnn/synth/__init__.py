@@ -4,6 +4,7 @@ Needs numpy, numba and soundfile only (no torch), so ``dsp-rnn render`` starts f
 stays small. FluidSynth (``--soundfont``) is optional: :mod:`dsp_rnn.synth.fluidsynth`.
 """
 
+from dsp_rnn.synth.drums import DrumKit
 from dsp_rnn.synth.files import SUBTYPES, RenderReport, render_file
 from dsp_rnn.synth.render import SAMPLE_RATES, NotePlan, plan_notes, render, render_blocks
 from dsp_rnn.synth.reverb import Reverb, ReverbState
@@ -23,6 +24,7 @@ from dsp_rnn.synth.voices import (
 __all__ = [
     "ADSR",
     "Additive",
+    "DrumKit",
     "KarplusStrong",
     "NotePlan",
     "RenderReport",

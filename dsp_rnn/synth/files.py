@@ -107,6 +107,7 @@ def render_file(
     channels: int = 2,
     subtype: str = "PCM_16",
     voice: str | Voice | None = None,
+    drums: bool = True,
     reverb: Reverb | bool | None = True,
     peak_db: float | None = -1.0,
     soundfont: str | os.PathLike[str] | None = None,
@@ -127,6 +128,7 @@ def render_file(
         subtype: ``"PCM_16"``/``"16"``, ``"PCM_24"``/``"24"`` or ``"FLOAT"``/``"float"``.
         voice: our voice for every note (``"ks"``, ``"subtractive"``, ``"additive"``,
             ``"sine"``) or None for the General MIDI mapping. Ignored with ``soundfont``.
+        drums: play channel 10 on our drum kit (default); False leaves it out.
         reverb: True (default :class:`Reverb`), a Reverb, or None/False. With a
             soundfont, any true value turns on FluidSynth's own reverb.
         peak_db: normalise the peak to this level in dBFS (default -1); None keeps the
@@ -172,7 +174,7 @@ def render_file(
         else:
             rev = _reverb(reverb, sample_rate, channels)
             plan = plan_notes(source, sample_rate=sample_rate, channels=channels, voice=voice,
-                              tail_s=rev.tail_s if rev else 0.0)  # fmt: skip
+                              drums=drums, tail_s=rev.tail_s if rev else 0.0)  # fmt: skip
             if len(plan) == 0:
                 what = str(source) if isinstance(source, (str, os.PathLike)) else "notes"
                 why = ", ".join(f"{n} {w}" for w, n in plan.skipped.items()) or "no notes"

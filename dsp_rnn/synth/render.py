@@ -24,6 +24,7 @@ import numpy as np
 
 from dsp_rnn.errors import InputError
 from dsp_rnn.synth import _kernels as k
+from dsp_rnn.synth.drums import DrumKit
 from dsp_rnn.synth.reverb import Reverb
 from dsp_rnn.synth.voices import Voice, gm_voice_name, make_voice
 
@@ -35,6 +36,7 @@ __all__ = ["NotePlan", "plan_notes", "render_blocks", "render", "SAMPLE_RATES", 
 
 SAMPLE_RATES = (22_050, 44_100, 48_000)
 MAX_NOTE_S = 60.0  # a held note longer than this is cut (with its release) to keep memory flat
+_KIT = DrumKit()
 MIN_NOTE_S = 0.02  # a shorter note (a zero-length note-on/off pair) is held this long
 
 Source = Union[str, Path, "Score", "NoteGrid", Sequence[Any]]
@@ -116,11 +118,14 @@ def plan_notes(
     sample_rate: int = 44_100,
     channels: int = 2,
     voice: str | Voice | None = None,
+    drums: bool = True,
     tail_s: float = 0.0,
 ) -> NotePlan:
-    """Sort notes, pick voices (``voice`` for all, else by General MIDI program), place
-    them in samples and stereo; drums (channel 10) and notes a voice cannot play (above
-    Nyquist) are counted in ``skipped``."""
+    """Sort notes, pick voices (``voice`` for every pitched note, else by General MIDI
+    program; channel 10 plays the :class:`~dsp_rnn.synth.drums.DrumKit` unless ``drums``
+    is False), place them in samples and stereo. Notes left out (drums when
+    ``drums=False``, notes a voice cannot play above Nyquist) are counted in
+    ``skipped``."""
     if isinstance(sample_rate, bool) or sample_rate not in SAMPLE_RATES:
         raise InputError(f"sample_rate: expected one of {SAMPLE_RATES} Hz, got {sample_rate!r}")
     if channels not in (1, 2):
@@ -134,16 +139,14 @@ def plan_notes(
     for start_s, end_s, pitch, vel, program, chan, track in rows:
         if not (math.isfinite(start_s) and math.isfinite(end_s)) or start_s < 0:
             raise InputError(f"note times must be finite and >= 0, got {start_s!r}..{end_s!r}")
-        if fixed is None:
-            name = gm_voice_name(program, drum=chan == 9)
-            if name is None:
+        if chan == 9:
+            if not drums:
                 skipped["drums"] += 1
                 continue
-            v = make_voice(name)
+            v: Voice = _KIT
+        elif fixed is None:
+            v = make_voice(gm_voice_name(program) or "ks")
         else:
-            if chan == 9:
-                skipped["drums"] += 1
-                continue
             v = fixed
         if not (0 <= pitch <= 127) or not v.playable(pitch, sample_rate):
             skipped["out of range"] += 1
@@ -238,6 +241,7 @@ def render(
     sample_rate: int = 44_100,
     channels: int = 2,
     voice: str | Voice | None = None,
+    drums: bool = True,
     reverb: Reverb | bool | None = True,
     peak_db: float | None = -1.0,
     block_size: int = 16_384,
@@ -252,6 +256,7 @@ def render(
         channels: 1 or 2.
         voice: ``"ks"``, ``"subtractive"``, ``"additive"``, ``"sine"``, a voice object, or
             None for the General MIDI mapping (:func:`~dsp_rnn.synth.gm_voice_name`).
+        drums: play channel 10 on the drum kit (default); False leaves it out.
         reverb: True for the default :class:`Reverb`, a Reverb, or None/False for dry.
         peak_db: normalise the peak to this many dBFS (default -1); None keeps the level
             (turned down only if it would clip).
@@ -265,7 +270,7 @@ def render(
     """
     rev = _reverb(reverb, sample_rate, channels)
     plan = plan_notes(source, sample_rate=sample_rate, channels=channels, voice=voice,
-                      tail_s=rev.tail_s if rev else 0.0)  # fmt: skip
+                      drums=drums, tail_s=rev.tail_s if rev else 0.0)  # fmt: skip
     blocks = list(render_blocks(plan, reverb=rev, block_size=block_size, seed=seed))
     y = np.concatenate(blocks, axis=1) if blocks else np.zeros((channels, 0), np.float32)
     peak = float(np.abs(y).max()) if y.size else 0.0

@@ -368,7 +368,7 @@ _GM_FAMILIES = (
 
 def gm_voice_name(program: int, *, drum: bool = False) -> str | None:
     """The voice for a General MIDI program (0-127); ``None`` for drums (channel 10),
-    which have no voice of ours."""
+    which play on :class:`~dsp_rnn.synth.drums.DrumKit` instead."""
     if drum:
         return None
     return _GM_FAMILIES[min(max(int(program), 0), 127) // 8]
