@@ -5,7 +5,7 @@ Targets (issue 3), wall time on this machine:
 - ``iir``: an ``IIRCell`` fitted to a 4th-order Butterworth lowpass from white noise reaches
   ESR < 1e-3 (held-out white noise) in under 60 s. Rows: cutoff 4 kHz and 2 kHz
   (``IIRCell(2)``, the default random initialisation) and 1 kHz (poles initialised at
-  log-uniform frequencies, :func:`log_frequency_init`: from the default initialisation most
+  log-uniform frequencies, :meth:`IIRCell.log_frequency`: from the default initialisation most
   seeds stop in a local minimum at 1 kHz, see README). Three seeds each.
 - ``lstm``: an LSTM with 16 hidden units fitted to an overdrive (mid-boost biquad, tanh
   drive, lowpass biquad; made with ``dsp_rnn.filters``) reaches ESR < 0.02 in under 5
@@ -19,7 +19,6 @@ Writes the curves as ``docs/fit_iir_butter4.png`` and ``docs/fit_lstm_overdrive.
 from __future__ import annotations
 
 import argparse
-import math
 import sys
 from pathlib import Path
 
@@ -43,25 +42,6 @@ POST = biquad_lowpass(4000.0, q=0.707, sample_rate=SR, dtype=torch.float64)
 def overdrive(x: torch.Tensor, drive: float = 8.0, level: float = 0.5) -> torch.Tensor:
     """Mid boost (+9 dB at 700 Hz) -> tanh(8 x) -> 4 kHz lowpass, x 0.5; ``(..., time)``."""
     return level * sosfilt(POST, torch.tanh(drive * sosfilt(PRE, x.to(torch.float64))))
-
-
-def log_frequency_init(n_sections: int, seed: int) -> torch.Tensor:
-    """SOS with one pole pair per section at a log-uniform 50 Hz..10 kHz, Q 0.5..1, unit peak.
-
-    Target-agnostic: numerators ``[g, 0, 0]`` with ``g`` making each section's peak gain 1.
-    """
-    rng = np.random.default_rng(seed)
-    rows = []
-    for _ in range(n_sections):
-        f0 = math.exp(rng.uniform(math.log(50.0), math.log(10_000.0)))
-        q = rng.uniform(0.5, 1.0)
-        w = 2 * math.pi * f0 / SR
-        alpha = math.sin(w) / (2 * q)
-        a1, a2 = -2 * math.cos(w) / (1 + alpha), (1 - alpha) / (1 + alpha)
-        grid = np.exp(-1j * np.linspace(0, math.pi, 4096))
-        peak = np.abs(1 / (1 + a1 * grid + a2 * grid**2)).max()
-        rows.append([1 / peak, 0.0, 0.0, 1.0, a1, a2])
-    return torch.tensor(rows, dtype=torch.float32)
 
 
 def first_below(result: FitResult, threshold: float) -> tuple[int | None, float | None]:
@@ -94,7 +74,7 @@ def bench_iir(docs: Path) -> None:
             if init == "random":
                 cell = IIRCell(n_sec)
             else:
-                cell = IIRCell.from_sos(log_frequency_init(n_sec, seed))
+                cell = IIRCell.log_frequency(n_sec, sample_rate=SR, seed=seed)
             res = fit(cell, sos, sample_rate=SR, steps=4000, lr=lr, window=2048,
                       eval_every=50, max_seconds=60, seed=seed, progress=False)  # fmt: skip
             step, sec = first_below(res, 1e-3)

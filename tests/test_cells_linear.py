@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pytest
 import scipy.signal
@@ -281,3 +283,21 @@ def test_linear_cells_raise_typed_errors():
         IIRCell.from_sos(torch.tensor([[1.0, 0.0, 0.0, 1.0, -0.3, 0.02]]), parameterization="polar")
     with pytest.raises(ShapeError, match=r"\(n_sections, 6\)"):
         IIRCell.from_sos(torch.zeros(1, 1, 2, 6) + torch.tensor([1.0, 0, 0, 1, 0, 0]))
+
+
+def test_iircell_log_frequency_start_spreads_resonances_and_is_seeded():
+    from dsp_rnn.cells import IIRCell
+
+    before = torch.random.get_rng_state()
+    a = IIRCell.log_frequency(64, sample_rate=48_000, low_hz=50, high_hz=10_000, seed=3)
+    assert torch.equal(torch.random.get_rng_state(), before)  # its own generator
+    b = IIRCell.log_frequency(64, sample_rate=48_000, low_hz=50, high_hz=10_000, seed=3)
+    assert torch.equal(a.to_sos(), b.to_sos())
+    den = a.to_sos().detach().double()[:, 4:]
+    hz = torch.acos(-den[:, 0] / (1 + den[:, 1])) * 48_000 / (2 * math.pi)  # cookbook w0
+    assert bool(((hz > 49) & (hz < 10_100)).all())
+    below_1k = float((hz < 1000).double().mean())  # log-uniform: 57% below 1 kHz
+    assert 0.4 < below_1k < 0.75
+    assert bool(a.poles().abs().max() < a.r_max)
+    with pytest.raises(InputError, match="low_hz"):
+        IIRCell.log_frequency(2, sample_rate=8000, low_hz=100, high_hz=5000)
