@@ -369,6 +369,10 @@ def train(
     save_state()
     if rank == 0 and not (run / "weights.safetensors").exists():
         save_best({"step": c["step"], "note": "no epoch finished; last weights"})
+    if world > 1:  # leave together: a rank tearing gloo down while rank 0 still writes aborts
+        import torch.distributed as dist
+
+        dist.barrier()
     return {"steps": c["step"], "epochs": c["epoch"], "best_valid_nll": c["best"],
             "seconds": round(c["seconds"], 1), "stop": c["stop"], "run": str(run)}  # fmt: skip
 
