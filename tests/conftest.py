@@ -50,6 +50,16 @@ def rel_err(a, b) -> float:
     return float((a - b).norm() / b.norm().clamp_min(1e-300))
 
 
+@pytest.fixture
+def one_thread():
+    """One torch thread (modules opt in with ``pytestmark``): per-step loops and tiny
+    models run small matmuls, where extra BLAS threads only add synchronisation."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
 SF2_FOLDER = Path("/usr/share/sounds/sf2")
 SF2_NAMES = ("TimGM6mb.sf2", "default-GM.sf2", "FluidR3_GM.sf2")
 

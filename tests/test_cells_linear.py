@@ -16,14 +16,7 @@ from dsp_rnn.filters import butter, cheby1, freqz, lfilter, poles, sosfilt, sosf
 
 from .conftest import orders, random_stable_ba, random_stable_sos, rel_err, seeds
 
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """Per-step loops run tiny matmuls: extra BLAS threads only add synchronisation."""
-    n_threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n_threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 FEW = settings(max_examples=15, deadline=None)

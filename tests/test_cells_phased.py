@@ -15,14 +15,7 @@ from dsp_rnn.errors import InputError, NonFiniteError, ShapeError
 
 from .conftest import rel_err, seeds
 
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """Per-step loops run tiny matmuls: extra BLAS threads only add synchronisation."""
-    n_threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n_threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 F64 = torch.float64

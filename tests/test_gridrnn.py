@@ -15,14 +15,7 @@ from dsp_rnn.gridrnn.features import below_features, below_features_at
 from dsp_rnn.music.grid import NoteGrid
 from dsp_rnn.train import TrainConfig, evaluate, train
 
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    """One torch thread: these models are tiny and the test machine is shared."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 TINY = dict(time_hidden=8, time_layers=2, pitch_hidden=6, pitch_layers=2)

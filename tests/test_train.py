@@ -30,12 +30,7 @@ CFG = GridRNNConfig(n_pitches=20, low_pitch=50, time_hidden=8, time_layers=1, pi
                     pitch_layers=1, dropout=0.0)  # fmt: skip
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def corpus() -> Corpus:
