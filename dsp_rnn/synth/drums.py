@@ -23,6 +23,7 @@ import numpy as np
 from numba import njit
 
 from dsp_rnn.synth import _kernels as k
+from dsp_rnn.synth.voices import _RenderNote
 
 __all__ = ["DrumKit", "Hit", "GM_DRUMS"]
 
@@ -96,7 +97,7 @@ def _hit(
 
 
 @dataclass(frozen=True)
-class DrumKit:
+class DrumKit(_RenderNote):
     """The General MIDI percussion map (keys 35-59 have their own sounds)."""
 
     name: str = "drums"
@@ -126,13 +127,3 @@ class DrumKit:
         _hit(ring, start, gains * (0.4 * v * v), n, k.noise(n, seed), s.tone_hz, s.sweep,
              s.tone_decay_s, s.tone_level, s.noise_decay_s, s.noise_level, pole(s.lowpass_hz),
              pole(s.highpass_hz), float(sample_rate))  # fmt: skip
-
-    def render_note(
-        self, pitch: int, velocity: int, duration_s: float, *, sample_rate: float, seed: int = 0
-    ) -> np.ndarray:
-        """The hit alone, float64, from its start to the end of its fade."""
-        n = self.note_samples(duration_s, pitch, sample_rate)
-        ring = np.zeros((1, 1 << max(n, 1).bit_length()))
-        self.add_note(ring, 0, np.ones(1), pitch, velocity, duration_s,
-                      sample_rate=sample_rate, seed=seed)  # fmt: skip
-        return ring[0, :n]

@@ -109,7 +109,13 @@ class Voice(Protocol):
 
 
 class _RenderNote:
-    """``render_note`` from ``add_note``: mix into a one-channel ring of the note's size."""
+    """What voices share: ``render_note`` from ``add_note`` (mixed into a one-channel ring
+    of the note's size) and, by default, a note that lasts its duration plus the release
+    of ``self.envelope``."""
+
+    def note_samples(self, duration_s: float, pitch: int, sample_rate: float) -> int:
+        release = self.envelope.release_samples(sample_rate)  # type: ignore[attr-defined]
+        return _samples(duration_s, sample_rate) + release
 
     def render_note(
         self, pitch: int, velocity: int, duration_s: float, *, sample_rate: float, seed: int = 0
@@ -264,9 +270,6 @@ class Subtractive(_RenderNote):
     def playable(self, pitch: int, sample_rate: float) -> bool:
         return midi_to_hz(pitch) < 0.45 * sample_rate
 
-    def note_samples(self, duration_s: float, pitch: int, sample_rate: float) -> int:
-        return _samples(duration_s, sample_rate) + self.envelope.release_samples(sample_rate)
-
     def add_note(
         self, ring: np.ndarray, start: int, gains: np.ndarray, pitch: int, velocity: int,
         duration_s: float, *, sample_rate: float, seed: int,
@@ -308,9 +311,6 @@ class Additive(_RenderNote):
     def playable(self, pitch: int, sample_rate: float) -> bool:
         return midi_to_hz(pitch) * min(self.harmonics) < 0.45 * sample_rate
 
-    def note_samples(self, duration_s: float, pitch: int, sample_rate: float) -> int:
-        return _samples(duration_s, sample_rate) + self.envelope.release_samples(sample_rate)
-
     def add_note(
         self, ring: np.ndarray, start: int, gains: np.ndarray, pitch: int, velocity: int,
         duration_s: float, *, sample_rate: float, seed: int,
@@ -330,19 +330,21 @@ class Additive(_RenderNote):
 VOICE_NAMES = ("ks", "subtractive", "additive", "sine")
 
 
+_VOICES: dict[str, Voice] = {  # frozen dataclasses: one shared instance per name
+    "ks": KarplusStrong(),
+    "subtractive": Subtractive(),
+    "square": Subtractive(waveform="square", cutoff_ratio=2.0, name="square"),
+    "additive": Additive(),
+    "sine": Additive(harmonics=(1.0,), amplitudes=(1.0,), name="sine"),
+}
+
+
 def make_voice(name: str) -> Voice:
     """A voice by name: ``ks``, ``subtractive`` (saw), ``square``, ``additive`` (organ),
     ``sine``."""
-    voices: dict[str, Voice] = {
-        "ks": KarplusStrong(),
-        "subtractive": Subtractive(),
-        "square": Subtractive(waveform="square", cutoff_ratio=2.0, name="square"),
-        "additive": Additive(),
-        "sine": Additive(harmonics=(1.0,), amplitudes=(1.0,), name="sine"),
-    }
-    if name not in voices:
-        raise InputError(f"voice: expected one of {sorted(voices)}, got {name!r}")
-    return voices[name]
+    if name not in _VOICES:
+        raise InputError(f"voice: expected one of {sorted(_VOICES)}, got {name!r}")
+    return _VOICES[name]
 
 
 # General MIDI program families (0-based programs, eight per family) -> voice name
