@@ -24,21 +24,21 @@ from dsp_rnn.gridrnn.model import GridRNN, GridState
 __all__ = ["GridEnsemble", "mix_logits"]
 
 
-def mix_logits(logits: Sequence[torch.Tensor], articulation: bool) -> torch.Tensor:
+def mix_logits(logits: list[torch.Tensor], articulation: bool) -> torch.Tensor:
     """Logits ``(..., 2)`` of the mixture of the members' logits (play, onset | play),
-    computed in log space (exact, no overflow)."""
+    computed in log space (exact, no overflow). TorchScript-compatible: the sampler's
+    compiled pitch loop calls it for every key."""
     if len(logits) == 1:
         return logits[0]
-    stacked = torch.stack(list(logits))  # (M, ..., 2)
-    log_m = math.log(len(logits))
-    on, off = F.logsigmoid(stacked[..., 0]), F.logsigmoid(-stacked[..., 0])
-    play = torch.logsumexp(on, 0) - torch.logsumexp(off, 0)
+    stacked = torch.stack(logits)  # (M, ..., 2)
+    on = F.logsigmoid(stacked[..., 0])
+    play = torch.logsumexp(on, 0) - torch.logsumexp(F.logsigmoid(-stacked[..., 0]), 0)
     if articulation:
         onset = torch.logsumexp(on + F.logsigmoid(stacked[..., 1]), 0) - torch.logsumexp(
             on + F.logsigmoid(-stacked[..., 1]), 0
         )
     else:
-        onset = torch.logsumexp(stacked[..., 1], 0) - log_m  # unused without articulation
+        onset = torch.logsumexp(stacked[..., 1], 0) - math.log(len(logits))  # unused then
     return torch.stack([play, onset], -1)
 
 

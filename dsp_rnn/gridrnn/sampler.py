@@ -8,7 +8,6 @@ a temperature. Nothing is re-run: a piece of ``T`` steps costs ``T`` time-LSTM s
 
 from __future__ import annotations
 
-import math
 import typing
 from functools import partial
 
@@ -276,7 +275,6 @@ def _pitch_loop(
     buf = pres[0].new_zeros(rows, p + 12, 2)  # 12 silent keys below key 0
     hist = pres[0].new_zeros(rows, 12)
     play_logit = pres[0].new_zeros(rows, p)
-    log_m = math.log(n_members)
     for n in range(p):
         rel = hist.index_select(1, rel_index[n])
         below = torch.cat([buf[:, n + 11], buf[:, n : n + 12, 0], rel,
@@ -297,20 +295,7 @@ def _pitch_loop(
                 h_j[k] = sg[:, 3 * hp :] * ck.tanh()
                 x = h_j[k]
             logits.append(torch.addmm(bases[j][:, n] + from_below[:, g4:], x, w_outs[j]))
-        if n_members == 1:
-            logit = logits[0]  # (R, 2)
-        else:
-            st = torch.stack(logits)  # (M, R, 2): mix as in ensemble.mix_logits
-            on = torch.nn.functional.logsigmoid(st[..., 0])
-            off = torch.nn.functional.logsigmoid(-st[..., 0])
-            mix_play = torch.logsumexp(on, 0) - torch.logsumexp(off, 0)
-            if articulation:
-                mix_on = torch.logsumexp(
-                    on + torch.nn.functional.logsigmoid(st[..., 1]), 0
-                ) - torch.logsumexp(on + torch.nn.functional.logsigmoid(-st[..., 1]), 0)
-            else:
-                mix_on = torch.logsumexp(st[..., 1], 0) - log_m
-            logit = torch.stack([mix_play, mix_on], -1)
+        logit = mix_logits(logits, articulation)  # (R, 2)
         play_logit[:, n] = logit[:, 0]
         play = (logit[:, 0] > thr[0, :, n]).to(pres[0].dtype)
         onset = play * (1 - prev_play[:, n])
