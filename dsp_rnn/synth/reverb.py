@@ -77,6 +77,7 @@ class Reverb:
     size: float = 1.0
     channels: int = 2
     delays_samples: tuple[int, ...] = field(init=False)
+    _net: tuple[np.ndarray, ...] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         checks = (
@@ -97,6 +98,9 @@ class Reverb:
             delays.append(_next_prime(int(ms * self.size * self.sample_rate / 1000), taken))
             taken.add(delays[-1])
         object.__setattr__(self, "delays_samples", tuple(delays))
+        m = np.asarray(delays, np.int64)
+        offsets = np.concatenate([[0], np.cumsum(m)[:-1]]).astype(np.int64)
+        object.__setattr__(self, "_net", (offsets, m, *self.line_gains()))  # once, not per block
 
     # ------------------------------------------------------------------ network parameters
     def line_gains(self) -> tuple[np.ndarray, np.ndarray]:
@@ -136,9 +140,7 @@ class Reverb:
         return ReverbState(np.zeros(int(m.sum())), np.zeros(len(m)))
 
     def _run(self, x: np.ndarray, state: ReverbState, dry: float, wet: float) -> np.ndarray:
-        gamma, poles = self.line_gains()
-        m = np.asarray(self.delays_samples, np.int64)
-        offsets = np.concatenate([[0], np.cumsum(m)[:-1]]).astype(np.int64)
+        offsets, m, gamma, poles = self._net
         y = k.fdn_block(x, state.lines, offsets, m, state.lp, gamma, poles, self._in_gain, dry, wet)
         return y.T  # (channels, time), a view of the interleaved frames
 
