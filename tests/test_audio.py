@@ -344,8 +344,10 @@ def test_publish_does_not_overwrite_a_file_that_appeared_meanwhile(tmp_path):
     tmp.write_bytes(b"new")
     target = tmp_path / "x.wav"
     target.write_bytes(b"appeared while we were writing")
+    from dsp_rnn._atomic import publish  # what write_audio and render_file publish with
+
     with pytest.raises(AudioError, match="exists"):
-        audio_mod._publish(tmp, target, overwrite=False)
+        publish(tmp, target, False, AudioError)
     assert target.read_bytes() == b"appeared while we were writing"
 
 

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import math
 import os
-import secrets
 from pathlib import Path
 from typing import Any, Literal
 
@@ -29,7 +28,7 @@ import numpy as np
 import soundfile as sf
 import torch
 
-from dsp_rnn._atomic import publish
+from dsp_rnn._atomic import atomic_file, check_target
 from dsp_rnn._validate import as_tensor, check_finite
 from dsp_rnn.errors import AudioError, InputError, ShapeError
 
@@ -346,8 +345,7 @@ def write_audio(
     if normalize not in (None, "peak"):
         raise InputError(f"normalize: expected None or 'peak', got {normalize!r}")
     path = Path(path)
-    if path.is_dir():
-        raise AudioError(f"{path}: is a folder, expected a file name to write")
+    check_target(path, overwrite, AudioError)
     fmt = _FORMATS.get(path.suffix.lower())
     if fmt is None:
         raise InputError(
@@ -375,31 +373,15 @@ def write_audio(
             f"{path}: peak {peak:.6g} > 1.0 would clip in {subtype if not lossy else fmt}; "
             f"scale the audio, pass normalize='peak', or write subtype='FLOAT'"
         )
-    if not path.parent.is_dir():
-        raise AudioError(f"{path}: folder {path.parent} does not exist")
-    if path.exists() and not overwrite:
-        raise AudioError(f"{path}: exists; pass overwrite=True to replace it")
     data = x.numpy().T  # (time, channels) or (time,)
-    tmp = path.parent / f".{path.name}.{secrets.token_hex(6)}.tmp"
     try:
-        # O_EXCL: never reuse an existing name; mode 0o666 lets the umask decide as usual
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
-        with os.fdopen(fd, "wb") as fh:
+        with atomic_file(path, overwrite, AudioError) as fh:
             sf.write(fh, data, rate, subtype=sf_subtype, format=fmt)
-            fh.flush()
-            os.fsync(fh.fileno())
-        _publish(tmp, path, overwrite)
     except AudioError:
         raise
     except (sf.SoundFileError, RuntimeError, OSError, TypeError, ValueError) as exc:
         raise AudioError(f"{path}: write failed ({' '.join(str(exc).split())})") from exc
-    finally:
-        tmp.unlink(missing_ok=True)
     return path
-
-
-def _publish(tmp: Path, path: Path, overwrite: bool) -> None:
-    publish(tmp, path, overwrite, AudioError)
 
 
 # ------------------------------------------------------------------------------------ mu-law

@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 import soundfile as sf
 
-from dsp_rnn._atomic import publish
+from dsp_rnn._atomic import atomic_file, check_target
 from dsp_rnn.errors import AudioError, InputError, NonFiniteError
 from dsp_rnn.synth.render import (
     SAMPLE_RATES,
@@ -90,12 +90,7 @@ def _check_target(path: Path, subtype: str, overwrite: bool) -> str:
         )
     if not sf.check_format(fmt, subtype):
         raise InputError(f"{path}: {fmt} cannot hold subtype {subtype}")
-    if path.is_dir():
-        raise AudioError(f"{path}: is a folder, expected a file name to write")
-    if not path.parent.is_dir():
-        raise AudioError(f"{path}: folder {path.parent} does not exist")
-    if path.exists() and not overwrite:
-        raise AudioError(f"{path}: exists; pass overwrite=True (--overwrite) to replace it")
+    check_target(path, overwrite, AudioError)
     return fmt
 
 
@@ -161,8 +156,7 @@ def render_file(
         raise InputError(f"peak_db: expected -60 <= dBFS <= -0.1 (or None), got {peak_db!r}")
     token = secrets.token_hex(6)
     raw = out.parent / f".{out.name}.{token}.raw"
-    tmp = out.parent / f".{out.name}.{token}.tmp"
-    scratch: list[Path] = [raw, tmp]
+    scratch: list[Path] = [raw]
     spool = _Spool(raw, int(memory_budget_mb * 2**20))
     try:
         if soundfont is not None:
@@ -188,8 +182,7 @@ def render_file(
             )
         peak, frames = _pass1(blocks, spool, total, progress)
         gain = peak_gain(peak, peak_db=peak_db)
-        _pass2(spool, tmp, frames, channels, sample_rate, st, fmt, gain, block_size)
-        publish(tmp, out, overwrite, AudioError)
+        _pass2(spool, out, overwrite, frames, channels, sample_rate, st, fmt, gain, block_size)
     finally:
         spool.close()
         for p in scratch:
@@ -288,19 +281,18 @@ def encode(frames: np.ndarray, gain: float, subtype: str) -> np.ndarray:
     return ints << shift if shift else ints
 
 
-def _pass2(spool: _Spool, tmp: Path, frames: int, channels: int, sample_rate: int,
-           subtype: str, fmt: str, gain: float, block_size: int) -> None:  # fmt: skip
-    """Scale the spooled frames by ``gain`` into ``tmp`` in the final format."""
+def _pass2(
+    spool: _Spool, out: Path, overwrite: bool, frames: int, channels: int, sample_rate: int,
+    subtype: str, fmt: str, gain: float, block_size: int,
+) -> None:  # fmt: skip
+    """Scale the spooled frames by ``gain`` into ``out`` in the final format, atomically."""
     if frames == 0:
         raise InputError("nothing to render: no playable notes")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
-    with os.fdopen(fd, "wb") as fh:
+    with atomic_file(out, overwrite, AudioError) as fh:
         with sf.SoundFile(fh, "w", samplerate=sample_rate, channels=channels, subtype=subtype,
                           format=fmt) as snd:  # fmt: skip
             for chunk in spool.chunks(channels, block_size):
                 snd.write(encode(chunk, gain, subtype))
-        fh.flush()
-        os.fsync(fh.fileno())
 
 
 def _soundfont_blocks(
