@@ -43,15 +43,13 @@ def _cmd_inspect(args: argparse.Namespace) -> int:
 
 
 def _cmd_grid(args: argparse.Namespace) -> int:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
     import numpy as np
 
     from dsp_rnn.music.grid import NoteGrid
     from dsp_rnn.music.midi import read_midi
+    from dsp_rnn.plotting import _pyplot, _save
 
+    plt = _pyplot()
     out = Path(args.out)
     if out.exists() and not args.overwrite:
         raise DspRnnError(f"{out}: exists; pass --overwrite to replace it")
@@ -70,9 +68,7 @@ def _cmd_grid(args: argparse.Namespace) -> int:
     title = f"{Path(args.input).name}: {len(grid.to_notes())} notes (dark = onset)"
     ax.set(xlabel="quarter notes", ylabel="MIDI pitch", title=title)
     fig.tight_layout()
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(out, dpi=110)
-    plt.close(fig)
+    _save(fig, out)
     for w in score.warnings:
         print(f"repaired: {w}")
     print(f"wrote {out}")

@@ -287,11 +287,9 @@ def plot_gradient_stability(
     Returns:
         The path written.
     """
-    import matplotlib
+    from dsp_rnn.plotting import _pyplot, _save
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    plt = _pyplot()
     items = (
         [(k, r) for k, r in results.items()]
         if isinstance(results, Mapping)
@@ -318,8 +316,4 @@ def plot_gradient_stability(
     ax.grid(True, which="both", alpha=0.3)
     ax.legend(fontsize=9)
     fig.tight_layout()
-    out = Path(path)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(out, dpi=110)
-    plt.close(fig)
-    return out
+    return _save(fig, path)
