@@ -61,13 +61,21 @@ def find_fluidsynth(executable: str | None = None) -> str:
     return found
 
 
-def _check_file(path: str | os.PathLike[str], what: str, error: type[InputError]) -> Path:
+def _file_head(
+    path: str | os.PathLike[str], what: str, read_error: type[InputError]
+) -> tuple[Path, bytes]:
+    """The file as a Path and its first 12 bytes; InputError when it is missing or not a
+    file, ``read_error`` when it cannot be read."""
     p = Path(path)
     if not p.exists():
-        raise error(f"{what} not found: {p}")
+        raise InputError(f"{what} not found: {p}")
     if not p.is_file():
-        raise error(f"{what} is not a file: {p}")
-    return p
+        raise InputError(f"{what} is not a file: {p}")
+    try:
+        with p.open("rb") as f:
+            return p, f.read(12)
+    except OSError as e:
+        raise read_error(f"{p}: cannot read the {what}: {e}") from e
 
 
 def check_soundfont(path: str | os.PathLike[str]) -> Path:
@@ -93,24 +101,14 @@ def check_soundfont(path: str | os.PathLike[str]) -> Path:
         ...     print(str(e).split(": ", 1)[1])
         not a SoundFont 2 file: expected RIFF/sfbk header, found b'hello'
     """
-    p = _check_file(path, "SoundFont", InputError)
-    try:
-        with p.open("rb") as f:
-            head = f.read(12)
-    except OSError as e:
-        raise InputError(f"{p}: cannot read the SoundFont: {e}") from e
+    p, head = _file_head(path, "SoundFont", InputError)
     if head[:4] != b"RIFF" or head[8:12] != b"sfbk":
         raise InputError(f"{p}: not a SoundFont 2 file: expected RIFF/sfbk header, found {head!r}")
     return p
 
 
 def _check_midi(path: str | os.PathLike[str]) -> Path:
-    p = _check_file(path, "MIDI file", InputError)
-    try:
-        with p.open("rb") as f:
-            head = f.read(12)
-    except OSError as e:
-        raise MidiError(f"{p}: cannot read the MIDI file: {e}") from e
+    p, head = _file_head(path, "MIDI file", MidiError)
     if head[:4] != b"MThd" and not (head[:4] == b"RIFF" and head[8:12] == b"RMID"):
         raise MidiError(f"{p}: not a Standard MIDI File: expected an MThd header, found {head!r}")
     return p
