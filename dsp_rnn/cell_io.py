@@ -22,6 +22,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from dsp_rnn import cells
 from dsp_rnn.checkpoint import (
     CONFIG,
     FORMAT_VERSION,
@@ -34,16 +35,8 @@ from dsp_rnn.errors import CheckpointError, DspRnnError
 
 __all__ = ["CELL_CLASSES", "WEIGHTS", "CONFIG", "save_cell", "load_cell"]
 
-#: Cell classes a config may name (looked up in :mod:`dsp_rnn.cells`).
-CELL_CLASSES = (
-    "StateSpaceCell",
-    "IIRCell",
-    "OrthogonalCell",
-    "PhasedLSTMCell",
-    "ElmanCell",
-    "LSTMCell",
-    "GRUCell",
-)
+#: Cell classes a config may name: the concrete ``*Cell`` classes :mod:`dsp_rnn.cells` exports.
+CELL_CLASSES = tuple(n for n in cells.__all__ if n.endswith("Cell") and n != "Cell")
 _DTYPES = {"float32": torch.float32, "float64": torch.float64}
 
 
@@ -112,7 +105,6 @@ def load_cell(directory: str | Path) -> tuple[nn.Module, dict[str, Any]]:
         CheckpointError: a missing or damaged file, a newer format, a class outside
             :data:`CELL_CLASSES`, or weights that do not fit the config.
     """
-    import dsp_rnn.cells as cells
 
     folder = Path(directory)
     weights, conf = folder / WEIGHTS, folder / CONFIG
