@@ -105,7 +105,6 @@ def load_cell(directory: str | Path) -> tuple[nn.Module, dict[str, Any]]:
         CheckpointError: a missing or damaged file, a newer format, a class outside
             :data:`CELL_CLASSES`, or weights that do not fit the config.
     """
-
     folder = Path(directory)
     weights, conf = folder / WEIGHTS, folder / CONFIG
     for path in (conf, weights):
