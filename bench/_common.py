@@ -22,6 +22,21 @@ def median_seconds(fn: Callable[[], object], *, repeats: int, warmup: int = 2) -
     return statistics.median(times)
 
 
+def fwd_bwd(fn: Callable, sos, x) -> Callable[[], tuple]:
+    """A run of ``fn(sos, x)`` forward and backward (gradients of x and sos), for timing
+    filter implementations side by side (torch is imported here only when called)."""
+    import torch
+
+    def run() -> tuple:
+        xs = x.detach().requires_grad_()
+        ss = sos.detach().requires_grad_()
+        y = fn(ss, xs)
+        y.backward(torch.ones_like(y))
+        return xs.grad, ss.grad
+
+    return run
+
+
 def cpu_name() -> str:
     try:
         with open("/proc/cpuinfo") as fh:

@@ -21,7 +21,7 @@ from pathlib import Path
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import machine_line  # noqa: E402
+from _common import fwd_bwd, machine_line  # noqa: E402
 
 from dsp_rnn.cells import StateSpaceCell  # noqa: E402
 from dsp_rnn.filters import butter, sosfilt  # noqa: E402
@@ -35,14 +35,7 @@ def _sosfilt_runs(sos: torch.Tensor, x: torch.Tensor):
     def fwd():
         return sosfilt(sos, x)
 
-    def fwd_bwd():
-        xs = x.detach().requires_grad_()
-        ss = sos.detach().requires_grad_()
-        y = sosfilt(ss, xs)
-        y.backward(torch.ones_like(y))
-        return xs.grad, ss.grad
-
-    return fwd, fwd_bwd
+    return fwd, fwd_bwd(sosfilt, sos, x)
 
 
 def _cell_runs(cell: StateSpaceCell, x: torch.Tensor):
@@ -50,14 +43,14 @@ def _cell_runs(cell: StateSpaceCell, x: torch.Tensor):
         with torch.no_grad():
             return cell(x)
 
-    def fwd_bwd():
+    def cell_fwd_bwd():
         cell.zero_grad(set_to_none=True)
         xs = x.detach().requires_grad_()
         y, _ = cell(xs)
         y.backward(torch.ones_like(y))
         return xs.grad
 
-    return fwd, fwd_bwd
+    return fwd, cell_fwd_bwd
 
 
 def _interleaved_medians(fns, repeats: int) -> list[float]:

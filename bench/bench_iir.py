@@ -19,7 +19,7 @@ import scipy.signal
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import machine_line, median_seconds  # noqa: E402
+from _common import fwd_bwd, machine_line, median_seconds  # noqa: E402
 
 from dsp_rnn.filters import sosfilt  # noqa: E402
 
@@ -32,17 +32,6 @@ def _torchaudio_cascade(taf, sos: torch.Tensor, x: torch.Tensor) -> torch.Tensor
     for row in sos:
         y = taf.lfilter(y, row[3:], row[:3], clamp=False)
     return y
-
-
-def _fwd_bwd(fn, sos: torch.Tensor, x: torch.Tensor):
-    def run():
-        xs = x.detach().requires_grad_()
-        ss = sos.detach().requires_grad_()
-        y = fn(ss, xs)
-        y.backward(torch.ones_like(y))
-        return xs.grad, ss.grad
-
-    return run
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -91,11 +80,11 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"MISMATCH {name} {n_ch}ch: max rel err {err:.2e}", file=sys.stderr)
                 return 1
             t_ours = median_seconds(lambda: sosfilt(sos, x), repeats=repeats)
-            t_ours_fb = median_seconds(_fwd_bwd(sosfilt, sos, x), repeats=repeats)
+            t_ours_fb = median_seconds(fwd_bwd(sosfilt, sos, x), repeats=repeats)
             t_sp = median_seconds(lambda: scipy.signal.sosfilt(sos_np, x_np), repeats=repeats)
             t_ta = median_seconds(lambda: _torchaudio_cascade(taf, sos, x), repeats=repeats)
             t_ta_fb = median_seconds(
-                _fwd_bwd(lambda s, v: _torchaudio_cascade(taf, s, v), sos, x),
+                fwd_bwd(lambda s, v: _torchaudio_cascade(taf, s, v), sos, x),
                 repeats=max(1, repeats // 3),
                 warmup=1,
             )
