@@ -102,6 +102,14 @@ def check_step(x_t: torch.Tensor, features: int, who: str) -> None:
         raise ShapeError(f"{who}.step: expected x_t of shape (batch, {features}), got {shape}")
 
 
+def describe_state(state: Any) -> Any:
+    """What a state looks like, for error messages: the shapes of a tuple's tensors (the
+    types of anything else), or the type of a non-tuple."""
+    if isinstance(state, (tuple, list)):
+        return [tuple(s.shape) if isinstance(s, torch.Tensor) else type(s) for s in state]
+    return type(state)
+
+
 def detach_state(state: State) -> State:
     """Cut the graph at a window boundary (the 'truncated' in truncated BPTT)."""
     if state is None:

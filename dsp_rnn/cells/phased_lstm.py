@@ -23,7 +23,7 @@ import torch
 from torch import nn
 
 from dsp_rnn._validate import as_tensor, check_finite
-from dsp_rnn.cells.base import Cell, check_sequence, check_size, check_step
+from dsp_rnn.cells.base import Cell, check_sequence, check_size, check_step, describe_state
 from dsp_rnn.errors import InputError, ShapeError
 
 __all__ = ["PhasedLSTMCell"]
@@ -162,13 +162,9 @@ class PhasedLSTMCell(Cell):
                 for s, shp in zip(state, shapes, strict=True)
             )
         ):
-            got = (
-                [tuple(s.shape) if isinstance(s, torch.Tensor) else type(s) for s in state]
-                if isinstance(state, (tuple, list))
-                else type(state)
-            )
             raise ShapeError(
-                f"PhasedLSTMCell: expected state (h, c, clock) of shapes {shapes}, got {got}"
+                f"PhasedLSTMCell: expected state (h, c, clock) of shapes {shapes}, got "
+                f"{describe_state(state)}"
             )
         h, c, clock = state
         return h, c, clock

@@ -14,7 +14,7 @@ from typing import Any, cast
 import torch
 from torch import nn
 
-from dsp_rnn.cells.base import Cell, check_sequence, check_size, check_step
+from dsp_rnn.cells.base import Cell, check_sequence, check_size, check_step, describe_state
 from dsp_rnn.errors import ShapeError
 
 __all__ = ["ElmanCell", "LSTMCell", "GRUCell"]
@@ -65,14 +65,10 @@ class _TorchRNNCell(Cell):
         ok = ok and all(isinstance(p, torch.Tensor) and tuple(p.shape) == shape for p in parts)
         if not ok:
             want = "h" if self._n_state == 1 else "(h, c), each"
-            got = (
-                [tuple(p.shape) if isinstance(p, torch.Tensor) else type(p) for p in parts]
-                if isinstance(parts, (tuple, list))
-                else type(parts)
-            )
             raise ShapeError(
                 f"{type(self).__name__}: expected state {want} of shape (num_layers="
-                f"{self.num_layers}, batch={batch}, hidden_size={self.hidden_size}), got {got}"
+                f"{self.num_layers}, batch={batch}, hidden_size={self.hidden_size}), got "
+                f"{describe_state(parts)}"
             )
 
     def forward(self, x: torch.Tensor, state: Any = None) -> tuple[torch.Tensor, Any]:
