@@ -170,15 +170,19 @@ class MidiFolder:
                     results = list(pool.map(_parse_one, tasks, chunksize=8))
             else:
                 results = [_parse_one(t) for t in self._progress(tasks)]
+            # records parsed now or read from the per-file cache: decode each once
+            results = [
+                (path, digest, rec if rec is None else NoteGrid.from_bytes(rec, source=path),
+                 warns, error)
+                for path, digest, rec, warns, error in results
+            ]  # fmt: skip
             if pack is not None:
                 self._write_pack(pack, stats, results)
-        for (p, _), (path, digest, record, warns, error) in zip(candidates, results, strict=True):
+        for (p, _), (_, digest, grid, warns, error) in zip(candidates, results, strict=True):
             if error is not None:
                 self.skipped.append(Skipped(Path(p), error))
                 continue
-            if not isinstance(record, NoteGrid):  # parsed now, or from the per-file cache
-                record = NoteGrid.from_bytes(record, source=path)
-            self.grids.append(record)
+            self.grids.append(grid)
             self._path_names.append(p)
             self.splits.append(split_of(digest, self.valid_fraction))
             if warns:
@@ -192,17 +196,16 @@ class MidiFolder:
         return self._paths
 
     def _write_pack(self, pack: Path, stats: list, results: list) -> None:
-        """One file with every result of this folder, valid while sizes and mtimes hold: a
-        JSON index (path, size, mtime, digest, error, warnings, grid header per file), then
-        every grid's bit-packed play and onset rows as one array, then every velocity row
-        as another, so a reload unpacks the whole folder in one call."""
+        """One file with every result (grids decoded) of this folder, valid while sizes and
+        mtimes hold: a JSON index (path, size, mtime, digest, error, warnings, grid header
+        per file), then every grid's bit-packed play and onset rows as one array, then every
+        velocity row as another, so a reload unpacks the whole folder in one call."""
         rows, bits, vels = [], [], []
-        for (path, size, mtime), (_, digest, record, warns, error) in zip(
+        for (path, size, mtime), (_, digest, g, warns, error) in zip(
             stats, results, strict=True
         ):
             head = None
-            if record is not None:
-                g = NoteGrid.from_bytes(record, source=path)
+            if g is not None:
                 if g.n_pitches != self.n_pitches:  # pragma: no cover - from_score guarantees it
                     return
                 head = [g.low_pitch, g.steps_per_quarter, *g.time_signature, g.n_steps,
