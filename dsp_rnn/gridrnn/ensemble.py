@@ -79,10 +79,6 @@ class GridEnsemble(nn.Module):
         """The members, typed."""
         return [typing.cast(GridRNN, m) for m in self.members]
 
-    @property
-    def out_time(self) -> nn.Linear:  # the sampler reads the dtype from here
-        return self.models[0].out_time
-
     def prepare(self, grid: torch.Tensor, previous: torch.Tensor | None = None) -> torch.Tensor:
         return self.models[0].prepare(grid, previous)
 
