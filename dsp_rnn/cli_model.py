@@ -11,7 +11,8 @@ from dsp_rnn.errors import DspRnnError, InputError
 
 __all__ = ["register", "DEFAULT_JSB"]
 
-DEFAULT_JSB = "../shared/data/jsb/jsb-chorales-quarter.json"  # relative to a checkout's root
+# the file a checkout ships (dsp_rnn.music.jsb.SHIPPED_JSB); a wheel lacks it: load_jsb says so
+DEFAULT_JSB = str(Path(__file__).resolve().parents[1] / "data/jsb/jsb-chorales-quarter.json")
 
 
 def _threads(args: argparse.Namespace) -> None:

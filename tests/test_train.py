@@ -262,8 +262,6 @@ def test_kill_9_loses_at_most_one_interval_and_resume_is_exact(tmp_path):
 
 def test_shipped_default_is_the_mixture_its_card_describes():
     """The model card's valid NLL (4.47, a mixture of 3) holds for the shipped weights."""
-    from pathlib import Path
-
     from dsp_rnn.gridrnn import GridEnsemble
     from dsp_rnn.gridrnn.data import grid_to_array
     from dsp_rnn.music.jsb import load_jsb
@@ -272,9 +270,8 @@ def test_shipped_default_is_the_mixture_its_card_describes():
     model, meta = load_model()
     assert isinstance(model, GridEnsemble) and len(model.members) == 3
     assert [m["seed"] for m in meta["members"]] == [0, 1, 2]
-    jsb = Path(__file__).resolve().parents[2] / "shared/data/jsb/jsb-chorales-quarter.json"
-    pieces = [grid_to_array(g, low_pitch=21, n_pitches=88)
-              for g in load_jsb(jsb, "valid", steps_per_quarter=1)]  # fmt: skip
+    pieces = [grid_to_array(g, low_pitch=21, n_pitches=88)  # data/jsb/ in the checkout
+              for g in load_jsb(split="valid", steps_per_quarter=1)]  # fmt: skip
     result = evaluate(model, pieces)
     assert result["steps"] == 4602
     assert abs(result["nll_per_step"] - 4.471) < 0.002

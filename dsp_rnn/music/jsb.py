@@ -3,6 +3,10 @@
 ``{"train": [...], "valid": [...], "test": [...]}``; a piece is a list of time steps, a step
 the list of MIDI pitches sounding. Held and repeated notes are not told apart, so a note
 starts (onset) at a step where its pitch was silent the step before.
+
+A checkout of the repository ships the quarter-note file as
+``data/jsb/jsb-chorales-quarter.json`` (provenance and licence in ``data/jsb/README.md``);
+:func:`default_jsb_path` finds it. An installed wheel does not carry it: pass a path.
 """
 
 from __future__ import annotations
@@ -15,9 +19,38 @@ import numpy as np
 from dsp_rnn.errors import InputError
 from dsp_rnn.music.grid import PIANO_KEYS, PIANO_LOW, NoteGrid
 
-__all__ = ["load_jsb", "jsb_steps_per_quarter"]
+__all__ = [
+    "load_jsb",
+    "jsb_steps_per_quarter",
+    "default_jsb_path",
+    "JSBNotFoundError",
+    "SHIPPED_JSB",
+]
 
 SPLITS = ("train", "valid", "test")
+
+# where a checkout keeps the quarter-note file: <repository>/data/jsb/ beside the package
+SHIPPED_JSB = Path(__file__).resolve().parents[2] / "data" / "jsb" / "jsb-chorales-quarter.json"
+
+
+class JSBNotFoundError(InputError, FileNotFoundError):
+    """The JSB file shipped with a checkout is absent (e.g. an installed wheel)."""
+
+
+def default_jsb_path() -> Path:
+    """The JSB quarter-note file shipped in a checkout (``data/jsb/jsb-chorales-quarter.json``).
+
+    Raises:
+        JSBNotFoundError: the file is not there, as in an installed wheel, which does not
+            carry the data; pass the path of a JSB JSON file instead (``--jsb PATH``).
+    """
+    if not SHIPPED_JSB.is_file():
+        raise JSBNotFoundError(
+            f"JSB Chorales file not found at {SHIPPED_JSB}: it ships with a checkout of the "
+            "dsp-rnn repository (data/jsb/), not with an installed package; pass the path of "
+            "jsb-chorales-quarter.json (--jsb PATH on the command line)"
+        )
+    return SHIPPED_JSB
 
 
 def jsb_steps_per_quarter(path: str | Path) -> int:
@@ -26,7 +59,7 @@ def jsb_steps_per_quarter(path: str | Path) -> int:
 
 
 def load_jsb(
-    path: str | Path,
+    path: str | Path | None = None,
     split: str = "train",
     *,
     steps_per_quarter: int | None = None,
@@ -36,14 +69,18 @@ def load_jsb(
     """Load one split of a JSB JSON file as NoteGrids over the 88 piano keys.
 
     Args:
-        path: ``jsb-chorales-quarter.json`` or ``jsb-chorales-16th.json``.
+        path: ``jsb-chorales-quarter.json`` or ``jsb-chorales-16th.json``; default (None)
+            the file shipped in a checkout (:func:`default_jsb_path`).
         split: ``"train"``, ``"valid"`` or ``"test"``.
         steps_per_quarter: grid resolution; default from the file name (1 or 4).
         low_pitch, n_pitches: the pitch range (default the 88 keys, 21..108).
 
     Raises:
+        JSBNotFoundError: no path given (or the shipped file's path) and the file is absent.
         InputError: missing file, bad JSON, unknown split, pitches outside the range.
     """
+    if path is None or Path(path).resolve() == SHIPPED_JSB:
+        path = default_jsb_path()
     p = Path(path)
     if split not in SPLITS:
         raise InputError(f"split must be one of {SPLITS}, got {split!r}")
