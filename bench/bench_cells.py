@@ -5,7 +5,8 @@ lowpass at 1 kHz as SOS. Rows: ``sosfilt`` forward and forward+backward (gradien
 signal and the coefficients); ``StateSpaceCell.from_filter(sos)`` forward and forward+backward
 (gradients to the signal and the cell's parameters), through the same kernels; and a per-step
 Python loop of the same cell (``cell.step``) on a shorter signal, extrapolated to the full
-length, for contrast. Medians of several runs; target: the cell within 2x of sosfilt.
+length, for contrast. Medians of several runs; the last column is each row's forward+backward
+time over sosfilt's.
 
 Run: python bench/bench_cells.py [--repeats N] [--quick]
 """

@@ -2,7 +2,7 @@
 
 A folder of N demo pieces (made by dsp_rnn.music.demo_midi) is loaded three ways in one run:
 pretty_midi (PrettyMIDI + get_piano_roll at 8 frames per second ~ sixteenths at 120 bpm),
-our first load (no cache: mido parse + quantised NoteGrid), and our cached reload.
+our first load (no cache: our SMF reader + quantised NoteGrid), and our cached reload.
 
 Run: python bench/bench_midi.py [--files N]
 """

@@ -8,7 +8,7 @@
 4. Fit a fresh ``IIRCell`` to the filter from white noise for a few seconds and compare
    again; the plot (magnitude, phase, impulse response, error) goes to ``--out``.
 
-Run: ``python examples/filter_vs_cell.py [--out docs/filter_vs_cell.png]`` (~15 s).
+Run: ``python examples/filter_vs_cell.py [--out filter_vs_cell.png]`` (~15 s).
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from dsp_rnn.filters import butter, sosfilt
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--out", default="docs/filter_vs_cell.png", help="PNG to write")
+    parser.add_argument("--out", default="filter_vs_cell.png", help="PNG to write")
     parser.add_argument("--steps", type=int, default=600, help="fitting steps")
     args = parser.parse_args()
     numba.set_num_threads(1)  # short filter blocks: one thread is fastest on a shared CPU

@@ -9,7 +9,8 @@ The dry/wet pair is also written as WAV files, with the command that learns the 
 from them (``dsp-rnn fit``).
 
 Run: ``python examples/fit_effect.py [--seconds 40] [--out out/fit_effect]`` (under a
-minute). The README's figures come from ``python bench/bench_fit.py`` (a 5-minute budget).
+minute). The figures in docs/benchmarks.md come from ``python bench/bench_fit.py`` (a
+5-minute budget).
 """
 
 from __future__ import annotations

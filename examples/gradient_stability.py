@@ -10,7 +10,7 @@ For four cells, the norm of dL/dh_(n-k) for a loss on the last state h_n, agains
 - a linear state-space cell (an IIR resonator) with poles at radius 1.05, outside the unit
   circle: the gradient grows like 1.05^k.
 
-Run: ``python examples/gradient_stability.py [--out docs/gradient_stability.png]`` (~5 s).
+Run: ``python examples/gradient_stability.py [--out gradient_stability.png]`` (~5 s).
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ from dsp_rnn.diagnostics import gradient_norms, plot_gradient_stability
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--out", default="docs/gradient_stability.png", help="PNG to write")
+    parser.add_argument("--out", default="gradient_stability.png", help="PNG to write")
     parser.add_argument("--steps", type=int, default=300, help="largest lag")
     args = parser.parse_args()
 

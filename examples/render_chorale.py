@@ -1,8 +1,8 @@
 """Render a JSB chorale with our Karplus-Strong voice and FDN reverb, then look and listen by
 measurement: levels, clipping, onsets, spectrum, and a spectrogram PNG.
 
-Run:  python examples/render_chorale.py --jsb ../shared/data/jsb/jsb-chorales-quarter.json
-      [--piece 0] [--split test] [--voice ks] [--out-dir /tmp/chorale]
+Run:  python examples/render_chorale.py [--jsb data/jsb/jsb-chorales-quarter.json]
+      [--piece 0] [--split test] [--voice ks] [--out-dir /tmp/chorale] [--png chorale.png]
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from dsp_rnn.synth import render_file
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--jsb", default="../shared/data/jsb/jsb-chorales-quarter.json")
+    p.add_argument("--jsb", default=None, help="JSB JSON (default: data/jsb/ in the checkout)")
     p.add_argument("--split", default="test", choices=("train", "valid", "test"))
     p.add_argument("--piece", type=int, default=0)
     p.add_argument("--voice", default="ks", choices=("ks", "subtractive", "additive", "sine"))
