@@ -2,20 +2,42 @@
 
 It reads what can be read and reports each repair as a warning string: data bytes above
 127 clipped, running status without a previous status skipped, undefined status bytes
-skipped, a truncated track cut at its last complete event. Only the events the pipeline
-needs are returned. Every failure is a :class:`~dsp_rnn.errors.MidiError`.
+skipped, a truncated track cut at its last complete event, events after a track's
+end-of-track meta event dropped. Only the events the pipeline needs are returned. Every
+failure is a :class:`~dsp_rnn.errors.MidiError`.
+
+System common messages (0xF1 MTC quarter frame, 0xF2 song position, 0xF3 song select,
+0xF6 tune request) and system real-time messages (0xF8, 0xFA-0xFC, 0xFE) inside a track
+are read with their data bytes and skipped, as mido reads them. As the MIDI specification
+says, a system common message (and an undefined 0xF4/0xF5) cancels running status, so data
+bytes after it without a status byte are a repair; a real-time message leaves running
+status as it was. (mido differs in both: it keeps the system status byte as running
+status, so a channel message continued across a real-time byte makes it refuse the file.)
+Sysex and meta events leave running status as it was, as mido does for meta events.
 """
 
 from __future__ import annotations
 
 from dsp_rnn.errors import MidiError
 
-__all__ = ["Event", "parse_smf", "NOTE_ON", "NOTE_OFF", "CONTROL", "PROGRAM", "TEMPO", "TIMESIG"]
+__all__ = [
+    "Event",
+    "parse_smf",
+    "after_end_of_track",
+    "NOTE_ON",
+    "NOTE_OFF",
+    "CONTROL",
+    "PROGRAM",
+    "TEMPO",
+    "TIMESIG",
+]
 
 # event kinds: (abs_tick, kind, channel, a, b)
 NOTE_ON, NOTE_OFF, CONTROL, PROGRAM, TEMPO, TIMESIG = range(6)
 Event = tuple[int, int, int, int, int]
 _DATA_LEN = {0x80: 2, 0x90: 2, 0xA0: 2, 0xB0: 2, 0xC0: 1, 0xD0: 1, 0xE0: 2}
+# system common (cancel running status) and real-time (leave it) messages: data bytes
+_SYSTEM_DATA_LEN = {0xF1: 1, 0xF2: 2, 0xF3: 1, 0xF6: 0, 0xF8: 0, 0xFA: 0, 0xFB: 0, 0xFC: 0, 0xFE: 0}
 
 
 def _varlen(buf: bytes, pos: int, end: int) -> tuple[int, int]:
@@ -36,8 +58,11 @@ def _track(buf: bytes, pos: int, end: int, index: int, warnings: list[str]) -> l
     tick = 0
     status = 0
     clipped = 0
-    ended = False
-    while pos < end and not ended:
+    n_read = 0  # complete events read, kept or not
+    ended: tuple[int, int, int, int] | None = (
+        None  # at end of track: events, read, warnings, clipped
+    )
+    while pos < end:
         start = pos
         try:
             delta, pos = _varlen(buf, pos, end)
@@ -58,10 +83,10 @@ def _track(buf: bytes, pos: int, end: int, index: int, warnings: list[str]) -> l
                         raise EOFError
                     data = buf[pos : pos + length]
                     pos += length
-                    if mtype == 0x2F:  # end of track
-                        ended = True
-                        continue
-                    if mtype == 0x51 and length >= 3:
+                    n_read += 1
+                    if mtype == 0x2F and ended is None:  # end of track: the rest is dropped
+                        ended = (len(events), n_read, len(warnings), clipped)
+                    elif mtype == 0x51 and length >= 3:
                         events.append((tick, TEMPO, 0, int.from_bytes(data[:3], "big"), 0))
                     elif mtype == 0x58 and length >= 2:
                         events.append((tick, TIMESIG, 0, data[0], 2 ** min(data[1], 8)))
@@ -71,9 +96,23 @@ def _track(buf: bytes, pos: int, end: int, index: int, warnings: list[str]) -> l
                     if pos + length > end:
                         raise EOFError
                     pos += length
+                    n_read += 1
                     continue
-                else:
-                    warnings.append(f"track {index}: undefined status byte 0x{byte:02X} skipped")
+                else:  # system common / real-time
+                    if byte <= 0xF6:  # system common cancels running status
+                        status = 0
+                    n_data = _SYSTEM_DATA_LEN.get(byte)
+                    if n_data is None:
+                        warnings.append(
+                            f"track {index}: undefined status byte 0x{byte:02X} skipped"
+                        )
+                        n_read += 1
+                        continue
+                    if pos + n_data > end:
+                        raise EOFError
+                    clipped += sum(d > 127 for d in buf[pos : pos + n_data])
+                    pos += n_data
+                    n_read += 1
                     continue
             elif status == 0:
                 # resynchronise: drop data bytes up to the next status byte, keeping the
@@ -93,6 +132,7 @@ def _track(buf: bytes, pos: int, end: int, index: int, warnings: list[str]) -> l
             a = buf[pos]
             b = buf[pos + 1] if n_data == 2 else 0
             pos += n_data
+            n_read += 1
             if a > 127 or b > 127:
                 clipped += 1
                 a, b = min(a, 127), min(b, 127)
@@ -107,16 +147,33 @@ def _track(buf: bytes, pos: int, end: int, index: int, warnings: list[str]) -> l
             elif kind == 0xC0:
                 events.append((tick, PROGRAM, channel, a, 0))
         except EOFError:
-            warnings.append(
-                f"track {index}: truncated at byte {start}; cut at its last complete event"
-            )
+            if ended is None:
+                warnings.append(
+                    f"track {index}: truncated at byte {start}; cut at its last complete event"
+                )
+            pos = start
             break
         except ValueError as exc:
-            warnings.append(f"track {index}: {exc} at byte {start}; rest of the track dropped")
+            if ended is None:
+                warnings.append(f"track {index}: {exc} at byte {start}; rest of the track dropped")
+            pos = start
             break
+    if ended is not None:
+        n_events, n_before, n_warnings, clipped = ended
+        if n_read > n_before or pos < end:
+            del events[n_events:], warnings[n_warnings:]
+            warnings.append(after_end_of_track(index, n_read - n_before, end - pos))
     if clipped:
         warnings.append(f"track {index}: {clipped} data byte(s) above 127 clipped to 127")
     return events
+
+
+def after_end_of_track(index: int, n_events: int, n_unread: int) -> str:
+    """The warning for what a track holds after its end-of-track meta event (both readers)."""
+    what = f"{n_events} event(s)"
+    if n_unread:
+        what += f" and {n_unread} unreadable byte(s)"
+    return f"track {index}: {what} after its end-of-track event dropped"
 
 
 def parse_smf(buf: bytes) -> tuple[int, int, list[list[Event]], list[str]]:

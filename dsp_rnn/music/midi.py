@@ -21,7 +21,16 @@ import mido
 import numpy as np
 
 from dsp_rnn.errors import MidiError
-from dsp_rnn.music._smf import CONTROL, NOTE_OFF, NOTE_ON, PROGRAM, TEMPO, TIMESIG, parse_smf
+from dsp_rnn.music._smf import (
+    CONTROL,
+    NOTE_OFF,
+    NOTE_ON,
+    PROGRAM,
+    TEMPO,
+    TIMESIG,
+    after_end_of_track,
+    parse_smf,
+)
 
 __all__ = [
     "Note",
@@ -109,14 +118,21 @@ def _tick_to_seconds(tempos: list[tuple[int, int]], tpb: int, ticks: np.ndarray)
     return offsets[idx] + (ticks - starts[idx]) * sec_per_tick[idx]
 
 
-def _events_from_mido(mid: mido.MidiFile) -> list[list[tuple[int, int, int, int, int]]]:
+def _events_from_mido(
+    mid: mido.MidiFile,
+) -> tuple[list[list[tuple[int, int, int, int, int]]], list[str]]:
     tracks = []
-    for track in mid.tracks:
+    warnings = []
+    for ti, track in enumerate(mid.tracks):
         tick = 0
         events = []
-        for msg in track:
+        for i, msg in enumerate(track):
             tick += msg.time
             kind = msg.type
+            if kind == "end_of_track":  # mido reads on past it; the tolerant reader does not
+                if i + 1 < len(track):
+                    warnings.append(after_end_of_track(ti, len(track) - i - 1, 0))
+                break
             if kind == "note_on":
                 events.append((tick, NOTE_ON if msg.velocity > 0 else NOTE_OFF, msg.channel,
                                msg.note, msg.velocity))  # fmt: skip
@@ -131,7 +147,7 @@ def _events_from_mido(mid: mido.MidiFile) -> list[list[tuple[int, int, int, int,
             elif kind == "time_signature":
                 events.append((tick, TIMESIG, 0, msg.numerator, msg.denominator))
         tracks.append(events)
-    return tracks
+    return tracks, warnings
 
 
 def parse_midi_bytes(
@@ -157,9 +173,11 @@ def parse_midi_bytes(
             with _warnings.catch_warnings():
                 _warnings.simplefilter("ignore")
                 mid = mido.MidiFile(file=io.BytesIO(data))
-            midi_type, tpb, tracks = mid.type, mid.ticks_per_beat, _events_from_mido(mid)
+            midi_type, tpb = mid.type, mid.ticks_per_beat
             if tpb <= 0:
                 raise MidiError(f"{source}: expected ticks per beat > 0, found {tpb}")
+            tracks, more_repairs = _events_from_mido(mid)
+            repairs += more_repairs
         except MidiError:
             raise
         except Exception as exc:  # mido raises many types on damaged files
@@ -173,7 +191,8 @@ def parse_midi_bytes(
         repairs += more_repairs
     if midi_type == 2:
         raise MidiError(f"{source}: MIDI type 2 (independent sequences) is not supported")
-    tempos, sigs = _meta(tracks)
+    tempos, sigs, more = _meta(tracks)
+    repairs += more
     raw, more = _pair_notes(tracks, sustain=sustain, drop_drums=drums == "drop",
                             limits=limits, source=source)  # fmt: skip
     repairs += more
@@ -187,27 +206,67 @@ def parse_midi_bytes(
     return Score(notes, tpb, tempos, sigs, midi_type, repairs, source)
 
 
-def _meta(tracks) -> tuple[list[tuple[int, int]], list[tuple[int, int, int]]]:
-    tempo_events = sorted((t, a) for events in tracks for (t, k, _, a, _) in events if k == TEMPO)
+def _meta(tracks) -> tuple[list[tuple[int, int]], list[tuple[int, int, int]], list[str]]:
+    """The tempo map and metre, one value per tick.
+
+    Within a track, the later of two events at one tick wins (mido and pretty_midi play the
+    later one). Between tracks, the earlier track wins: pretty_midi reads tempo and time
+    signatures from the first track only, so the conductor track's value is kept and a
+    different value another track sets at the same tick is dropped with a warning. Tempo
+    and metre events of later tracks at other ticks are used.
+    """
+    warnings: list[str] = []
+    tempo_at: dict[int, tuple[int, int]] = {}  # tick -> (track, microseconds)
+    sig_at: dict[int, tuple[int, int, int]] = {}  # tick -> (track, numerator, denominator)
+    conflicts: dict[str, set[int]] = {"tempo": set(), "time signature": set()}
+    for ti, events in enumerate(tracks):
+        for tick, kind, _, a, b in events:
+            if kind == TEMPO and a > 0:
+                table, value, what = tempo_at, (ti, a), "tempo"
+            elif kind == TIMESIG:
+                table, value, what = sig_at, (ti, a, b), "time signature"
+            else:
+                continue
+            held = table.get(tick)
+            if held is None or held[0] == ti:
+                table[tick] = value  # type: ignore[assignment]
+            elif held[1:] != value[1:]:
+                conflicts[what].add(tick)
+    for what, ticks in conflicts.items():
+        if ticks:
+            where = ", ".join(str(t) for t in sorted(ticks)[:5]) + (
+                ", ..." if len(ticks) > 5 else ""
+            )
+            warnings.append(
+                f"{what} set differently by two tracks at tick(s) {where}; the earlier track's kept"
+            )
     tempos: list[tuple[int, int]] = [(0, DEFAULT_TEMPO)]
-    for tick, us in tempo_events:
-        if us <= 0:
-            continue
-        if tick == tempos[-1][0]:
-            tempos[-1] = (tick, us)
+    for tick, (_, us) in sorted(tempo_at.items()):
+        if tick == 0:
+            tempos[0] = (0, us)
         elif us != tempos[-1][1]:
             tempos.append((tick, us))
-    sigs = sorted({(t, a, b) for events in tracks for (t, k, _, a, b) in events if k == TIMESIG})
-    return tempos, sigs
+    sigs = [(tick, n, d) for tick, (_, n, d) in sorted(sig_at.items())]
+    return tempos, sigs, warnings
 
 
 def _pair_notes(tracks, *, sustain: bool, drop_drums: bool, limits: Limits, source: str):
-    """Pair note-ons with note-offs per (track, channel, pitch).
+    """Pair note-ons with note-offs per (track, channel, pitch), in file order.
 
-    A note-off (or note-on with velocity 0) closes every open note of its pitch that
-    started at an earlier tick (pretty_midi's rule, so overlapping same-pitch notes end
-    together); with ``sustain``, offs while the channel's pedal (CC64 >= 64) is down are
-    held until the pedal lifts. Notes still open at the end of a track end there.
+    The rules are pretty_midi's, but for one:
+
+    - A note-off (or note-on with velocity 0) closes every open note of its pitch that
+      started at an earlier tick, so overlapping same-pitch notes end together.
+    - A note-on and a note-off at the same tick give no note when nothing older was open
+      (a zero-length note is dropped, not stretched to a later note-off). When the off also
+      closed an older note, the note started at its tick stays open: a re-strike written
+      on-then-off plays as off-then-on does (the old note ends, the new one sounds on).
+    - Two note-ons of one pitch at the same tick are one note (pretty_midi makes two
+      identical ones): a key struck twice at one instant sounds once, at the louder of
+      the two velocities (and with the program in force at the first).
+
+    With ``sustain``, offs while the channel's pedal (CC64 >= 64) is down are held until
+    the pedal lifts. Notes still open at the end of a track end there.
     """
     notes: list[tuple[int, int, int, int, int, int, int]] = []  # Note fields less seconds
     repairs: list[str] = []
@@ -227,9 +286,9 @@ def _pair_notes(tracks, *, sustain: bool, drop_drums: bool, limits: Limits, sour
             for start, vel, prog in open_:
                 if start != tick:
                     notes.append((pitch, vel, start, tick, prog, ch, ti))
-            if keep:
+            if keep and len(keep) < len(open_):  # an older note ended: the new one sounds on
                 held[ch][pitch] = keep
-            else:
+            else:  # nothing older was open: a note-on at this tick is cancelled
                 del held[ch][pitch]
 
         for tick, kind, ch, a, b in events:
@@ -245,7 +304,12 @@ def _pair_notes(tracks, *, sustain: bool, drop_drums: bool, limits: Limits, sour
                 if a in sustained[ch]:  # re-struck under the pedal: end the held one
                     sustained[ch].discard(a)
                     close(ch, a, tick)
-                held[ch].setdefault(a, []).append((tick, b, program[ch]))
+                open_ = held[ch].setdefault(a, [])
+                if open_ and open_[-1][0] == tick:  # struck twice at one tick: one note
+                    if b > open_[-1][1]:
+                        open_[-1] = (tick, b, open_[-1][2])
+                else:
+                    open_.append((tick, b, program[ch]))
             elif kind == NOTE_OFF:
                 if sustain and pedal[ch]:
                     sustained[ch].add(a)
