@@ -30,7 +30,7 @@ from dsp_rnn.music.midi import parse_midi_bytes
 
 __all__ = ["MidiFolder", "Skipped", "PARSER_VERSION", "split_of", "default_cache_dir"]
 
-PARSER_VERSION = 1
+PARSER_VERSION = 2  # bumped whenever parsing changes what a file reads as
 _PACK_MAGIC = b"DSPKv3\0\0"  # 8 bytes; older packs are rebuilt from the per-file cache
 MIDI_EXTENSIONS = (".mid", ".midi", ".kar", ".smf")
 
