@@ -60,6 +60,36 @@ NOTE = b"\x00\x90\x3c\x50\x83\x60\x80\x3c\x00"  # note 60 on, 480 ticks, off
 EOT = b"\x00\xff\x2f\x00"
 
 
+def vlq(n: int) -> bytes:
+    """A delta time as a variable-length quantity."""
+    out = [n & 0x7F]
+    while n > 0x7F:
+        n >>= 7
+        out.append(0x80 | (n & 0x7F))
+    return bytes(reversed(out))
+
+
+def on(pitch: int, velocity: int = 64, channel: int = 0) -> bytes:
+    return bytes([0x90 | channel, pitch, velocity])
+
+
+def off(pitch: int, channel: int = 0) -> bytes:
+    return bytes([0x80 | channel, pitch, 0])
+
+
+def tempo(us: int) -> bytes:
+    return b"\xff\x51\x03" + us.to_bytes(3, "big")
+
+
+def time_signature(numerator: int, denominator: int) -> bytes:
+    return bytes([0xFF, 0x58, 0x04, numerator, denominator.bit_length() - 1, 24, 8])
+
+
+def track(*events: tuple[int, bytes]) -> bytes:
+    """A track body from ``(delta, event bytes)`` pairs, ended by an end-of-track event."""
+    return b"".join(vlq(d) + e for d, e in events) + EOT
+
+
 def damaged_files() -> dict[str, tuple[bytes, str]]:
     """name -> (bytes, expectation): 'used' (read as is), 'repaired' (read with a warning)
     or 'skipped'."""
