@@ -81,8 +81,8 @@ class Score:
     Attributes:
         notes: sorted by (start_tick, pitch).
         ticks_per_beat: the file's time division (ticks per quarter note).
-        tempos: ``(tick, microseconds_per_quarter)`` changes, first at tick 0.
-        time_signatures: ``(tick, numerator, denominator)``.
+        tempos: ``(tick, microseconds_per_quarter)`` changes, first at tick 0, one per tick.
+        time_signatures: ``(tick, numerator, denominator)``, one per tick.
         midi_type: 0, 1 (type 2 is refused).
         warnings: repairs made while reading (empty for a clean file).
         source: file name, for messages.
@@ -216,21 +216,20 @@ def _meta(tracks) -> tuple[list[tuple[int, int]], list[tuple[int, int, int]], li
     and metre events of later tracks at other ticks are used.
     """
     warnings: list[str] = []
-    tempo_at: dict[int, tuple[int, int]] = {}  # tick -> (track, microseconds)
-    sig_at: dict[int, tuple[int, int, int]] = {}  # tick -> (track, numerator, denominator)
+    at: dict[str, dict[int, tuple[int, tuple[int, ...]]]] = {"tempo": {}, "time signature": {}}
     conflicts: dict[str, set[int]] = {"tempo": set(), "time signature": set()}
     for ti, events in enumerate(tracks):
         for tick, kind, _, a, b in events:
             if kind == TEMPO and a > 0:
-                table, value, what = tempo_at, (ti, a), "tempo"
+                what, value = "tempo", (a,)
             elif kind == TIMESIG:
-                table, value, what = sig_at, (ti, a, b), "time signature"
+                what, value = "time signature", (a, b)
             else:
                 continue
-            held = table.get(tick)
-            if held is None or held[0] == ti:
-                table[tick] = value  # type: ignore[assignment]
-            elif held[1:] != value[1:]:
+            held = at[what].get(tick)
+            if held is None or held[0] == ti:  # first at this tick, or later in its track
+                at[what][tick] = (ti, value)
+            elif held[1] != value:
                 conflicts[what].add(tick)
     for what, ticks in conflicts.items():
         if ticks:
@@ -241,12 +240,12 @@ def _meta(tracks) -> tuple[list[tuple[int, int]], list[tuple[int, int, int]], li
                 f"{what} set differently by two tracks at tick(s) {where}; the earlier track's kept"
             )
     tempos: list[tuple[int, int]] = [(0, DEFAULT_TEMPO)]
-    for tick, (_, us) in sorted(tempo_at.items()):
+    for tick, (_, (us,)) in sorted(at["tempo"].items()):
         if tick == 0:
             tempos[0] = (0, us)
         elif us != tempos[-1][1]:
             tempos.append((tick, us))
-    sigs = [(tick, n, d) for tick, (_, n, d) in sorted(sig_at.items())]
+    sigs = [(tick, n, d) for tick, (_, (n, d)) in sorted(at["time signature"].items())]
     return tempos, sigs, warnings
 
 
