@@ -265,6 +265,15 @@ def test_double_strike_keeps_the_program_of_the_first_note_on():
     assert (note.program, note.velocity, note.start_tick, note.end_tick) == (5, 90, 0, 480)
 
 
+def test_on_and_off_at_one_tick_under_the_pedal_ring_until_it_lifts():
+    # pretty_midi has no sustain; without it the note is dropped, as pretty_midi drops it
+    pedal = lambda v: bytes([0xB0, 64, v])  # noqa: E731
+    data = raw_midi([track((0, pedal(127)), (0, on(60)), (0, off(60)), (480, pedal(0)))])
+    assert parse_midi_bytes(data).notes == []
+    held = parse_midi_bytes(data, sustain=True).notes
+    assert [(n.pitch, n.start_tick, n.end_tick) for n in held] == [(60, 0, 480)]
+
+
 @settings(max_examples=60, deadline=None)
 @given(st.lists(st.tuples(st.sampled_from([0, 0, 0, 60, 240]), st.booleans(),
                           st.sampled_from([60, 61]), st.integers(1, 127)),

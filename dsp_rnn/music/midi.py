@@ -265,7 +265,8 @@ def _pair_notes(tracks, *, sustain: bool, drop_drums: bool, limits: Limits, sour
       the two velocities (and with the program in force at the first).
 
     With ``sustain``, offs while the channel's pedal (CC64 >= 64) is down are held until
-    the pedal lifts. Notes still open at the end of a track end there.
+    the pedal lifts (an off at its note-on's tick too: a key struck with the pedal down
+    rings). Notes still open at the end of a track end there.
     """
     notes: list[tuple[int, int, int, int, int, int, int]] = []  # Note fields less seconds
     repairs: list[str] = []
