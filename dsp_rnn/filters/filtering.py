@@ -6,7 +6,9 @@ both functions return ``(y, zf)`` and processing audio block by block equals one
 
 On the CPU the recursion runs in fused numba kernels (:mod:`dsp_rnn.filters._kernels`);
 the backward pass is the adjoint filter run backwards in time by the same kind of kernel,
-so no autograd graph is built over samples. On other devices (CUDA) a block state-space
+so no autograd graph is built over samples. Under ``create_graph=True`` (gradients of
+gradients) the backward recomputes the cascade with the torch path below and differentiates
+that, so higher derivatives work everywhere. On other devices (CUDA) a block state-space
 method in plain torch is used: exact to float tolerance, differentiable by autograd.
 """
 
@@ -86,11 +88,14 @@ class _Cascade(torch.autograd.Function):
             )
         if need_grad:
             ctx.save_for_backward(x.detach(), y, mid, torch.from_numpy(cn))
+            ctx.inputs = (x, coef, zi)  # for the differentiable backward (create_graph=True)
         ctx.order, ctx.n_sec = order, n_sec
         return y, zf[:, :n_sec]
 
     @staticmethod
     def backward(ctx, gy, gzf):  # type: ignore[override]
+        if torch.is_grad_enabled():  # create_graph=True: a backward autograd can differentiate
+            return _backward_graph(ctx, gy, gzf)
         x, y, mid, coef = ctx.saved_tensors  # coef padded with identity sections
         n_ch, n_t = x.shape
         n_pad, order, n_sec = coef.shape[1], ctx.order, ctx.n_sec
@@ -108,6 +113,40 @@ class _Cascade(torch.autograd.Function):
             gx.numpy(), gcoef.numpy(), gzi.numpy(),
         )  # fmt: skip
         return gx, gcoef[:, :n_sec].to(x.dtype), gzi[:, :n_sec].to(x.dtype)
+
+
+def _backward_graph(ctx, gy, gzf):
+    """The backward of :class:`_Cascade` as an autograd graph, for higher-order gradients.
+
+    Recomputes the cascade through the torch block method (:func:`_cascade_torch`) from the
+    saved inputs and differentiates it with ``create_graph=True``: the gradients come out
+    connected to ``x``, ``coef``, ``zi`` and to ``gy``, ``gzf``. Used only when grad mode is
+    on inside backward; first-order backward keeps the fused adjoint kernels.
+    """
+    inputs = ctx.inputs
+    needs = ctx.needs_input_grad
+    with torch.enable_grad():
+        leaves = [
+            t if t.requires_grad else t.detach().requires_grad_(need)
+            for t, need in zip(inputs, needs, strict=True)
+        ]
+        y, zf = _cascade_torch(*leaves)
+        outs = [(o, g) for o, g in ((y, gy), (zf, gzf)) if g is not None]
+        wrt = [t for t, need in zip(leaves, needs, strict=True) if need]
+        grads = iter(
+            torch.autograd.grad(
+                [o for o, _ in outs],
+                wrt,
+                [g.to(o.dtype) for o, g in outs],
+                create_graph=True,
+                allow_unused=True,
+            )
+        )
+    out = []
+    for t, need in zip(leaves, needs, strict=True):
+        g = next(grads) if need else None
+        out.append(torch.zeros_like(t) if need and g is None else g)
+    return tuple(out)
 
 
 def _section_torch(x, coef, zi, block):
@@ -329,8 +368,9 @@ def lfilter(b, a, x, zi=None, *, check_stable: bool = True):
     zero-padded to a common length ``N + 1``.
 
     Args:
-        b: numerator coefficients ``b0 .. bM``.
-        a: denominator coefficients ``a0 .. aK``, ``a0 != 0``.
+        b: numerator coefficients ``b0 .. bM``; a scalar (number, numpy scalar, 0-d
+            tensor) is the one-coefficient ``[b]``, as in scipy.
+        a: denominator coefficients ``a0 .. aK``, ``a0 != 0``; a scalar is ``[a]``.
         x: the signal; time is the last axis.
         zi: optional initial state, as in ``scipy.signal.lfilter`` (``N`` values). When
             given, ``(y, zf)`` is returned.
@@ -355,8 +395,9 @@ def lfilter(b, a, x, zi=None, *, check_stable: bool = True):
         tensor([1.0000, 0.5000, 0.2500])
     """
     x = _prepare_signal(x)
-    b = as_tensor(b, "b", min_ndim=1)
-    a = as_tensor(a, "a", min_ndim=1)
+    b = as_tensor(b, "b")
+    a = as_tensor(a, "a")
+    b, a = (t.reshape(1) if t.ndim == 0 else t for t in (b, a))  # a scalar is [scalar]
     for name, t in (("b", b), ("a", a)):
         if t.shape[-1] == 0:
             raise ShapeError(
