@@ -10,6 +10,16 @@ from hypothesis import given, settings
 
 from dsp_rnn.errors import InputError, NonFiniteError, ShapeError
 from dsp_rnn.filters import (
+    biquad_allpass,
+    biquad_bandpass,
+    biquad_highpass,
+    biquad_highshelf,
+    biquad_lowpass,
+    biquad_lowshelf,
+    biquad_notch,
+    biquad_peaking,
+    butter,
+    cheby1,
     cheby2,
     ellip,
     freqz,
@@ -303,3 +313,201 @@ def test_torch_conversions_gradcheck():
 def test_typed_errors(call, exc, match):
     with pytest.raises(exc, match=match):
         call()
+
+
+# ----------------------------------------------------------------------------- a0 == 1 always
+PAIRINGS = [None, "nearest", "keep_odd", "minimal"]
+W = np.linspace(0.01, np.pi - 0.01, 64)
+
+
+def _sos_response(sos):
+    return sosfreqz(_t(sos), freqs=_t(W))[1].numpy()
+
+
+def _check_sos(sos):
+    """Every row is a valid section for sosfilt: a0 == 1 exactly."""
+    sos = torch.as_tensor(sos)
+    assert sos.ndim == 2 and sos.shape[1] == 6
+    assert bool((sos[:, 3] == 1).all()), sos
+    sosfilt(sos, torch.ones(4, dtype=sos.dtype), check_stable=False)  # accepted as it is
+
+
+@pytest.mark.parametrize("pairing", PAIRINGS)
+@pytest.mark.parametrize("n_p", [1, 2, 3, 4, 5, 6])
+def test_zpk2sos_a0_is_one_and_response_is_exact(pairing, n_p):
+    rng = np.random.default_rng(10 * n_p)
+    for n_z in range(n_p + 1):  # every count of zeros, down to none
+        for _ in range(3):
+            z = random_stable_zpk(rng, n_z)[0] if n_z else np.zeros(0)
+            p = random_stable_zpk(rng, n_p)[1]
+            k = float(rng.uniform(0.5, 2.0))
+            sos = zpk2sos(z, p, k, pairing=pairing)
+            _check_sos(sos)
+            assert sos.shape[0] == max((n_p + 1) // 2, 1)
+            assert rel_err(_sos_response(sos), _zpk_response(z, p, k, W)) < 1e-9
+            # scipy's own sections: the same system up to the zeros it adds at the origin
+            try:
+                ref = _sos_response_np(scipy.signal.zpk2sos(z, p, k, pairing=pairing))
+            except IndexError:  # scipy's 'minimal' fails on some root sets; ours does not
+                assert pairing == "minimal"
+                continue
+            delay = 0 if pairing == "minimal" else n_p - n_z
+            assert rel_err(_sos_response(sos), ref * np.exp(-1j * W * delay)) < 1e-9
+
+
+def _sos_response_np(sos):
+    """Product of the rows' responses in numpy, for rows with a0 == 0 too (scipy's minimal)."""
+    e = np.exp(-1j * W)[:, None] ** np.arange(3)  # (n_w, 3): 1, z^-1, z^-2
+    sos = np.asarray(sos, dtype=float)
+    return np.prod((e @ sos[:, :3].T) / (e @ sos[:, 3:].T), -1)
+
+
+@pytest.mark.parametrize("pairing", PAIRINGS)
+@pytest.mark.parametrize(("n_b", "n_a"), [(1, 2), (2, 4), (3, 2), (4, 4), (5, 3), (6, 1), (2, 5)])
+def test_tf2sos_a0_is_one_for_longer_b_or_longer_a(pairing, n_b, n_a):
+    """More zeros than poles (b longer) and the reverse, odd and even orders."""
+    rng = np.random.default_rng(n_b * 10 + n_a)
+    for delay in (0, 1):
+        b = np.concatenate([np.zeros(delay), rng.standard_normal(n_b)])
+        _, a = random_stable_ba(rng, n_a - 1) if n_a > 1 else (None, np.ones(1))
+        sos = tf2sos(b, a * 2.0, pairing=pairing)
+        _check_sos(sos)
+        want = scipy.signal.freqz(b, a * 2.0, worN=W)[1]
+        assert rel_err(_sos_response(sos), want) < 1e-8
+
+
+@pytest.mark.filterwarnings("ignore::scipy.signal.BadCoefficients")  # scipy's tf2ss, b0 == 0
+@pytest.mark.parametrize("pairing", PAIRINGS)
+@pytest.mark.parametrize("order", [1, 2, 3, 5])
+def test_ss2sos_a0_is_one(pairing, order):
+    rng = np.random.default_rng(order)
+    b, a = random_stable_ba(rng, order)
+    for bb in (b, np.concatenate([[0.0], b[:-1]])):  # proper and strictly proper
+        A, B, C, D = scipy.signal.tf2ss(bb, a)
+        sos = ss2sos(A, B, C, D, pairing=pairing)
+        _check_sos(sos)
+        assert rel_err(_sos_response(sos), scipy.signal.freqz(bb, a, worN=W)[1]) < 1e-8
+
+
+@pytest.mark.parametrize("order", [1, 2, 3, 4, 5])
+@pytest.mark.parametrize("btype", ["lowpass", "highpass", "bandpass", "bandstop"])
+@pytest.mark.parametrize(
+    ("design", "ref", "db"),
+    [
+        (butter, scipy.signal.butter, ()),
+        (cheby1, scipy.signal.cheby1, (1.0,)),
+        (cheby2, scipy.signal.cheby2, (40.0,)),
+        (ellip, scipy.signal.ellip, (1.0, 40.0)),
+    ],
+)
+def test_designs_return_a0_one(design, ref, db, order, btype):
+    cutoff = (2000.0, 6000.0) if btype in ("bandpass", "bandstop") else 3000.0
+    sos = design(order, *db, cutoff, btype=btype, sample_rate=48000, dtype=F64)
+    _check_sos(sos)
+    want = ref(order, *db, cutoff, btype=btype, fs=48000, output="sos")
+    assert rel_err(_sos_response(sos), _sos_response_np(want)) < 1e-12
+
+
+@pytest.mark.parametrize(
+    "design",
+    [
+        lambda: biquad_lowpass(1000.0, q=0.7, sample_rate=48000),
+        lambda: biquad_highpass(1000.0, q=0.7, sample_rate=48000),
+        lambda: biquad_bandpass(1000.0, q=2.0, sample_rate=48000),
+        lambda: biquad_notch(1000.0, q=2.0, sample_rate=48000),
+        lambda: biquad_peaking(1000.0, gain_db=6.0, sample_rate=48000),
+        lambda: biquad_lowshelf(1000.0, gain_db=-6.0, sample_rate=48000),
+        lambda: biquad_highshelf(1000.0, gain_db=6.0, sample_rate=48000),
+        lambda: biquad_allpass(1000.0, q=0.7, sample_rate=48000),
+    ],
+)
+def test_biquad_designs_return_a0_one(design):
+    _check_sos(design())
+
+
+# ----------------------------------------------------------------------------- typed input errors
+@pytest.mark.parametrize(
+    "k", [1 + 2j, np.complex128(0.5 - 0.1j), torch.tensor(1 + 1j), np.array([2.0 + 1e-3j])]
+)
+@pytest.mark.parametrize("convert", [zpk2tf, zpk2sos])
+def test_complex_gain_is_a_typed_error(convert, k):
+    with pytest.raises(InputError, match=r"k: expected a real gain.*complex"):
+        convert([-1.0], [0.5], k)
+
+
+@pytest.mark.parametrize("k", [2 + 0j, np.complex128(2.0), torch.tensor(2 + 0j)])
+def test_complex_gain_with_zero_imaginary_part_is_real(k):
+    b, a = zpk2tf([-1.0], [0.5], k)
+    b_ref, a_ref = scipy.signal.zpk2tf([-1.0], [0.5], 2.0)
+    assert rel_err(b, b_ref) < 1e-12 and rel_err(a, a_ref) < 1e-12
+    assert rel_err(zpk2sos([-1.0], [0.5], k), zpk2sos([-1.0], [0.5], 2.0)) < 1e-12
+
+
+_BAD = {
+    "complex": 1 + 2j,
+    "complex array": np.array([1.0 + 1j, 0.5]),
+    "complex tensor": torch.tensor([1.0 + 1j, 0.5]),
+    "string": "1.0",
+    "none": None,  # None is a valid pairing (the default), an error elsewhere
+    "dict": {"b": 1.0},
+    "ragged": [[1.0, 2.0], [3.0]],
+    "mixed": [1.0, "x"],
+    "bool": True,
+}
+_CONVERTERS = {
+    "tf2sos b": lambda v: tf2sos(v, [1.0, -0.5]),
+    "tf2sos a": lambda v: tf2sos([1.0, 0.5], v),
+    "tf2sos pairing": lambda v: tf2sos([1.0, 0.5], [1.0, -0.5], pairing=v),
+    "sos2tf": sos2tf,
+    "tf2zpk b": lambda v: tf2zpk(v, [1.0, -0.5]),
+    "tf2zpk a": lambda v: tf2zpk([1.0], v),
+    "zpk2tf z": lambda v: zpk2tf(v, [0.5, 0.2], 1.0),
+    "zpk2tf p": lambda v: zpk2tf([0.5], v, 1.0),
+    "zpk2tf k": lambda v: zpk2tf([0.5], [0.3], v),
+    "zpk2sos z": lambda v: zpk2sos(v, [0.5, 0.2], 1.0),
+    "zpk2sos p": lambda v: zpk2sos([0.5], v, 1.0),
+    "zpk2sos k": lambda v: zpk2sos([0.5], [0.3], v),
+    "zpk2sos pairing": lambda v: zpk2sos([0.5], [0.3], 1.0, pairing=v),
+    "sos2zpk": sos2zpk,
+    "tf2ss b": lambda v: tf2ss(v, [1.0, -0.5]),
+    "ss2tf A": lambda v: ss2tf(v, [[1.0]], [[1.0]], [[0.0]]),
+    "ss2tf D": lambda v: ss2tf([[0.5]], [[1.0]], [[1.0]], v),
+    "sos2ss": sos2ss,
+    "ss2sos B": lambda v: ss2sos([[0.5]], v, [[1.0]], [[0.0]]),
+    "ss2sos pairing": lambda v: ss2sos([[0.5]], [[1.0]], [[1.0]], [[0.0]], pairing=v),
+}
+
+
+@pytest.mark.parametrize("bad", list(_BAD))
+@pytest.mark.parametrize("where", list(_CONVERTERS))
+def test_wrong_types_are_typed_errors(where, bad):
+    """Complex where real is needed, non-numbers, ragged lists: InputError, never TypeError."""
+    value = _BAD[bad]
+    if where.endswith("pairing") and bad == "string":
+        value = "1.0"  # a string, but not a pairing
+    try:
+        _CONVERTERS[where](value)
+    except InputError as exc:
+        assert str(exc)  # a message
+    except Exception as exc:  # anything else is the defect this test is about
+        pytest.fail(f"{where} with {bad}: {type(exc).__name__}: {exc}")
+    else:
+        # only the forms that are numbers to scipy too may pass
+        assert where.endswith("pairing") and bad == "none", (where, bad)
+
+
+def test_minimal_pairing_where_scipy_fails():
+    """Two real poles meet a real zero while only complex zeros are left."""
+    z = [0.9, 0.5 + 0.5j, 0.5 - 0.5j]
+    p = [0.8, 0.7, 0.1, 0.2]
+    with pytest.raises(IndexError):
+        scipy.signal.zpk2sos(z, p, 1.0, pairing="minimal")
+    sos = zpk2sos(z, p, 1.0, pairing="minimal")
+    _check_sos(sos)
+    assert sos.shape == (2, 6)
+    assert rel_err(_sos_response(sos), _zpk_response(z, p, 1.0, W)) < 1e-12
+
+
+def test_d_of_wrong_size_is_a_shape_error():
+    with pytest.raises(ShapeError, match=r"D: expected one value"):
+        ss2tf([[0.5]], [[1.0]], [[1.0]], [1.0, 2.0])

@@ -134,7 +134,7 @@ def _as_roots(value: Any, name: str) -> torch.Tensor:
     if isinstance(value, torch.Tensor):
         t = value
     else:
-        arr = np.asarray(value)
+        arr = _asarray(value, name)
         if arr.dtype == object or not np.issubdtype(arr.dtype, np.number):
             raise InputError(f"{name}: expected numbers, got {arr.dtype} ({type(value).__name__})")
         t = torch.from_numpy(np.array(arr, dtype=np.complex128 if arr.dtype.kind == "c" else float))
@@ -147,10 +147,35 @@ def _as_roots(value: Any, name: str) -> torch.Tensor:
     return t if t.is_complex() else t.to(_complex_dtype(t.dtype))
 
 
+def _asarray(value: Any, name: str) -> np.ndarray:
+    try:
+        return np.asarray(value)
+    except (ValueError, TypeError) as exc:  # ragged nested lists and the like
+        raise InputError(f"{name}: expected numbers, got {type(value).__name__} ({exc})") from exc
+
+
 def _as_gain(k: Any, dtype: torch.dtype) -> torch.Tensor:
-    kt = k if isinstance(k, torch.Tensor) else torch.as_tensor(np.asarray(k, dtype=float))
-    if kt.is_complex() or kt.numel() != 1:
-        raise InputError(f"k: expected one real gain, got {kt.detach().tolist()}")
+    """One real gain. Complex values pass only with a zero imaginary part (as scipy's)."""
+    if isinstance(k, torch.Tensor):
+        kt = k
+    else:
+        arr = _asarray(k, "k")
+        if arr.dtype == object or not np.issubdtype(arr.dtype, np.number):
+            raise InputError(f"k: expected one real number, got {k!r} ({type(k).__name__})")
+        kt = torch.from_numpy(
+            np.array(arr, dtype=np.complex128 if arr.dtype.kind == "c" else float)
+        )
+    if kt.numel() != 1:
+        raise InputError(f"k: expected one real gain, got shape {tuple(kt.shape)}")
+    if kt.is_complex():
+        if float(kt.detach().imag.abs().max()) != 0.0:
+            raise InputError(
+                f"k: expected a real gain (the filter has real coefficients), got complex "
+                f"k={complex(kt.detach().reshape(()))}"
+            )
+        kt = kt.real
+    if not kt.is_floating_point():
+        kt = kt.to(torch.float64)
     check_finite(kt, "k")
     return kt.reshape(()).to(dtype)
 
@@ -159,7 +184,9 @@ def _as_ss(A: Any, B: Any, C: Any, D: Any) -> tuple[torch.Tensor, ...]:
     At = as_tensor(A, "A", min_ndim=2)
     n = At.shape[-1]
     Bt, Ct, Dt = (as_tensor(v, name) for v, name in ((B, "B"), (C, "C"), (D, "D")))
-    Dt = Dt.reshape(Dt.shape[:-2] + (1, 1)) if Dt.ndim >= 2 else Dt.reshape(1, 1)
+    if Dt.ndim < 2 and Dt.numel() != 1:
+        raise ShapeError(f"D: expected one value (1, 1) for a SISO system, got {tuple(Dt.shape)}")
+    Dt = Dt if Dt.ndim >= 2 else Dt.reshape(1, 1)  # a scalar D; (..., 1, 1) checked below
     want = {"A": (n, n), "B": (n, 1), "C": (1, n), "D": (1, 1)}
     for name, t in (("A", At), ("B", Bt), ("C", Ct), ("D", Dt)):
         if t.ndim < 2 or tuple(t.shape[-2:]) != want[name]:
@@ -177,7 +204,7 @@ def _np(t: torch.Tensor) -> np.ndarray:
 
 
 def _check_pairing(pairing: str | None) -> None:
-    if pairing not in _PAIRINGS:
+    if not (pairing is None or isinstance(pairing, str)) or pairing not in _PAIRINGS:
         raise InputError(f"pairing: expected one of {_PAIRINGS}, got pairing={pairing!r}")
 
 
@@ -189,6 +216,42 @@ def _polymul(p: torch.Tensor, q: torch.Tensor) -> torch.Tensor:
     for k in range(1, n):
         out = out + F.pad(p * q[..., k : k + 1], (k, n - 1 - k))
     return out
+
+
+def _scipy_zpk2sos(z: np.ndarray, p: np.ndarray, k: float, pairing: str | None):
+    """``scipy.signal.zpk2sos``; returns ``(sos, pairing used)``.
+
+    scipy's ``'minimal'`` pairing fails (IndexError) on some root sets, e.g. two real poles
+    paired with a real zero when only complex zeros are left. Those fall back to
+    ``'keep_odd'``: the same number of sections and the same system.
+    """
+    try:
+        return scipy.signal.zpk2sos(z, p, k, pairing=pairing), pairing
+    except IndexError:
+        if pairing != "minimal":
+            raise
+        return scipy.signal.zpk2sos(z, p, k, pairing="keep_odd"), "keep_odd"
+
+
+def _finish_sos(sos: np.ndarray, pairing: str | None, delay: int) -> np.ndarray:
+    """scipy's SOS of the zeros and poles -> ours: the delay kept, ``a0 == 1`` in every row.
+
+    With ``'minimal'`` scipy adds no zeros at the origin, so its sections are already the
+    exact ``k prod(z - z_i) / prod(z - p_i)``, delay included; but a section with fewer than
+    two poles is stored right-aligned in powers of ``z`` (``a0 == 0``). Shifting both
+    polynomials of such a row left multiplies them by the same power of ``z``: same section,
+    ``a0 != 0``. The other pairings fill up with zeros at the origin, undone by the delay.
+    """
+    if pairing != "minimal":
+        sos = _delay_sos(sos, delay)
+    sos = np.array(sos, dtype=np.float64)
+    for row in sos:
+        nz = np.flatnonzero(row[3:])
+        shift = int(nz[0]) if nz.size else 0
+        if shift:  # a causal section: b has at least as many leading zeros as a
+            row[:3] = np.concatenate([row[shift:3], np.zeros(shift)])
+            row[3:] = np.concatenate([row[3 + shift :], np.zeros(shift)])
+    return sos / sos[:, 3:4]
 
 
 def _delay_sos(sos: np.ndarray, delay: int) -> np.ndarray:
@@ -212,7 +275,8 @@ def tf2sos(b: Any, a: Any, *, pairing: str | None = None) -> torch.Tensor:
         b: numerator coefficients of ``z^-1``.
         a: denominator coefficients of ``z^-1``, ``a0 != 0``.
         pairing: how poles and zeros are paired into sections: ``None`` (scipy's default,
-            ``'nearest'``), ``'nearest'``, ``'keep_odd'`` or ``'minimal'``.
+            ``'nearest'``), ``'nearest'``, ``'keep_odd'`` or ``'minimal'`` (see
+            :func:`zpk2sos`).
 
     Shape:
         ``b (M + 1,)``, ``a (N + 1,)`` -> ``(n_sections, 6)``,
@@ -242,8 +306,7 @@ def tf2sos(b: Any, a: Any, *, pairing: str | None = None) -> torch.Tensor:
     nz = np.nonzero(bn)[0]
     delay = int(nz[0]) if nz.size else 0
     bs = bn[delay:] if nz.size else np.zeros(1)
-    sos = scipy.signal.tf2sos(bs, an, pairing=pairing)
-    sos = _delay_sos(sos, delay)
+    sos = _finish_sos(*_scipy_zpk2sos(*scipy.signal.tf2zpk(bs, an), pairing), delay)
     return torch.from_numpy(np.ascontiguousarray(sos)).to(dtype=bt.dtype, device=bt.device)
 
 
@@ -397,13 +460,18 @@ def zpk2sos(z: Any, p: Any, k: Any, *, pairing: str | None = None) -> torch.Tens
         p: poles (complex ones in conjugate pairs), at least as many as zeros.
         k: real gain.
         pairing: ``None`` (``'nearest'``), ``'nearest'``, ``'keep_odd'`` or ``'minimal'``.
+            With ``'minimal'`` a section with one pole is first order (``b2 = a2 = 0``)
+            where scipy stores it right-aligned with ``a0 = 0``; root sets on which scipy's
+            ``'minimal'`` fails are paired as ``'keep_odd'`` (same sections count, same
+            system).
 
     Shape:
         ``z (n_z,)``, ``p (n_p,)`` -> ``(ceil(n_p / 2), 6)`` (at least 1 section).
 
     Returns:
-        SOS with ``a0 == 1``; float64 for complex128/float64 roots, else float32. Equal to
-        scipy's when ``n_z == n_p``.
+        SOS with ``a0 == 1`` in every row; float64 for complex128/float64 roots, else
+        float32. Equal to scipy's when ``n_z == n_p`` (up to the row layout of
+        ``'minimal'``).
 
     Raises:
         ShapeError, NonFiniteError, InputError: more zeros than poles, unpaired complex
@@ -425,10 +493,10 @@ def zpk2sos(z: Any, p: Any, k: Any, *, pairing: str | None = None) -> torch.Tens
             f"z, p: more zeros ({n_z}) than poles ({n_p}) is not a causal discrete-time filter"
         )
     try:
-        sos = scipy.signal.zpk2sos(_np(zt), _np(pt), float(kt), pairing=pairing)
+        sos, used = _scipy_zpk2sos(_np(zt), _np(pt), float(kt), pairing)
     except ValueError as exc:
         raise InputError(f"zpk2sos: {exc} (z={zt.tolist()}, p={pt.tolist()})") from exc
-    sos = _delay_sos(sos, n_p - n_z)
+    sos = _finish_sos(sos, used, n_p - n_z)
     return torch.from_numpy(np.ascontiguousarray(sos)).to(dtype=rdt, device=zt.device)
 
 
@@ -671,8 +739,7 @@ def ss2sos(A: Any, B: Any, C: Any, D: Any, *, pairing: str | None = None) -> tor
         zeros = zeros[np.argsort(np.abs(zeros))[:n]]
     zeros = _conjugate_clean(zeros)
     poles = _conjugate_clean(poles)
-    sos = scipy.signal.zpk2sos(zeros, poles, k, pairing=pairing)
-    sos = _delay_sos(sos, n - len(zeros))
+    sos = _finish_sos(*_scipy_zpk2sos(zeros, poles, k, pairing), n - len(zeros))
     return torch.from_numpy(np.ascontiguousarray(sos)).to(dtype=At.dtype, device=At.device)
 
 
