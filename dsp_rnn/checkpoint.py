@@ -27,6 +27,7 @@ __all__ = [
     "atomic_write_bytes",
     "save_tensors",
     "load_tensors",
+    "read_metadata",
     "save_model",
     "load_model",
     "resolve_model",
@@ -45,11 +46,15 @@ def atomic_write_bytes(path: str | Path, data: bytes) -> Path:
     out = Path(path)
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(f".{out.name}.{os.getpid()}.part")
-    with open(tmp, "wb") as fh:
-        fh.write(data)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, out)
+    try:
+        with open(tmp, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, out)
+    except BaseException:  # an error or an interrupt: leave no half-written file behind
+        tmp.unlink(missing_ok=True)
+        raise
     return out
 
 
@@ -91,6 +96,27 @@ def load_tensors(path: str | Path) -> tuple[dict[str, torch.Tensor], dict[str, A
             f"{p}: checkpoint format version {version}, this dsp_rnn reads up to {FORMAT_VERSION}"
         )
     return tensors, meta
+
+
+def read_metadata(path: str | Path) -> dict[str, Any]:
+    """The JSON of a :func:`save_tensors` file, reading its header only (no tensors).
+
+    Raises :class:`CheckpointError` on a missing or damaged file.
+    """
+    from safetensors import safe_open
+
+    p = Path(path)
+    if not p.is_file():
+        raise CheckpointError(f"{p}: no such checkpoint file")
+    try:
+        with safe_open(str(p), framework="pt") as fh:
+            header = fh.metadata() or {}
+        meta = json.loads(header.get("json", "{}"))
+    except Exception as exc:  # safetensors raises several types on damaged files
+        raise CheckpointError(f"{p}: not a readable safetensors checkpoint ({exc})") from None
+    if not isinstance(meta, dict):
+        raise CheckpointError(f"{p}: checkpoint metadata is not a JSON object")
+    return meta
 
 
 def default_model_dir() -> Path:
