@@ -27,10 +27,25 @@ def _threads(args: argparse.Namespace) -> None:
 def _cmd_train(args: argparse.Namespace) -> int:
     from dsp_rnn.gridrnn.config import GridRNNConfig
     from dsp_rnn.gridrnn.data import load_corpus
-    from dsp_rnn.train import TrainConfig, train
+    from dsp_rnn.train import STATE_FILE, TrainConfig, TrainingInterrupted, train
 
+    if args.steps is not None and args.steps < 1:
+        raise InputError(f"--steps {args.steps}: expected at least 1 optimiser step (no steps "
+                         "would leave an untrained model)")  # fmt: skip
+    overwrite = bool(getattr(args, "overwrite", False))
+    if args.resume and overwrite:
+        raise InputError("pass --resume (continue the run) or --overwrite (start it again), "
+                         "not both")  # fmt: skip
     _threads(args)
-    corpus = load_corpus(args.data, steps_per_quarter=args.steps_per_quarter)
+    spq, data_spq = args.steps_per_quarter, _jsb_resolution(args.data)
+    if data_spq is not None and spq is not None and spq != data_spq:
+        raise InputError(f"--steps-per-quarter {spq}: {args.data} holds {data_spq} step(s) per "
+                         "quarter note (from its name); drop the flag or use the JSB file of "
+                         "that resolution")  # fmt: skip
+    state = Path(args.out) / STATE_FILE
+    if args.resume and state.is_file() and data_spq is None and spq is None:
+        spq = _saved_resolution(state)  # a MIDI folder: read it at the run's resolution
+    corpus = load_corpus(args.data, steps_per_quarter=spq)
     for line in corpus.skipped:
         print(f"skipped {line}")
     spq = corpus.steps_per_quarter
@@ -45,12 +60,68 @@ def _cmd_train(args: argparse.Namespace) -> int:
         lr=args.lr, weight_decay=args.weight_decay, lr_decay_steps=args.lr_decay_steps,
         clip_grad_norm=args.clip, transpose=args.transpose, patience=args.patience,
         checkpoint_every=args.checkpoint_every, max_minutes=args.max_minutes, seed=args.seed,
+        checkpoint_minutes=getattr(args, "checkpoint_minutes", 1.0) or None,
         progress=not args.quiet,
     )  # fmt: skip
     print(corpus.summary)
-    result = train(model_config, corpus, args.out, config, resume=args.resume)
+    if args.resume and not state.is_file():
+        print(f"{args.out}: no saved train state; starting from step 0")
+    try:
+        result = train(model_config, corpus, args.out, config, resume=args.resume,
+                       overwrite=overwrite)  # fmt: skip
+    except TrainingInterrupted as stop:
+        if stop.rank == 0:
+            import sys
+
+            print(json.dumps(stop.result), flush=True)
+            print(_interrupted_message(args, stop), file=sys.stderr, flush=True)
+        return stop.exit_code
+    if result["stop"] == "already done":
+        print(f"{args.out}: already at step {result['steps']}, at or past --steps {args.steps}; "
+              "nothing to do (a larger --steps trains on)")  # fmt: skip
     print(json.dumps(result))
     return 0
+
+
+def _jsb_resolution(data: str) -> int | None:
+    """Steps per quarter note of a JSB JSON file (from its name); None for a MIDI folder."""
+    from dsp_rnn.music.jsb import jsb_steps_per_quarter
+
+    return jsb_steps_per_quarter(data) if Path(data).suffix.lower() == ".json" else None
+
+
+def _saved_resolution(state: Path) -> int | None:
+    """The steps per quarter of the run whose state this is (None if unreadable: train
+    reports the damage)."""
+    from dsp_rnn.checkpoint import read_metadata
+
+    try:
+        return int(read_metadata(state)["model_config"]["steps_per_quarter"])
+    except (DspRnnError, KeyError, TypeError, ValueError):
+        return None
+
+
+def _interrupted_message(args: argparse.Namespace, stop) -> str:
+    """Two lines: what was saved, and the command that continues the run."""
+    import shlex
+
+    from dsp_rnn.train import STATE_FILE
+
+    again = ["dsp-rnn", "train", str(args.data), "--out", str(args.out), "--resume"]
+    if args.steps is not None:
+        again += ["--steps", str(args.steps)]
+    if args.max_minutes is not None:
+        again += ["--max-minutes", f"{args.max_minutes:g}"]
+    if args.threads != 1:
+        again += ["--threads", str(args.threads)]
+    state = Path(args.out) / STATE_FILE
+    if stop.saved:
+        head = (f"interrupted by {stop.signal_name} at step {stop.step}; saved {state} (the "
+                f"model so far is usable as {args.out})")  # fmt: skip
+    else:
+        head = (f"stopped by a second {stop.signal_name} without saving; {state} holds step "
+                f"{stop.step}")  # fmt: skip
+    return f"dsp-rnn train: {head}\ncontinue with: {shlex.join(again)}"
 
 
 def _cmd_generate(args: argparse.Namespace) -> int:
@@ -103,13 +174,22 @@ def _cmd_generate(args: argparse.Namespace) -> int:
 def _cmd_eval(args: argparse.Namespace) -> int:
     from dsp_rnn.checkpoint import load_model
     from dsp_rnn.gridrnn.data import grid_to_array
-    from dsp_rnn.music.jsb import load_jsb
+    from dsp_rnn.music.jsb import jsb_steps_per_quarter, load_jsb
     from dsp_rnn.train import evaluate
 
     _threads(args)
     model, meta = load_model(args.model)
     c = model.config
-    grids = load_jsb(args.jsb, args.split, steps_per_quarter=c.steps_per_quarter)
+    data_spq = jsb_steps_per_quarter(args.jsb)
+    if data_spq != c.steps_per_quarter:
+        other = {1: " (jsb-chorales-quarter.json)", 4: " (jsb-chorales-16th.json)"}
+        raise InputError(
+            f"{args.jsb}: {data_spq} step(s) per quarter note (from its name), the model "
+            f"{args.model or 'default'} works at {c.steps_per_quarter}; pass --jsb with the JSB "
+            f"file at {c.steps_per_quarter} step(s) per quarter"
+            f"{other.get(c.steps_per_quarter, '')}"
+        )
+    grids = load_jsb(args.jsb, args.split, steps_per_quarter=data_spq)
     pieces = [grid_to_array(g, low_pitch=c.low_pitch, n_pitches=c.n_pitches) for g in grids]
     result = evaluate(model, pieces)
     result.update(model=str(args.model or "default"), data=str(args.jsb), split=args.split,
@@ -117,8 +197,10 @@ def _cmd_eval(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(result))
     else:
+        planes = "play and onsets: not the JSB benchmark" if c.articulation else "play"
         print(f"{Path(args.jsb).name} {args.split}: NLL {result['nll_per_step']:.3f} nats per "
-              f"time step (play, 88 keys), frame accuracy {result['frame_accuracy']:.3f} "
+              f"time step ({planes}, {c.n_pitches} keys), frame accuracy "
+              f"{result['frame_accuracy']:.3f} "
               f"({result['pieces']} pieces, {result['steps']} steps)")  # fmt: skip
     return 0
 
@@ -149,8 +231,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     """Add ``train``, ``generate`` and ``eval`` to the ``dsp-rnn`` parser."""
     p = sub.add_parser("train", help="train a note-grid model on a MIDI folder or a JSB JSON")
     p.add_argument("data", help="folder of MIDI files, or a JSB .json file")
-    p.add_argument("--out", required=True, help="run folder (new or empty, unless --resume)")
-    p.add_argument("--resume", action="store_true", help="continue the run in --out exactly")
+    p.add_argument("--out", required=True,
+                   help="run folder (new or empty, unless --resume or --overwrite)")  # fmt: skip
+    p.add_argument("--resume", action="store_true",
+                   help="continue the run in --out exactly (from step 0 if it has no "
+                        "state)")  # fmt: skip
     p.add_argument("--steps", type=int, help="stop after this many optimiser steps")
     p.add_argument("--epochs", type=int, default=1000, help="at most this many epochs")
     p.add_argument("--max-minutes", type=float, help="stop after this much training time")
@@ -176,6 +261,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--transpose", type=int, default=0, help="augment: shift up to N semitones")
     p.add_argument("--patience", type=int, default=6, help="epochs without improvement")
     p.add_argument("--checkpoint-every", type=int, default=200, help="steps between states")
+    p.add_argument("--checkpoint-minutes", type=float, default=1.0,
+                   help="also write the state after this many minutes of wall time (0 = "
+                        "by steps only)")  # fmt: skip
+    p.add_argument("--overwrite", action="store_true",
+                   help="start again in a run folder (removes the files a run wrote)")  # fmt: skip
     p.add_argument("--tempo", type=float, help="default tempo of generated music (bpm)")
     p.add_argument("--threads", type=int, default=1, help="torch CPU threads (default 1)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")

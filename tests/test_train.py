@@ -48,7 +48,7 @@ def weights(run) -> dict[str, torch.Tensor]:
 
 def tc(**kw) -> TrainConfig:
     base = dict(batch_size=2, window=6, lr=5e-3, checkpoint_every=2, progress=False, seed=3,
-                transpose=2, lr_decay_steps=4)  # fmt: skip
+                transpose=2, lr_decay_steps=4, checkpoint_minutes=None)  # fmt: skip
     return TrainConfig(**(base | kw))
 
 
@@ -84,14 +84,53 @@ def test_weight_decay_shrinks_weights_and_resumes_exactly(tmp_path):
         TrainConfig(weight_decay=-0.1)
 
 
-def test_new_run_refuses_a_non_empty_folder_and_resume_needs_a_state(tmp_path):
+def test_run_folder_rules_keep_other_files_and_resume_starts_a_missing_state(tmp_path):
     (tmp_path / "run").mkdir()
     (tmp_path / "run" / "notes.txt").write_text("mine")
-    with pytest.raises(InputError, match="not empty"):
-        train(CFG, corpus(), tmp_path / "run", tc(steps=1))
-    assert (tmp_path / "run" / "notes.txt").read_text() == "mine"
-    with pytest.raises(CheckpointError, match="no such checkpoint"):
-        train(CFG, corpus(), tmp_path / "other", tc(steps=1), resume=True)
+    for kw in ({}, {"resume": True}, {"overwrite": True}):
+        with pytest.raises(InputError, match="not empty .*notes.txt.*choose a new --out"):
+            train(CFG, corpus(), tmp_path / "run", tc(steps=1), **kw)
+    assert [p.name for p in (tmp_path / "run").iterdir()] == ["notes.txt"]
+    with pytest.raises(InputError, match="--resume .* --overwrite"):
+        train(CFG, corpus(), tmp_path / "x", tc(steps=1), resume=True, overwrite=True)
+    # --resume with no state yet: from step 0, the same run as a fresh one
+    out = train(CFG, corpus(), tmp_path / "new", tc(steps=3), resume=True)
+    assert out["resumed_from"] is None and out["steps"] == 3
+    train(CFG, corpus(), tmp_path / "ref", tc(steps=3))
+    a, b = weights(tmp_path / "new"), weights(tmp_path / "ref")
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    # a run folder: refused without a way forward named, restarted with overwrite
+    with pytest.raises(InputError, match="a run at step 3.*--resume.*--overwrite"):
+        train(CFG, corpus(), tmp_path / "ref", tc(steps=3))
+    out = train(CFG, corpus(), tmp_path / "ref", tc(steps=2), overwrite=True)
+    assert out["steps"] == 2 and weights(tmp_path / "ref")["_meta"] == 2
+    rows = (tmp_path / "ref" / "metrics.jsonl").read_text().splitlines()
+    assert [json.loads(r)["step"] for r in rows] == [2]  # the old run's rows went with it
+    # a state at or past --steps: nothing to do, nothing written
+    before = (tmp_path / "ref" / STATE_FILE).stat().st_mtime_ns
+    out = train(CFG, corpus(), tmp_path / "ref", tc(steps=1), resume=True)
+    assert out["stop"] == "already done" and out["steps"] == 2
+    assert (tmp_path / "ref" / STATE_FILE).stat().st_mtime_ns == before
+    # a damaged state is reported, with the way to start again
+    (tmp_path / "ref" / STATE_FILE).write_bytes(b"junk")
+    with pytest.raises(CheckpointError, match="not a readable.*--overwrite"):
+        train(CFG, corpus(), tmp_path / "ref", tc(steps=5), resume=True)
+
+
+def test_data_must_fit_the_model_and_the_run(tmp_path):
+    c = corpus()
+    with pytest.raises(InputError, match="1 step.* per quarter note, the data at 4"):
+        train(CFG, Corpus(c.train, c.valid, 4, False, "x", []), tmp_path / "a", tc(steps=1))
+    assert not (tmp_path / "a").exists()
+    train(CFG, c, tmp_path / "run", tc(steps=1))
+    other = Corpus(c.train, c.valid, 4, False, "at 16ths", [])
+    with pytest.raises(InputError, match="run's model works at 1 step.*the data at 4.*resume"):
+        train(CFG, other, tmp_path / "run", tc(steps=2), resume=True)
+    with pytest.raises(InputError, match="onsets .MIDI."):
+        train(CFG, Corpus(c.train, c.valid, 1, True, "x", []), tmp_path / "run", tc(steps=2),
+              resume=True)  # fmt: skip
+    with pytest.raises(InputError, match="steps: expected an integer >= 1"):
+        tc(steps=0)
 
 
 def _free_port() -> int:
