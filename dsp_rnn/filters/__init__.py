@@ -52,6 +52,7 @@ from dsp_rnn.filters.design import (
     cheby2,
     ellip,
 )
+from dsp_rnn.filters.emphasis import deemphasis, preemphasis
 from dsp_rnn.filters.filtering import lfilter, sosfilt
 from dsp_rnn.filters.networks import (
     FDN,
@@ -66,8 +67,18 @@ from dsp_rnn.filters.networks import (
     random_unitary,
     rt60_to_gains,
 )
+from dsp_rnn.filters.zero_phase import filtfilt, lfilter_zi, lfiltic, sosfilt_zi, sosfiltfilt
 
 __all__ = ["lfilter", "sosfilt"]
+__all__ += [  # initial states, zero phase, emphasis
+    "lfilter_zi",
+    "sosfilt_zi",
+    "lfiltic",
+    "filtfilt",
+    "sosfiltfilt",
+    "preemphasis",
+    "deemphasis",
+]
 __all__ += [  # design
     "biquad_lowpass",
     "biquad_highpass",
