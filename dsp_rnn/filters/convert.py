@@ -306,7 +306,9 @@ def tf2sos(b: Any, a: Any, *, pairing: str | None = None) -> torch.Tensor:
     nz = np.nonzero(bn)[0]
     delay = int(nz[0]) if nz.size else 0
     bs = bn[delay:] if nz.size else np.zeros(1)
-    sos = _finish_sos(*_scipy_zpk2sos(*scipy.signal.tf2zpk(bs, an), pairing), delay)
+    z, p, k = scipy.signal.tf2zpk(bs, an)
+    sos, used = _scipy_zpk2sos(z, p, k, pairing)
+    sos = _finish_sos(sos, used, delay)
     return torch.from_numpy(np.ascontiguousarray(sos)).to(dtype=bt.dtype, device=bt.device)
 
 
@@ -739,7 +741,8 @@ def ss2sos(A: Any, B: Any, C: Any, D: Any, *, pairing: str | None = None) -> tor
         zeros = zeros[np.argsort(np.abs(zeros))[:n]]
     zeros = _conjugate_clean(zeros)
     poles = _conjugate_clean(poles)
-    sos = _finish_sos(*_scipy_zpk2sos(zeros, poles, k, pairing), n - len(zeros))
+    sos, used = _scipy_zpk2sos(zeros, poles, k, pairing)
+    sos = _finish_sos(sos, used, n - len(zeros))
     return torch.from_numpy(np.ascontiguousarray(sos)).to(dtype=At.dtype, device=At.device)
 
 
