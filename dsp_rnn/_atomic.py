@@ -13,35 +13,80 @@ from typing import BinaryIO
 from dsp_rnn.errors import DspRnnError
 
 
-def publish(tmp: Path, path: Path, overwrite: bool, error: type[DspRnnError]) -> None:
+def publish(tmp: Path, path: Path, overwrite: bool, error: type[DspRnnError],
+            flag: str = "overwrite=True") -> None:  # fmt: skip
     """Move ``tmp`` to ``path`` atomically; without ``overwrite`` an existing ``path``
-    (even one that appeared meanwhile) raises ``error`` and is left alone."""
+    (even one that appeared meanwhile) raises ``error`` (naming ``flag``) and is left
+    alone."""
     if overwrite:
         os.replace(tmp, path)
         return
     try:
         os.link(tmp, path)  # atomic "create if absent"
     except FileExistsError as exc:
-        raise error(f"{path}: exists; pass overwrite=True to replace it") from exc
+        raise error(f"{path}: exists; pass {flag} to replace it") from exc
     except OSError:  # file systems without hard links: check, then rename
         if path.exists():
-            raise error(f"{path}: exists; pass overwrite=True to replace it") from None
+            raise error(f"{path}: exists; pass {flag} to replace it") from None
         os.replace(tmp, path)
 
 
-def check_target(path: Path, overwrite: bool, error: type[DspRnnError]) -> None:
-    """Refuse, with ``error``, a target that is a folder, lies in a missing folder, or
-    exists while ``overwrite`` is False."""
+def check_parent(path: Path, error: type[DspRnnError]) -> None:
+    """Refuse, with ``error``, a ``path`` whose folder is missing (never created here: the
+    user makes their folder tree), is a file, or cannot be written to."""
+    parent = path.parent
+    if not parent.is_dir():
+        for folder in (parent, *parent.parents):
+            if folder.is_dir():
+                break
+            if folder.exists():
+                raise error(f"{path}: {folder} is a file, not a folder")
+        raise error(f"{path}: folder {parent} does not exist; create it first")
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise error(f"{path}: folder {parent} is not writable (permission denied)")
+
+
+def check_target(path: Path, overwrite: bool, error: type[DspRnnError],
+                 flag: str = "overwrite=True") -> None:  # fmt: skip
+    """Refuse, with ``error``, a file target that is a folder, lies in a missing, non-folder
+    or read-only folder, or exists while ``overwrite`` is False (the message names
+    ``flag``: ``overwrite=True`` in the library, ``--overwrite`` on the command line)."""
+    path = Path(path)
     if path.is_dir():
         raise error(f"{path}: is a folder, expected a file name to write")
-    if not path.parent.is_dir():
-        raise error(f"{path}: folder {path.parent} does not exist")
+    check_parent(path, error)
     if path.exists() and not overwrite:
-        raise error(f"{path}: exists; pass overwrite=True to replace it")
+        raise error(f"{path}: exists; pass {flag} to replace it")
+
+
+def check_folder_target(path: Path, error: type[DspRnnError], *, overwrite: bool = False,
+                        must_be_empty: bool = True, flag: str = "overwrite=True",
+                        hint: str | None = None) -> None:  # fmt: skip
+    """Refuse, with ``error``, an output folder that cannot be made or used: a file of that
+    name, a missing, non-folder or read-only parent (only the last folder is ever created),
+    a read-only folder, or (``must_be_empty``) a non-empty folder without ``overwrite``;
+    ``hint`` replaces the advice to pass ``flag``."""
+    path = Path(path)
+    if not path.exists():
+        check_parent(path, error)
+        return
+    if not path.is_dir():
+        raise error(f"{path}: is a file, expected a folder")
+    if not os.access(path, os.W_OK | os.X_OK):
+        raise error(f"{path}: folder is not writable (permission denied)")
+    if must_be_empty and not overwrite:
+        try:
+            used = any(path.iterdir())
+        except OSError as exc:
+            raise error(f"{path}: cannot read folder ({exc.strerror or exc})") from None
+        if used:
+            advice = hint or f"pass {flag} to replace what is in it"
+            raise error(f"{path}: exists and is not empty; {advice}")
 
 
 @contextmanager
-def atomic_file(path: Path, overwrite: bool, error: type[DspRnnError]) -> Iterator[BinaryIO]:
+def atomic_file(path: Path, overwrite: bool, error: type[DspRnnError],
+                flag: str = "overwrite=True") -> Iterator[BinaryIO]:  # fmt: skip
     """An open binary file that becomes ``path`` (synced, then :func:`publish`) when the
     block ends without an exception; a failed write leaves nothing behind."""
     tmp = path.parent / f".{path.name}.{secrets.token_hex(6)}.tmp"
@@ -52,6 +97,21 @@ def atomic_file(path: Path, overwrite: bool, error: type[DspRnnError]) -> Iterat
             yield fh
             fh.flush()
             os.fsync(fh.fileno())
-        publish(tmp, path, overwrite, error)
+        publish(tmp, path, overwrite, error, flag)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+@contextmanager
+def atomic_path(path: Path, overwrite: bool, error: type[DspRnnError],
+                flag: str = "overwrite=True") -> Iterator[Path]:  # fmt: skip
+    """A temporary file name beside ``path`` (same ending, so writers that go by the name
+    pick the same format) that becomes ``path`` (:func:`publish`) when the block ends
+    without an exception; a failed write leaves nothing behind."""
+    path = Path(path)
+    tmp = path.parent / f".{path.stem}.{secrets.token_hex(6)}.part{path.suffix}"
+    try:
+        yield tmp
+        publish(tmp, path, overwrite, error, flag)
     finally:
         tmp.unlink(missing_ok=True)

@@ -19,6 +19,7 @@ __all__ = [
     "CheckpointError",
     "FluidSynthNotFoundError",
     "RenderError",
+    "OutputError",
 ]
 
 
@@ -60,3 +61,8 @@ class FluidSynthNotFoundError(DspRnnError):
 
 class RenderError(DspRnnError):
     """An external renderer (FluidSynth) failed or produced no usable audio."""
+
+
+class OutputError(DspRnnError, ValueError):
+    """An output file or folder cannot be written: its folder is missing, is a file or is
+    read-only, or it exists and replacing it was not asked for."""

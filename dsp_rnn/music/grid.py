@@ -223,14 +223,19 @@ class NoteGrid:
 
     def to_midi(self, path: str | Path, *, overwrite: bool = False, **kwargs) -> Path:
         """Write a .mid file atomically (temporary file, then rename); never overwrites
-        an existing file unless ``overwrite``."""
+        an existing file unless ``overwrite``. Its folder must exist.
+
+        Raises:
+            InputError: the file exists (without ``overwrite``), is a folder, or its folder
+                is missing, a file or not writable.
+        """
+        from dsp_rnn._atomic import atomic_file, check_target
+
         out = Path(path)
-        if out.exists() and not overwrite:
-            raise InputError(f"{out}: exists; pass overwrite=True to replace it")
-        out.parent.mkdir(parents=True, exist_ok=True)
-        tmp = out.with_name(out.name + ".part")
-        self.to_midi_file(**kwargs).save(str(tmp))
-        tmp.replace(out)
+        check_target(out, overwrite, InputError)
+        mid = self.to_midi_file(**kwargs)
+        with atomic_file(out, overwrite, InputError) as fh:
+            mid.save(file=fh)
         return out
 
     # ------------------------------------------------------------------ edits
