@@ -9,6 +9,7 @@ a temperature. Nothing is re-run: a piece of ``T`` steps costs ``T`` time-LSTM s
 from __future__ import annotations
 
 import typing
+from collections.abc import Callable
 from functools import partial
 
 import numpy as np
@@ -76,6 +77,7 @@ def sample(
     candidates: int = 16,
     tempo_bpm: float | None = None,
     fast: bool = True,
+    progress: Callable[[int, int], None] | None = None,
 ) -> list[NoteGrid]:
     """Draw ``n_samples`` pieces of ``steps`` new steps (after the primer, if any).
 
@@ -94,6 +96,8 @@ def sample(
         tempo_bpm: tempo written to the output (default: the primer's, else the model's).
         fast: run the pitch axis with hand-fused LSTM steps and incremental below-features
             (same numbers as :meth:`GridRNN.pitch_step`, which ``fast=False`` uses).
+        progress: called as ``progress(done_steps, steps)`` after each new step (e.g. to
+            move a progress bar); default ``None``.
 
     Returns:
         a list of :class:`NoteGrid` at the model's resolution and pitch range.
@@ -172,6 +176,8 @@ def sample(
             current = _bound(current, play_logit, prev_play, n_samples, k, min_notes, max_notes)
         out[:, t] = current
         states = [m.commit(st, current) for m, st in zip(members, states, strict=True)]
+        if progress is not None:
+            progress(t + 1, steps)
     result = []
     tempo = tempo_bpm or (primer.tempo_bpm if primer is not None else c.tempo_bpm)
     num = c.beat_period // c.steps_per_quarter if c.beat_period % c.steps_per_quarter == 0 else 4
