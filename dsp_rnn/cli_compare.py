@@ -1,19 +1,31 @@
-"""``dsp-rnn compare`` (a designed filter against its RNN twin or a fitted cell) and
-``dsp-rnn fit`` (learn an effect from a dry/wet pair of audio files).
+"""dsp-rnn compare (a designed filter against its RNN twin or a fitted cell) and
+dsp-rnn fit (learn an effect from a dry/wet pair of audio files).
 
 Both check every output path before any work and never replace an existing file unless
-``--overwrite`` is given; files are written to a temporary name, then renamed.
+--overwrite is given; files are written to a temporary name, then renamed.
 """
 
 from __future__ import annotations
 
 import argparse
 import math
-import os
 from pathlib import Path
 from typing import Any
 
-from dsp_rnn.errors import AudioError, DspRnnError, InputError
+from dsp_rnn._atomic import atomic_path
+from dsp_rnn._cli_common import (
+    OVERWRITE_HELP,
+    float_range,
+    input_file,
+    nonneg_int,
+    output_file,
+    output_folder,
+    positive_float,
+    positive_int,
+    seed_int,
+    threads_int,
+)
+from dsp_rnn.errors import AudioError, InputError, OutputError
 
 __all__ = ["register", "make_cell", "CELL_KINDS"]
 
@@ -48,35 +60,30 @@ def make_cell(kind: str, size: int) -> tuple[Any, dict[str, Any]]:
     return getattr(cells, CELL_KINDS[kind])(**kwargs), kwargs
 
 
-def _check_outputs(paths: list[Path], overwrite: bool) -> None:
-    if overwrite:
-        return
-    existing = [str(p) for p in paths if p.exists()]
-    if existing:
-        raise DspRnnError(f"{', '.join(existing)}: exists; pass --overwrite to replace")
+def _check_outputs(folder: Path, files: list[Path], overwrite: bool) -> None:
+    """The output folder can be made (its parent exists) or used; each file in it is new
+    unless ``--overwrite``."""
+    output_folder(folder, must_be_empty=False)
+    if folder.is_dir():
+        for path in files:
+            output_file(path, overwrite)
 
 
-def _replace(tmp: Path, dst: Path) -> Path:
-    os.replace(tmp, dst)
-    return dst
+def _publish_png(plot, path: Path, overwrite: bool) -> None:
+    """``plot(tmp)`` writes a PNG to a temporary name, which then becomes ``path``."""
+    with atomic_path(path, overwrite, OutputError, "--overwrite") as tmp:
+        plot(tmp)
 
 
-def _write_text(path: Path, text: str) -> Path:
-    tmp = path.with_name(f".{path.name}.part")
-    tmp.write_text(text)
-    return _replace(tmp, path)
-
-
-def _tmp_png(path: Path) -> Path:
-    return path.with_name(f".{path.stem}.part.png")
+def _write_text(path: Path, text: str, overwrite: bool) -> None:
+    with atomic_path(path, overwrite, OutputError, "--overwrite") as tmp:
+        tmp.write_text(text)
 
 
 def _set_threads(n: int) -> None:
     import numba
     import torch
 
-    if n < 1:
-        raise InputError(f"--threads: expected an integer >= 1, got {n}")
     torch.set_num_threads(n)
     numba.set_num_threads(min(n, numba.config.NUMBA_NUM_THREADS))  # type: ignore[attr-defined]
 
@@ -102,15 +109,13 @@ def _cmd_compare(args: argparse.Namespace) -> int:
     from dsp_rnn.compare import compare
 
     out = Path(args.out)
-    png, txt, curve_png = out / "compare.png", out / "compare.txt", out / "fit_curve.png"
+    targets = _compare_targets(args)
+    png, txt = targets[:2]
+    curve_png = out / "fit_curve.png"
     kind = args.against
-    exact = (args.steps is None and kind in ("statespace", "iir")) or args.steps == 0
-    if args.steps == 0 and kind not in ("statespace", "iir"):
-        raise InputError(f"--steps 0: {kind} has no exact twin of a filter; use --steps N > 0")
+    exact = len(targets) == 2
     if args.steps is None:
         args.steps = 0 if exact else 500
-    targets = [png, txt] + ([] if exact else [curve_png])
-    _check_outputs(targets, args.overwrite)
     _set_threads(args.threads)
     sos = _design(args)
     sr = args.sample_rate
@@ -134,22 +139,51 @@ def _cmd_compare(args: argparse.Namespace) -> int:
         label = f"{type(cell).__name__} (fitted, {fitted.steps} steps)"
     design = f"{args.kind} design" + (f", order {args.order}" if args.kind in CLASSIC else "")
     result = compare(cell, sos, sample_rate=sr, labels=(label, design))
-    out.mkdir(parents=True, exist_ok=True)
+    out.mkdir(exist_ok=True)  # its parent was checked to exist
     text = result.summary()
+    ow = args.overwrite
     if fitted is not None:
         text += f"\nfit: {fitted.steps} steps in {fitted.seconds:.1f} s, best ESR {fitted.esr:.3e}"
-        _replace(fitted.plot(_tmp_png(curve_png), title=label), curve_png)
-    _write_text(txt, text + "\n")
-    _replace(result.plot(_tmp_png(png)), png)
+        _publish_png(lambda tmp: fitted.plot(tmp, title=label), curve_png, ow)
+    _write_text(txt, text + "\n", ow)
+    _publish_png(result.plot, png, ow)
     print(text)
     print(f"wrote {', '.join(str(p) for p in targets)}")
     return 0
+
+
+def _compare_targets(args: argparse.Namespace) -> list[Path]:
+    out = Path(args.out)
+    exact = (args.steps is None and args.against in ("statespace", "iir")) or args.steps == 0
+    if args.steps == 0 and args.against not in ("statespace", "iir"):
+        raise InputError(f"--steps 0: {args.against} has no exact twin of a filter; use "
+                         "--steps N > 0")  # fmt: skip
+    names = ["compare.png", "compare.txt"] + ([] if exact else ["fit_curve.png"])
+    return [out / n for n in names]
+
+
+def _check_compare(args: argparse.Namespace) -> None:
+    _check_outputs(Path(args.out), _compare_targets(args), args.overwrite)
+
+
+def _fit_targets(args: argparse.Namespace) -> list[Path]:
+    out = Path(args.out)  # the first two: dsp_rnn.cell_io's WEIGHTS and CONFIG (not imported
+    # here: the check runs before torch is loaded)
+    names = ["weights.safetensors", "config.json", "curve.png", "processed.wav"]
+    return [out / n for n in names]
+
+
+def _check_fit(args: argparse.Namespace) -> None:
+    input_file(args.input, "an audio file")
+    input_file(args.target, "an audio file")
+    _check_outputs(Path(args.out), _fit_targets(args), args.overwrite)
 
 
 def _read_audio(path: Path) -> tuple[Any, int]:
     import numpy as np
     import soundfile as sf
 
+    input_file(path, "an audio file")
     try:
         audio, sr = sf.read(str(path), dtype="float64", always_2d=True)
     except Exception as exc:  # noqa: BLE001 - soundfile raises several types
@@ -166,15 +200,12 @@ def _cmd_fit(args: argparse.Namespace) -> int:
     import soundfile as sf
     import torch
 
-    from dsp_rnn.cell_io import CONFIG, WEIGHTS, save_cell
+    from dsp_rnn.cell_io import save_cell
     from dsp_rnn.compare import esr, run_cell
     from dsp_rnn.fitting import fit
 
     src, tgt, out = Path(args.input), Path(args.target), Path(args.out)
-    files = [out / WEIGHTS, out / CONFIG, out / "curve.png", out / "processed.wav"]
-    _check_outputs(files, args.overwrite)
-    if args.steps < 1:
-        raise InputError(f"--steps: expected an integer >= 1, got {args.steps}")
+    files = _fit_targets(args)
     _set_threads(args.threads)
     dry, sr = _read_audio(src)
     wet, sr_wet = _read_audio(tgt)
@@ -206,12 +237,12 @@ def _cmd_fit(args: argparse.Namespace) -> int:
         "settings": {k: v for k, v in fit_kwargs.items() if k != "progress"}
         | {"pre_emphasis": args.pre_emphasis},
     }
-    out.mkdir(parents=True, exist_ok=True)
-    save_cell(cell, out, kwargs, metadata=meta, overwrite=True)  # checked above
-    _replace(result.plot(_tmp_png(files[2]), title=f"{args.cell}, {args.hidden}"), files[2])
-    tmp = files[3].with_name(f".{files[3].stem}.part.wav")
-    sf.write(str(tmp), processed.numpy().T.astype(np.float32), sr, subtype="FLOAT")
-    _replace(tmp, files[3])
+    out.mkdir(exist_ok=True)  # its parent was checked to exist
+    save_cell(cell, out, kwargs, metadata=meta, overwrite=True)  # checked before any work
+    ow = args.overwrite
+    _publish_png(lambda tmp: result.plot(tmp, title=f"{args.cell}, {args.hidden}"), files[2], ow)
+    with atomic_path(files[3], ow, OutputError, "--overwrite") as tmp:
+        sf.write(str(tmp), processed.numpy().T.astype(np.float32), sr, subtype="FLOAT")
     peak = float(processed.abs().max())
     print(
         f"fitted {type(cell).__name__}({', '.join(f'{k}={v}' for k, v in kwargs.items())}) "
@@ -223,17 +254,28 @@ def _cmd_fit(args: argparse.Namespace) -> int:
 
 
 def _add_fit_flags(p: argparse.ArgumentParser, steps_default: int | None) -> None:
-    steps_help = "optimiser steps" + (f" (default {steps_default})" if steps_default else "")
-    p.add_argument("--steps", type=int, default=steps_default, help=steps_help)
-    p.add_argument("--lr", type=float, help="Adam learning rate (default 2e-2 linear, 5e-3 RNN)")
-    p.add_argument("--window", type=int, default=1024, help="TBPTT window, samples (default 1024)")
-    p.add_argument("--warmup", type=int, default=0, help="warm-up samples without loss (default 0)")
-    p.add_argument("--batch-size", type=int, default=16, help="segments per batch (default 16)")
-    p.add_argument("--seed", type=int, default=0, help="seeds initialisation and data (default 0)")
-    p.add_argument("--out", required=True, help="output folder (created)")
-    p.add_argument("--overwrite", action="store_true", help="replace existing output files")
+    if steps_default:
+        p.add_argument("--steps", type=positive_int, default=steps_default,
+                       help="optimiser steps, >= 1")  # fmt: skip
+    else:
+        p.add_argument("--steps", type=nonneg_int,
+                       help="optimiser steps, >= 0 (default 0 = exact twin for statespace/iir, "
+                            "500 for lstm/gru/elman)")  # fmt: skip
+    p.add_argument("--lr", type=positive_float,
+                   help="Adam learning rate, > 0 (default 2e-2 linear, 5e-3 RNN)")  # fmt: skip
+    p.add_argument("--window", type=positive_int, default=1024,
+                   help="TBPTT window in samples, >= 1")  # fmt: skip
+    p.add_argument("--warmup", type=nonneg_int, default=0,
+                   help="warm-up samples without loss, >= 0")  # fmt: skip
+    p.add_argument("--batch-size", type=positive_int, default=16,
+                   help="segments per batch, >= 1")  # fmt: skip
+    p.add_argument("--seed", type=seed_int, default=0, help="seeds initialisation and data")
+    p.add_argument("--out", required=True,
+                   help="output folder, created if its parent exists (required, no "
+                        "default)")  # fmt: skip
+    p.add_argument("--overwrite", action="store_true", help=OVERWRITE_HELP)
     p.add_argument("--quiet", action="store_true", help="no progress bar")
-    p.add_argument("--threads", type=int, default=1,
+    p.add_argument("--threads", type=threads_int, default=1,
                    help="CPU threads for torch and the filter kernels (default 1: small "
                         "recurrent cells run fastest on one thread)")  # fmt: skip
 
@@ -245,27 +287,37 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "compare",
         help="compare a designed filter with its RNN twin or a fitted cell (plot + summary)",
+        description="Compare a designed filter with its RNN twin or a cell fitted to it.",
     )
     _add_design_flags(p)
-    p.add_argument(
-        "--against", choices=("statespace", "iir", "lstm", "gru", "elman"), required=True
-    )
-    p.add_argument("--hidden", type=int, default=16, help="hidden units of lstm/gru/elman")
+    p.add_argument("--against", choices=("statespace", "iir", "lstm", "gru", "elman"),
+                   required=True,
+                   help="the cell to compare with (required, no default)")  # fmt: skip
+    p.add_argument("--hidden", type=positive_int, default=16,
+                   help="hidden units of lstm/gru/elman, >= 1")  # fmt: skip
     _add_fit_flags(p, None)
-    p.set_defaults(func=_cmd_compare)
+    p.set_defaults(func=_cmd_compare, check=_check_compare)
     p.epilog = (
         "--steps: default 0 (exact twin) for statespace/iir, 500 for lstm/gru/elman; "
         "N > 0 fits a fresh cell to the filter for N steps from white noise. Writes "
         "OUT/compare.png and OUT/compare.txt (and OUT/fit_curve.png when fitting)."
     )
-    p = sub.add_parser("fit", help="learn an effect from a dry/wet pair of audio files")
-    p.add_argument("--input", required=True, help="dry audio file (wav, flac, ogg)")
-    p.add_argument("--target", required=True, help="wet audio file: same rate, length, channels")
-    p.add_argument("--cell", choices=tuple(CELL_KINDS), default="lstm")
-    p.add_argument("--hidden", type=int, default=16, help="hidden units (state size if linear)")
-    p.add_argument("--pre-emphasis", type=float, help="ESR pre-emphasis 1 - c z^-1 (e.g. 0.85)")
+    p = sub.add_parser("fit", help="learn an effect from a dry/wet pair of audio files",
+                       description="Learn an effect from a dry/wet pair of audio "
+                                   "files.")  # fmt: skip
+    p.add_argument("--input", required=True,
+                   help="dry audio file: wav, flac, ogg (required, no default)")  # fmt: skip
+    p.add_argument("--target", required=True,
+                   help="wet audio file: same rate, length, channels (required, no "
+                        "default)")  # fmt: skip
+    p.add_argument("--cell", choices=tuple(CELL_KINDS), default="lstm", help="the cell to fit")
+    p.add_argument("--hidden", type=positive_int, default=16,
+                   help="hidden units (state size if linear), >= 1")  # fmt: skip
+    p.add_argument("--pre-emphasis", type=float_range(-1.0, 1.0, lo_open=True, hi_open=True),
+                   help="ESR pre-emphasis 1 - c z^-1, -1 < c < 1, e.g. 0.85 (default: "
+                        "none)")  # fmt: skip
     _add_fit_flags(p, 500)
-    p.set_defaults(func=_cmd_fit)
+    p.set_defaults(func=_cmd_fit, check=_check_fit)
     p.epilog = (
         "Writes OUT/weights.safetensors + OUT/config.json (load with "
         "dsp_rnn.cell_io.load_cell), OUT/curve.png and OUT/processed.wav."

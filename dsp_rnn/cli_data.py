@@ -1,4 +1,4 @@
-"""``dsp-rnn data ...``: look at a folder of MIDI files, draw a piano roll."""
+"""dsp-rnn data ...: look at a folder of MIDI files, draw a piano roll."""
 
 from __future__ import annotations
 
@@ -6,6 +6,13 @@ import argparse
 from collections import Counter
 from pathlib import Path
 
+from dsp_rnn._cli_common import (
+    OVERWRITE_HELP,
+    input_file,
+    output_file,
+    output_folder,
+    positive_int,
+)
 from dsp_rnn.errors import DspRnnError
 
 __all__ = ["register"]
@@ -26,7 +33,7 @@ def _cmd_inspect(args: argparse.Namespace) -> int:
         seconds += score.duration_s
         tempi.update(round(60e6 / us) for _, us in score.tempos)
         sigs.update(f"{n}/{d}" for _, n, d in score.time_signatures or [(0, 4, 4)])
-    spans = [g.pitch_span() for g in folder.grids if g.pitch_span()]
+    spans = [s for g in folder.grids if (s := g.pitch_span()) is not None]
     print(f"{args.path}: {folder.summary()}")
     if folder.grids:
         lo = min(s[0] for s in spans)
@@ -45,14 +52,14 @@ def _cmd_inspect(args: argparse.Namespace) -> int:
 def _cmd_grid(args: argparse.Namespace) -> int:
     import numpy as np
 
+    from dsp_rnn._atomic import atomic_path
+    from dsp_rnn.errors import OutputError
     from dsp_rnn.music.grid import NoteGrid
     from dsp_rnn.music.midi import read_midi
     from dsp_rnn.plotting import _pyplot, _save
 
     plt = _pyplot()
     out = Path(args.out)
-    if out.exists() and not args.overwrite:
-        raise DspRnnError(f"{out}: exists; pass --overwrite to replace it")
     score = read_midi(args.input)
     grid = NoteGrid.from_score(score, steps_per_quarter=args.steps_per_quarter)
     span = grid.pitch_span()
@@ -68,28 +75,50 @@ def _cmd_grid(args: argparse.Namespace) -> int:
     title = f"{Path(args.input).name}: {len(grid.to_notes())} notes (dark = onset)"
     ax.set(xlabel="quarter notes", ylabel="MIDI pitch", title=title)
     fig.tight_layout()
-    _save(fig, out)
+    with atomic_path(out, args.overwrite, OutputError, "--overwrite") as tmp:
+        _save(fig, tmp)
     for w in score.warnings:
         print(f"repaired: {w}")
     print(f"wrote {out}")
     return 0
 
 
+def _check_inspect(args: argparse.Namespace) -> None:
+    if args.cache_dir and not args.no_cache:  # a cache folder may hold entries already
+        output_folder(args.cache_dir, must_be_empty=False)
+
+
+def _check_grid(args: argparse.Namespace) -> None:
+    input_file(args.input, "a MIDI file")
+    output_file(args.out, args.overwrite)
+
+
 def register(sub: argparse._SubParsersAction) -> None:
     """Add ``data inspect`` and ``data grid`` to the top-level parser."""
-    data = sub.add_parser("data", help="inspect MIDI folders, draw piano rolls")
+    data = sub.add_parser("data", help="inspect MIDI folders, draw piano rolls",
+                          description="Inspect MIDI folders, draw piano rolls.")  # fmt: skip
     dsub = data.add_subparsers(dest="data_command", required=True)
-    p = dsub.add_parser("inspect", help="files, durations, ranges, tempi; every skipped file")
+    p = dsub.add_parser("inspect", help="files, durations, ranges, tempi; every skipped file",
+                        description="List a MIDI folder's usable files, durations, pitch "
+                                    "range, tempi and time signatures, and every skipped "
+                                    "file with the reason.")  # fmt: skip
     p.add_argument("path", help="a MIDI file or a folder (searched recursively)")
-    p.add_argument("--steps-per-quarter", type=int, default=4)
-    p.add_argument("--jobs", type=int, default=1, help="worker processes for parsing")
-    p.add_argument("--cache-dir", help="parsed-grid cache (default ~/.cache/dsp_rnn/grids)")
+    p.add_argument("--steps-per-quarter", type=positive_int, default=4,
+                   help="grid resolution: steps per quarter note, >= 1")  # fmt: skip
+    p.add_argument("--jobs", type=positive_int, default=1,
+                   help="worker processes for parsing, >= 1")  # fmt: skip
+    p.add_argument("--cache-dir",
+                   help="parsed-grid cache folder, created if its parent exists (default "
+                        "~/.cache/dsp_rnn/grids, or $XDG_CACHE_HOME/dsp_rnn/grids)")  # fmt: skip
     p.add_argument("--no-cache", action="store_true", help="parse every file again")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
-    p.set_defaults(func=_cmd_inspect)
-    p = dsub.add_parser("grid", help="draw a MIDI file's piano roll to a PNG")
+    p.set_defaults(func=_cmd_inspect, check=_check_inspect)
+    p = dsub.add_parser("grid", help="draw a MIDI file's piano roll to a PNG",
+                        description="Draw a MIDI file's piano roll to a PNG.")  # fmt: skip
     p.add_argument("input", help="a MIDI file")
-    p.add_argument("--out", required=True, help="PNG to write")
-    p.add_argument("--steps-per-quarter", type=int, default=4)
-    p.add_argument("--overwrite", action="store_true")
-    p.set_defaults(func=_cmd_grid)
+    p.add_argument("--out", required=True,
+                   help="PNG to write; its folder must exist (required, no default)")  # fmt: skip
+    p.add_argument("--steps-per-quarter", type=positive_int, default=4,
+                   help="grid resolution: steps per quarter note, >= 1")  # fmt: skip
+    p.add_argument("--overwrite", action="store_true", help=OVERWRITE_HELP)
+    p.set_defaults(func=_cmd_grid, check=_check_grid)

@@ -1,4 +1,4 @@
-"""``dsp-rnn train``, ``dsp-rnn generate``, ``dsp-rnn eval``: note-grid models."""
+"""dsp-rnn train, generate, ensemble and eval: note-grid models."""
 
 from __future__ import annotations
 
@@ -6,13 +6,38 @@ import argparse
 import json
 from pathlib import Path
 
-from dsp_rnn.cli_render import AUDIO_SUFFIXES, add_render_flags, render_from_args
+from dsp_rnn._cli_common import (
+    OVERWRITE_HELP,
+    float_range,
+    input_file,
+    int_range,
+    nonneg_float,
+    nonneg_int,
+    output_file,
+    output_folder,
+    positive_float,
+    positive_int,
+    random_seed,
+    seed_int,
+    stderr_is_tty,
+    threads_int,
+)
+from dsp_rnn.cli_render import (
+    AUDIO_SUFFIXES,
+    add_render_flags,
+    check_render_target,
+    render_from_args,
+)
 from dsp_rnn.errors import DspRnnError, InputError
 
 __all__ = ["register", "DEFAULT_JSB"]
 
 # the file a checkout ships (dsp_rnn.music.jsb.SHIPPED_JSB); a wheel lacks it: load_jsb says so
 DEFAULT_JSB = str(Path(__file__).resolve().parents[1] / "data/jsb/jsb-chorales-quarter.json")
+MIDI_SUFFIXES = (".mid", ".midi")
+MAX_STEPS = 10_000  # generate: refuse longer pieces (minutes of sampling) unless --max-steps
+LONG_PIECE = 1_000  # generate: a progress bar from this many steps on, even off a terminal
+TEMPO = float_range(0.0, 1000.0, lo_open=True, what="a tempo > 0 and <= 1000 bpm")
 
 
 def _threads(args: argparse.Namespace) -> None:
@@ -124,41 +149,85 @@ def _interrupted_message(args: argparse.Namespace, stop) -> str:
     return f"dsp-rnn train: {head}\ncontinue with: {shlex.join(again)}"
 
 
+def _check_generate(args: argparse.Namespace) -> None:
+    """Before the model is loaded: the output, the primer, the note bounds, --steps."""
+    out = Path(args.out)
+    if out.suffix.lower() in AUDIO_SUFFIXES:
+        check_render_target(out, args)
+    elif out.suffix.lower() in MIDI_SUFFIXES:
+        output_file(out, args.overwrite)
+    else:
+        raise InputError(
+            f"{out}: expected a .mid output path, or audio ({', '.join(AUDIO_SUFFIXES)}) to "
+            f"render it"
+        )
+    input_file(args.primer, "a MIDI file")
+    if args.max_notes is not None and args.max_notes < args.min_notes:
+        raise InputError(f"--max-notes {args.max_notes}: expected at least --min-notes "
+                         f"{args.min_notes}")  # fmt: skip
+    if args.steps is not None:
+        _check_length(args.steps, f"--steps {args.steps}", args.max_steps)
+
+
+def _check_length(n: int, what: str, limit: int) -> None:
+    if n > limit:
+        raise InputError(f"{what}: {n} new steps, more than --max-steps {limit}; pass "
+                         f"--max-steps {n} to allow it")  # fmt: skip
+
+
 def _cmd_generate(args: argparse.Namespace) -> int:
+    from dsp_rnn._atomic import atomic_file
     from dsp_rnn.checkpoint import load_model
+    from dsp_rnn.errors import OutputError
     from dsp_rnn.gridrnn.sampler import sample, steps_for
     from dsp_rnn.music.grid import NoteGrid
     from dsp_rnn.music.midi import read_midi
 
     _threads(args)
     out = Path(args.out)
-    if out.exists() and not args.overwrite:
-        raise DspRnnError(f"{out}: exists; pass --overwrite to replace it")
     audio = out.suffix.lower() in AUDIO_SUFFIXES
-    if out.suffix.lower() not in (".mid", ".midi") and not audio:
-        raise InputError(
-            f"{out}: expected a .mid output path, or audio ({', '.join(AUDIO_SUFFIXES)}) to "
-            f"render it"
-        )
+    primer_score = read_midi(args.primer) if args.primer else None  # fails before loading
     model, _ = load_model(args.model)
     c = model.config
     primer = None
-    if args.primer:
-        primer = NoteGrid.from_score(read_midi(args.primer), steps_per_quarter=c.steps_per_quarter)
-    tempo = args.tempo or (primer.tempo_bpm if primer is not None else c.tempo_bpm)
-    lengths = (args.steps, args.bars, args.seconds)
-    n = steps_for(steps=args.steps, bars=args.bars if any(lengths) else 16, seconds=args.seconds,
+    if primer_score is not None:
+        primer = NoteGrid.from_score(primer_score, steps_per_quarter=c.steps_per_quarter)
+    if args.min_notes > c.n_pitches:
+        raise InputError(f"--min-notes {args.min_notes}: expected at most the model's "
+                         f"{c.n_pitches} keys")  # fmt: skip
+    if args.tempo is not None:
+        tempo = args.tempo
+    else:
+        tempo = primer.tempo_bpm if primer is not None else c.tempo_bpm
+    bars = args.bars
+    if args.steps is None and args.bars is None and args.seconds is None:
+        bars = 16.0  # the default length
+    n = steps_for(steps=args.steps, bars=bars, seconds=args.seconds,
                   steps_per_quarter=c.steps_per_quarter, tempo_bpm=tempo)  # fmt: skip
-    (grid,) = sample(
-        model,
-        n,
-        temperature=args.temperature,
-        seed=args.seed,
-        primer=primer,
-        min_notes=args.min_notes,
-        max_notes=args.max_notes,
-        tempo_bpm=tempo,
-    )
+    given = (("--steps", args.steps), ("--bars", bars), ("--seconds", args.seconds))
+    flag, value = next((f, v) for f, v in given if v is not None)
+    _check_length(n, f"{flag} {value:g}", args.max_steps)
+    seed = random_seed() if args.seed is None else args.seed
+    bar = None
+    if not args.quiet and (stderr_is_tty() or n >= LONG_PIECE):
+        from tqdm import tqdm
+
+        bar = tqdm(total=n, unit="step", desc="sample", leave=False, mininterval=0.5)
+    try:
+        (grid,) = sample(
+            model,
+            n,
+            temperature=args.temperature,
+            seed=seed,
+            primer=primer,
+            min_notes=args.min_notes,
+            max_notes=args.max_notes,
+            tempo_bpm=tempo,
+            progress=None if bar is None else (lambda done, total: bar.update(1)),
+        )
+    finally:
+        if bar is not None:
+            bar.close()
     notes = len(grid.to_notes())
     what = (f"{grid.n_steps} steps, {notes} notes, {tempo:g} bpm, "
             f"{grid.n_steps * grid.seconds_per_step:.1f} s")  # fmt: skip
@@ -166,8 +235,11 @@ def _cmd_generate(args: argparse.Namespace) -> int:
         print(f"generated {what}")
         print(f"wrote {render_from_args(grid, out, args, default_voice='ks')}")
     else:
-        grid.to_midi(out, overwrite=args.overwrite)
+        with atomic_file(out, args.overwrite, OutputError, "--overwrite") as fh:
+            grid.to_midi_file().save(file=fh)
         print(f"wrote {out} ({what})")
+    if args.seed is None:
+        print(f"seed {seed}: pass --seed {seed} to make this piece again")
     return 0
 
 
@@ -210,8 +282,6 @@ def _cmd_ensemble(args: argparse.Namespace) -> int:
     from dsp_rnn.gridrnn.ensemble import GridEnsemble
 
     out = Path(args.out)
-    if out.exists() and any(out.iterdir()) and not args.overwrite:
-        raise DspRnnError(f"{out}: exists and is not empty; pass --overwrite to replace it")
     loaded = [load_model(m) for m in args.models]
     if any(isinstance(m, GridEnsemble) for m, _ in loaded):
         raise InputError("ensemble: members must be single models (run folders), not ensembles")
@@ -221,86 +291,156 @@ def _cmd_ensemble(args: argparse.Namespace) -> int:
     seconds = sum(float(meta.get("training_seconds", 0.0)) for _, meta in loaded)
     info = {"members": members, "parameters": model.count_parameters(),
             "training_seconds": seconds, "data": loaded[0][1].get("data", "")}  # fmt: skip
+    out.mkdir(exist_ok=True)  # its parent was checked to exist
     save_model(out, model, info)
     print(f"wrote {out} (a mixture of {len(members)} models, "
           f"{model.count_parameters()} parameters)")  # fmt: skip
     return 0
 
 
+def _check_train(args: argparse.Namespace) -> None:
+    """Before the data is read: the run folder can be made in an existing folder, or is a
+    writable folder that is empty unless --resume or --overwrite."""
+    if not Path(args.data).exists():
+        raise InputError(f"{args.data}: no such file or folder")
+    output_folder(args.out, overwrite=bool(getattr(args, "overwrite", False)),
+                  must_be_empty=not args.resume,
+                  hint="choose a new --out, pass --resume to continue the run in it, or "
+                       "--overwrite to start it again")  # fmt: skip
+
+
+def _check_ensemble(args: argparse.Namespace) -> None:
+    output_folder(args.out, overwrite=args.overwrite)
+
+
 def register(sub: argparse._SubParsersAction) -> None:
-    """Add ``train``, ``generate`` and ``eval`` to the ``dsp-rnn`` parser."""
-    p = sub.add_parser("train", help="train a note-grid model on a MIDI folder or a JSB JSON")
+    """Add train, generate, ensemble and eval to the dsp-rnn parser."""
+    p = sub.add_parser("train", help="train a note-grid model on a MIDI folder or a JSB JSON",
+                       description="Train a note-grid model on a MIDI folder or a JSB JSON "
+                                   "file.")  # fmt: skip
     p.add_argument("data", help="folder of MIDI files, or a JSB .json file")
     p.add_argument("--out", required=True,
-                   help="run folder (new or empty, unless --resume or --overwrite)")  # fmt: skip
+                   help="run folder, created if its parent exists; new or empty, unless "
+                        "--resume or --overwrite (required, no default)")  # fmt: skip
     p.add_argument("--resume", action="store_true",
                    help="continue the run in --out exactly (from step 0 if it has no "
                         "state)")  # fmt: skip
-    p.add_argument("--steps", type=int, help="stop after this many optimiser steps")
-    p.add_argument("--epochs", type=int, default=1000, help="at most this many epochs")
-    p.add_argument("--max-minutes", type=float, help="stop after this much training time")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--kind", choices=("biaxial", "time"), default="biaxial")
-    p.add_argument("--time-hidden", type=int, default=64)
-    p.add_argument("--time-layers", type=int, default=2)
-    p.add_argument("--pitch-hidden", type=int, default=48)
-    p.add_argument("--pitch-layers", type=int, default=2)
-    p.add_argument("--dropout", type=float, default=0.0)
-    p.add_argument("--beat-period", type=int, help="steps per bar (default 4 quarters)")
-    p.add_argument(
-        "--steps-per-quarter",
-        type=int,
-        help="grid resolution (default: 4 for MIDI, from the name for JSB)",
-    )
-    p.add_argument("--batch-size", type=int, default=4, help="windows per step (global)")
-    p.add_argument("--window", type=int, default=48, help="steps per TBPTT window")
-    p.add_argument("--lr", type=float, default=2e-3)
-    p.add_argument("--weight-decay", type=float, default=0.0, help="AdamW decay (0 = Adam)")
-    p.add_argument("--lr-decay-steps", type=int, help="cosine decay to lr/20 over N steps")
-    p.add_argument("--clip", type=float, default=1.0, help="max gradient norm")
-    p.add_argument("--transpose", type=int, default=0, help="augment: shift up to N semitones")
-    p.add_argument("--patience", type=int, default=6, help="epochs without improvement")
-    p.add_argument("--checkpoint-every", type=int, default=200, help="steps between states")
-    p.add_argument("--checkpoint-minutes", type=float, default=1.0,
+    p.add_argument("--steps", type=positive_int,
+                   help="stop after this many optimiser steps, >= 1 (default: no step "
+                        "limit)")  # fmt: skip
+    p.add_argument("--epochs", type=positive_int, default=1000,
+                   help="at most this many epochs, >= 1")  # fmt: skip
+    p.add_argument("--max-minutes", type=positive_float,
+                   help="stop after this much training time, > 0 (default: no time "
+                        "limit)")  # fmt: skip
+    p.add_argument("--seed", type=seed_int, default=0, help="seeds weights, windows, dropout")
+    p.add_argument("--kind", choices=("biaxial", "time"), default="biaxial",
+                   help="biaxial (time and pitch LSTMs) or time (time LSTM only)")  # fmt: skip
+    p.add_argument("--time-hidden", type=positive_int, default=64,
+                   help="time-LSTM units, >= 1")  # fmt: skip
+    p.add_argument("--time-layers", type=positive_int, default=2,
+                   help="time-LSTM layers, >= 1")  # fmt: skip
+    p.add_argument("--pitch-hidden", type=positive_int, default=48,
+                   help="pitch-LSTM units, >= 1")  # fmt: skip
+    p.add_argument("--pitch-layers", type=positive_int, default=2,
+                   help="pitch-LSTM layers, >= 1")  # fmt: skip
+    p.add_argument("--dropout", type=float_range(0.0, 1.0, hi_open=True,
+                                                 what="a probability 0 <= p < 1"),
+                   default=0.0, help="dropout probability, 0 <= p < 1")  # fmt: skip
+    p.add_argument("--beat-period", type=positive_int,
+                   help="steps per bar, >= 1 (default 4 quarters)")  # fmt: skip
+    p.add_argument("--steps-per-quarter", type=positive_int,
+                   help="grid resolution, >= 1 (default: 4 for MIDI, from the name for "
+                        "JSB)")  # fmt: skip
+    p.add_argument("--batch-size", type=positive_int, default=4,
+                   help="windows per step (global), >= 1")  # fmt: skip
+    p.add_argument("--window", type=positive_int, default=48,
+                   help="steps per TBPTT window, >= 1")  # fmt: skip
+    p.add_argument("--lr", type=positive_float, default=2e-3, help="learning rate, > 0")
+    p.add_argument("--weight-decay", type=float_range(0.0, 10.0, hi_open=True), default=0.0,
+                   help="AdamW decay, 0 <= w < 10 (default 0 = plain Adam)")  # fmt: skip
+    p.add_argument("--lr-decay-steps", type=positive_int,
+                   help="cosine decay to lr/20 over N steps, >= 1 (default: no "
+                        "decay)")  # fmt: skip
+    p.add_argument("--clip", type=positive_float, default=1.0, help="max gradient norm, > 0")
+    p.add_argument("--transpose", type=int_range(0, 12), default=0,
+                   help="augment: shift each window by up to N semitones, 0..12 (0 = "
+                        "off)")  # fmt: skip
+    p.add_argument("--patience", type=positive_int, default=6,
+                   help="stop after this many epochs without improvement, >= 1")  # fmt: skip
+    p.add_argument("--checkpoint-every", type=positive_int, default=200,
+                   help="steps between saved training states, >= 1")  # fmt: skip
+    p.add_argument("--checkpoint-minutes", type=nonneg_float, default=1.0,
                    help="also write the state after this many minutes of wall time (0 = "
                         "by steps only)")  # fmt: skip
     p.add_argument("--overwrite", action="store_true",
                    help="start again in a run folder (removes the files a run wrote)")  # fmt: skip
-    p.add_argument("--tempo", type=float, help="default tempo of generated music (bpm)")
-    p.add_argument("--threads", type=int, default=1, help="torch CPU threads (default 1)")
+    p.add_argument("--tempo", type=TEMPO,
+                   help="default tempo of generated music in bpm, > 0 (default 90 for "
+                        "quarter-note data, else 100)")  # fmt: skip
+    p.add_argument("--threads", type=threads_int, default=1, help="torch CPU threads")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
-    p.set_defaults(func=_cmd_train)
+    p.set_defaults(func=_cmd_train, check=_check_train)
 
-    p = sub.add_parser("generate", help="sample a piece from a model, write .mid or render .wav")
-    p.add_argument("--model", help="run folder, weights file or shipped name (default: default)")
+    p = sub.add_parser("generate", help="sample a piece from a model, write .mid or render .wav",
+                       description="Sample a piece from a model; write it as MIDI or render "
+                                   "it to audio.")  # fmt: skip
+    p.add_argument("--model",
+                   help="run folder, weights file or shipped name (default: the shipped "
+                        "default model)")  # fmt: skip
     p.add_argument("--out", required=True,
-                   help=".mid path, or .wav/.flac/.aiff to render (never overwritten unless "
-                        "asked)")  # fmt: skip
+                   help=".mid path, or .wav/.flac/.aiff to render; its folder must exist; "
+                        "never overwritten unless --overwrite (required, no "
+                        "default)")  # fmt: skip
     length = p.add_mutually_exclusive_group()
-    length.add_argument("--steps", type=int, help="new grid steps")
-    length.add_argument("--bars", type=float, help="new bars of 4 quarters (default 16)")
-    length.add_argument("--seconds", type=float, help="new seconds at the tempo")
-    p.add_argument("--temperature", type=float, default=1.0, help="0 = most likely notes")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--primer", help="MIDI file to continue")
-    p.add_argument("--min-notes", type=int, default=0, help="notes per step, at least")
-    p.add_argument("--max-notes", type=int, help="notes per step, at most")
-    p.add_argument("--tempo", type=float, help="bpm (default: primer's or the model's)")
-    p.add_argument("--threads", type=int, default=1, help="torch CPU threads (default 1)")
-    p.add_argument("--overwrite", action="store_true")
+    length.add_argument("--steps", type=positive_int,
+                        help="new grid steps, >= 1 (default: 16 bars)")  # fmt: skip
+    length.add_argument("--bars", type=positive_float,
+                        help="new bars of 4 quarters, > 0 (default 16)")  # fmt: skip
+    length.add_argument("--seconds", type=positive_float,
+                        help="new seconds at the tempo, > 0 (default: 16 bars)")  # fmt: skip
+    p.add_argument("--max-steps", type=positive_int, default=MAX_STEPS,
+                   help="refuse, before sampling, pieces of more new steps than "
+                        "this")  # fmt: skip
+    p.add_argument("--temperature", type=positive_float, default=1.0,
+                   help="sampling temperature, > 0: below 1 more predictable, above 1 more "
+                        "varied")  # fmt: skip
+    p.add_argument("--seed", type=seed_int,
+                   help="seeds the draws (default: a random seed, printed so that the piece "
+                        "can be made again)")  # fmt: skip
+    p.add_argument("--primer", help="MIDI file to continue (default: none, start from silence)")
+    p.add_argument("--min-notes", type=nonneg_int, default=0,
+                   help="notes per step, at least (>= 0)")  # fmt: skip
+    p.add_argument("--max-notes", type=positive_int,
+                   help="notes per step, at most, >= 1 (default: no limit)")  # fmt: skip
+    p.add_argument("--tempo", type=TEMPO,
+                   help="bpm, > 0 (default: the primer's, else the model's)")  # fmt: skip
+    p.add_argument("--threads", type=threads_int, default=1, help="torch CPU threads")
+    p.add_argument("--overwrite", action="store_true", help=OVERWRITE_HELP)
+    p.add_argument("--quiet", action="store_true",
+                   help="no progress bar (default: a bar on a terminal, or for pieces of "
+                        f"{LONG_PIECE} steps and more)")  # fmt: skip
     add_render_flags(p)
-    p.set_defaults(func=_cmd_generate)
+    p.set_defaults(func=_cmd_generate, check=_check_generate)
 
-    p = sub.add_parser("ensemble", help="mix trained models note by note into one model")
+    p = sub.add_parser("ensemble", help="mix trained models note by note into one model",
+                       description="Mix trained models note by note into one "
+                                   "model.")  # fmt: skip
     p.add_argument("models", nargs="+", help="run folders or weights files (same config)")
-    p.add_argument("--out", required=True, help="model folder to write")
-    p.add_argument("--overwrite", action="store_true")
-    p.set_defaults(func=_cmd_ensemble)
+    p.add_argument("--out", required=True,
+                   help="model folder to write: new or empty (created if its parent exists) "
+                        "unless --overwrite (required, no default)")  # fmt: skip
+    p.add_argument("--overwrite", action="store_true",
+                   help="replace the model files in a non-empty --out")  # fmt: skip
+    p.set_defaults(func=_cmd_ensemble, check=_check_ensemble)
 
-    p = sub.add_parser("eval", help="NLL per time step and frame accuracy on JSB")
+    p = sub.add_parser("eval", help="NLL per time step and frame accuracy on JSB",
+                       description="NLL per time step and frame accuracy on a JSB "
+                                   "split.")  # fmt: skip
     p.add_argument("model", help="run folder, weights file or shipped name ('default')")
-    p.add_argument("--jsb", default=DEFAULT_JSB, help=f"JSB JSON (default {DEFAULT_JSB})")
-    p.add_argument("--split", default="test", choices=("train", "valid", "test"))
+    p.add_argument("--jsb", default=DEFAULT_JSB, help="JSB JSON file")
+    p.add_argument("--split", default="test", choices=("train", "valid", "test"),
+                   help="which split")  # fmt: skip
     p.add_argument("--json", action="store_true", help="one JSON object")
-    p.add_argument("--threads", type=int, default=1, help="torch CPU threads (default 1)")
+    p.add_argument("--threads", type=threads_int, default=1, help="torch CPU threads")
     p.set_defaults(func=_cmd_eval)

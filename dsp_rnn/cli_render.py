@@ -1,7 +1,7 @@
-"""``dsp-rnn render``: a MIDI file to audio with our voices and reverb, or a SoundFont.
+"""dsp-rnn render: a MIDI file to audio with our voices and reverb, or a SoundFont.
 
-The render options are shared with ``dsp-rnn generate --out x.wav`` (:func:`add_render_flags`,
-:func:`render_from_args`). No torch is imported on this path.
+The render options are shared with dsp-rnn generate --out x.wav (add_render_flags,
+render_from_args, check_render_target). No torch is imported on this path.
 """
 
 from __future__ import annotations
@@ -11,10 +11,25 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from dsp_rnn._cli_common import (
+    OVERWRITE_HELP,
+    float_range,
+    input_file,
+    output_file,
+    positive_float,
+)
 from dsp_rnn.errors import InputError
 
 VOICES = ("gm", "ks", "subtractive", "additive", "sine")
 AUDIO_SUFFIXES = (".wav", ".flac", ".aiff", ".aif")
+
+
+_RT60 = float_range(0.05, 30.0, what="0 (dry) or an RT60 from 0.05 to 30 seconds")
+
+
+def _rt60(text: str) -> float:
+    value = float_range(what="0 (dry) or an RT60 from 0.05 to 30 seconds")(text)
+    return 0.0 if value == 0 else _RT60(text)
 
 
 def add_render_flags(p: argparse.ArgumentParser) -> None:
@@ -25,19 +40,25 @@ def add_render_flags(p: argparse.ArgumentParser) -> None:
                         "render; generate defaults to ks)")  # fmt: skip
     g.add_argument("--no-drums", action="store_true",
                    help="leave out channel 10 (default: our drum kit plays it)")  # fmt: skip
-    g.add_argument("--soundfont", metavar="F.sf2", help="render through FluidSynth instead")
-    g.add_argument("--reverb", type=float, default=1.8, metavar="RT60_S",
-                   help="FDN reverb time in seconds, 0 for dry (default 1.8)")  # fmt: skip
-    g.add_argument("--wet", type=float, default=0.25, help="reverb mix 0..1 (default 0.25)")
+    g.add_argument("--soundfont", metavar="F.sf2",
+                   help="render through FluidSynth with this SoundFont instead (default: "
+                        "none, our voices)")  # fmt: skip
+    g.add_argument("--reverb", type=_rt60, default=1.8, metavar="RT60_S",
+                   help="FDN reverb time in seconds: 0 for dry, or 0.05 to 30 (default "
+                        "1.8)")  # fmt: skip
+    g.add_argument("--wet", type=float_range(0.0, 1.0, what="a mix from 0 to 1"), default=0.25,
+                   help="reverb mix 0..1 (default 0.25)")  # fmt: skip
     g.add_argument("--sample-rate", type=int, default=44_100, choices=(22_050, 44_100, 48_000),
                    help="Hz (default 44100)")  # fmt: skip
-    g.add_argument("--channels", type=int, default=2, choices=(1, 2), help="1 mono, 2 stereo")
+    g.add_argument("--channels", type=int, default=2, choices=(1, 2),
+                   help="1 mono, 2 stereo (default 2)")  # fmt: skip
     g.add_argument("--format", default="16", choices=("16", "24", "float"),
-                   help="sample format: 16-bit, 24-bit or 32-bit float (default 16)")  # fmt: skip
-    g.add_argument("--peak-db", type=float, default=-1.0,
-                   help="normalise the peak to this dBFS (default -1)")  # fmt: skip
-    g.add_argument("--max-seconds", type=float, default=4 * 3600.0,
-                   help="refuse longer pieces (default 4 h)")  # fmt: skip
+                   help="sample format: 16-bit, 24-bit or 32-bit float (default 16; .flac "
+                        "holds 16 or 24)")  # fmt: skip
+    g.add_argument("--peak-db", type=float_range(-60.0, -0.1), default=-1.0,
+                   help="normalise the peak to this dBFS, -60 to -0.1 (default -1)")  # fmt: skip
+    g.add_argument("--max-seconds", type=positive_float, default=4 * 3600.0,
+                   help="refuse longer pieces, > 0 (default 14400 = 4 h)")  # fmt: skip
 
 
 def render_from_args(source: Any, out: Path, args: argparse.Namespace, *,
@@ -46,10 +67,6 @@ def render_from_args(source: Any, out: Path, args: argparse.Namespace, *,
     report's one-line summary."""
     from dsp_rnn.synth import Reverb, render_file
 
-    if not 0.0 <= args.wet <= 1.0:
-        raise InputError(f"--wet: expected a mix between 0 and 1, got {args.wet}")
-    if args.reverb < 0:
-        raise InputError(f"--reverb: expected an RT60 in seconds >= 0, got {args.reverb}")
     reverb = None
     if args.reverb > 0 and args.wet > 0:
         reverb = Reverb(sample_rate=args.sample_rate, rt60_s=args.reverb, wet=args.wet,
@@ -81,25 +98,44 @@ def render_from_args(source: Any, out: Path, args: argparse.Namespace, *,
     return report.summary()
 
 
-def _cmd_render(args: argparse.Namespace) -> int:
-    src, out = Path(args.input), Path(args.output)
-    if out.suffix.lower() not in AUDIO_SUFFIXES:
+def check_render_target(out: Path, args: argparse.Namespace) -> None:
+    """Before any work: ``out`` is an audio file name whose ending can hold ``--format``,
+    in an existing, writable folder, and new unless ``--overwrite``."""
+    suffix = out.suffix.lower()
+    if suffix not in AUDIO_SUFFIXES:
         raise InputError(
             f"{out}: expected an audio file name ending in {', '.join(AUDIO_SUFFIXES)}"
         )
-    if out.exists() and out.resolve() == src.resolve():
+    if suffix == ".flac" and args.format == "float":
+        raise InputError(f"{out}: FLAC holds 16- or 24-bit samples; use --format 16 or 24, "
+                         "or a .wav/.aiff name for --format float")  # fmt: skip
+    output_file(out, args.overwrite)
+    if args.soundfont is not None:
+        input_file(args.soundfont, "a SoundFont (.sf2) file")
+
+
+def _check_render(args: argparse.Namespace) -> None:
+    src, out = input_file(args.input, "a MIDI file"), Path(args.output)
+    if out.exists() and out.resolve() == src.resolve():  # type: ignore[union-attr]
         raise InputError(f"{out}: output would overwrite the input")
+    check_render_target(out, args)
+
+
+def _cmd_render(args: argparse.Namespace) -> int:
+    src, out = Path(args.input), Path(args.output)
     print(f"wrote {render_from_args(src, out, args, default_voice=None)}")
     return 0
 
 
 def register(sub: argparse._SubParsersAction) -> None:
     """Add ``render`` to the ``dsp-rnn`` parser."""
-    p = sub.add_parser("render", help="render a MIDI file to .wav (our synth or a SoundFont)")
+    p = sub.add_parser("render", help="render a MIDI file to .wav (our synth or a SoundFont)",
+                       description="Render a MIDI file to audio with our voices and reverb, "
+                                   "or through a SoundFont.")  # fmt: skip
     p.add_argument("input", help="MIDI file (.mid)")
-    p.add_argument("output", help="audio file (.wav/.flac/.aiff; never overwrites unless "
-                                  "--overwrite)")  # fmt: skip
+    p.add_argument("output", help="audio file (.wav/.flac/.aiff; its folder must exist; never "
+                                  "overwrites unless --overwrite)")  # fmt: skip
     add_render_flags(p)
-    p.add_argument("--overwrite", action="store_true")
+    p.add_argument("--overwrite", action="store_true", help=OVERWRITE_HELP)
     p.add_argument("--quiet", action="store_true", help="no progress bar")
-    p.set_defaults(func=_cmd_render)
+    p.set_defaults(func=_cmd_render, check=_check_render)
