@@ -301,7 +301,9 @@ def test_cli_render(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["render", str(mid), str(tmp_path / "x.txt")]) == 1
     assert "audio file" in capsys.readouterr().err
     assert main(["render", str(tmp_path / "none.mid"), str(tmp_path / "y.wav")]) == 1
-    assert main(["render", str(mid), str(tmp_path / "y.wav"), "--wet", "2"]) == 1
+    with pytest.raises(SystemExit) as exc:  # a range checked at parse time: usage error
+        main(["render", str(mid), str(tmp_path / "y.wav"), "--wet", "2"])
+    assert exc.value.code == 2
     with pytest.raises(SystemExit) as exc:
         main(["render", str(mid), str(tmp_path / "y.wav"), "--sample-rate", "16000"])
     assert exc.value.code == 2
