@@ -31,6 +31,7 @@ __all__ = [
     "seed_int",
     "threads_int",
     "output_file",
+    "image_file",
     "output_folder",
     "input_file",
     "random_seed",
@@ -127,6 +128,18 @@ def output_file(path: str | Path, overwrite: bool) -> Path:
     out = Path(path)
     check_target(out, overwrite, OutputError, flag="--overwrite")
     return out
+
+
+IMAGE_SUFFIXES = (".png", ".svg", ".pdf", ".jpg", ".jpeg")
+
+
+def image_file(path: str | Path, overwrite: bool) -> Path:
+    """:func:`output_file` for a plot, whose format comes from its name's ending."""
+    out = Path(path)
+    if out.suffix.lower() not in IMAGE_SUFFIXES:
+        raise InputError(f"{out}: expected an image file name ending in "
+                         f"{', '.join(IMAGE_SUFFIXES)}")  # fmt: skip
+    return output_file(out, overwrite)
 
 
 def output_folder(path: str | Path, *, overwrite: bool = False, must_be_empty: bool = True,

@@ -15,6 +15,7 @@ from dsp_rnn._cli_common import (
     OVERWRITE_HELP,
     Parser,
     finite_float,
+    image_file,
     input_file,
     output_file,
     positive_float,
@@ -127,7 +128,7 @@ def _cmd_design(args: argparse.Namespace) -> int:
 
 def _check_design(args: argparse.Namespace) -> None:
     if args.plot:
-        output_file(args.plot, args.overwrite)
+        image_file(args.plot, args.overwrite)
 
 
 def _check_filter(args: argparse.Namespace) -> None:

@@ -8,8 +8,8 @@ from pathlib import Path
 
 from dsp_rnn._cli_common import (
     OVERWRITE_HELP,
+    image_file,
     input_file,
-    output_file,
     output_folder,
     positive_int,
 )
@@ -90,7 +90,7 @@ def _check_inspect(args: argparse.Namespace) -> None:
 
 def _check_grid(args: argparse.Namespace) -> None:
     input_file(args.input, "a MIDI file")
-    output_file(args.out, args.overwrite)
+    image_file(args.out, args.overwrite)
 
 
 def register(sub: argparse._SubParsersAction) -> None:
