@@ -11,6 +11,8 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
+from dsp_rnn import _numba_cache  # noqa: F401  (before any cache=True kernel)
+
 # ----------------------------------------------------------------------------- noise
 
 
