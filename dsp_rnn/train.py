@@ -95,8 +95,9 @@ class TrainingInterrupted(KeyboardInterrupt):
 
     @property
     def exit_code(self) -> int:
-        """The shell's code for death by this signal: 128 + the signal number."""
-        return 128 + int(self.signum)
+        """130, the shell's code for an interrupted command, for SIGINT and SIGTERM alike:
+        both mean "stopped on request, state saved", and the message names the signal."""
+        return 130
 
 
 class _Abort(BaseException):  # not an Exception: no ``except Exception`` swallows it
