@@ -25,14 +25,19 @@ from __future__ import annotations
 import types
 
 import numpy as np
+from llvmlite import ir
 from numba import njit, prange
+from numba.core import cgutils
+from numba.core import types as nbtypes
+from numba.extending import intrinsic
 
 __all__ = [
     "cascade_forward",
     "cascade_backward",
     "biquad_cascade_forward",
-    "biquad_cascade_backward",
+    "biquad_backward",
     "biquad4_forward",
+    "biquad4_backward",
     "pick",
 ]
 
@@ -149,34 +154,169 @@ def biquad_cascade_forward(x, coef, zi, y, zf, mid, chk):  # pragma: no cover - 
         chk[c] = nan
 
 
-@njit(parallel=True, cache=True)
-def biquad_cascade_backward(gy, x, y, mid, coef, gzf, gx, gcoef, gzi):  # pragma: no cover
-    """Order-2 specialisation of :func:`cascade_backward`."""
+@njit(parallel=True, cache=True, fastmath={"contract"})
+def biquad_backward(gy, x, y, coef, gzf, gx, gcoef, gzi):  # pragma: no cover - compiled
+    """Adjoint of one biquad (``coef`` is (C, 1, 5)), every state and sum in a scalar.
+
+    One reversed pass gives ``dL/dx`` and, in float64 registers, the coefficient sums.
+    ``gy`` and ``gx`` may be the same array (each sample is read before it is written).
+    """
     n_ch, n_t = x.shape
-    n_sec = coef.shape[1]
     for c in prange(n_ch):
-        lam = gzf[c].astype(np.float64)
-        acc = np.zeros((n_sec, 5))
-        cf = coef[c].astype(np.float64)
+        b0, b1, b2 = np.float64(coef[c, 0, 0]), np.float64(coef[c, 0, 1]), np.float64(coef[c, 0, 2])
+        a1, a2 = np.float64(coef[c, 0, 3]), np.float64(coef[c, 0, 4])
+        l0, l1 = np.float64(gzf[c, 0, 0]), np.float64(gzf[c, 0, 1])
+        d0 = d1 = d2 = d3 = d4 = 0.0
         for t in range(n_t - 1, -1, -1):
-            g = np.float64(gy[c, t])
-            for s in range(n_sec - 1, -1, -1):
-                xs = x[c, t] if s == 0 else mid[s - 1, c, t]
-                ys = y[c, t] if s == n_sec - 1 else mid[s, c, t]
-                l0 = lam[s, 0]
-                l1 = lam[s, 1]
-                gyt = g - cf[s, 3] * l0 - cf[s, 4] * l1
-                g = cf[s, 0] * gyt + cf[s, 1] * l0 + cf[s, 2] * l1
-                acc[s, 0] += gyt * xs
-                acc[s, 1] += l0 * xs
-                acc[s, 2] += l1 * xs
-                acc[s, 3] -= l0 * ys
-                acc[s, 4] -= l1 * ys
-                lam[s, 1] = l0
-                lam[s, 0] = gyt
-            gx[c, t] = g
+            xs = np.float64(x[c, t])
+            ys = np.float64(y[c, t])
+            g = (np.float64(gy[c, t]) - a2 * l1) - a1 * l0
+            gx[c, t] = b0 * g + b1 * l0 + b2 * l1
+            d0 += g * xs
+            d1 += l0 * xs
+            d2 += l1 * xs
+            d3 -= l0 * ys
+            d4 -= l1 * ys
+            l1 = l0
+            l0 = g
+        gcoef[c, 0, 0], gcoef[c, 0, 1], gcoef[c, 0, 2] = d0, d1, d2
+        gcoef[c, 0, 3], gcoef[c, 0, 4] = d3, d4
+        gzi[c, 0, 0], gzi[c, 0, 1] = l0, l1
+
+
+BLOCK = 4096  # samples per block of the four-biquad backward
+PREFETCH_EVERY = 16  # samples between prefetches of a stream (a power of 2; 64 B of float32)
+
+
+@intrinsic
+def _prefetch(typingctx, arr, idx):  # type: ignore[no-untyped-def]
+    """``llvm.prefetch`` of ``arr[idx]`` (1-D array): ask for its cache line, no wait."""
+    if not (isinstance(arr, nbtypes.Array) and arr.ndim == 1
+            and isinstance(idx, nbtypes.Integer)):  # fmt: skip
+        return None
+
+    def codegen(context, builder, sig, args):  # type: ignore[no-untyped-def]
+        aryty = sig.args[0]
+        ary = context.make_array(aryty)(context, builder, args[0])
+        ptr = cgutils.get_item_pointer(context, builder, aryty, ary, [args[1]], wraparound=False)
+        i32 = ir.IntType(32)
+        fnty = ir.FunctionType(ir.VoidType(), [cgutils.voidptr_t, i32, i32, i32])
+        fn = cgutils.get_or_insert_function(builder.module, fnty, "llvm.prefetch.p0")
+        # read access, keep in all cache levels, data cache
+        builder.call(fn, [builder.bitcast(ptr, cgutils.voidptr_t), i32(0), i32(3), i32(1)])
+        return context.get_dummy_value()
+
+    return nbtypes.void(arr, idx), codegen
+
+
+@njit(fastmath={"reassoc", "contract"}, cache=True)
+def _lag_sums(g, xs, ys, n):  # pragma: no cover - compiled
+    """The five coefficient sums of one biquad over a block of ``n`` samples.
+
+    ``g[k]`` is the section's adjoint ``gyt`` at sample ``k`` (``g[n]``, ``g[n + 1]`` its
+    first two values after the block), ``xs``/``ys`` the section's input and output:
+    ``lam[0]`` at ``k`` is ``g[k + 1]`` and ``lam[1]`` is ``g[k + 2]``. Reassociation lets
+    the sums run in SIMD lanes (float64).
+    """
+    d0 = d1 = d2 = d3 = d4 = 0.0
+    for k in range(n):
+        xv = np.float64(xs[k])
+        yv = np.float64(ys[k])
+        g1 = g[k + 1]
+        g2 = g[k + 2]
+        d0 += g[k] * xv
+        d1 += g1 * xv
+        d2 += g2 * xv
+        d3 += g1 * yv
+        d4 += g2 * yv
+    return d0, d1, d2, -d3, -d4
+
+
+@njit(parallel=True, cache=True, fastmath={"contract"})
+def biquad4_backward(gy, x, mid, y, coef, gzf, gx, gcoef, gzi, want_coef):  # pragma: no cover
+    """Adjoint of :func:`biquad4_forward`: four fused biquads, states in scalars.
+
+    ``x``, ``mid`` (3, C, T) and ``y`` are the input and the section outputs the forward
+    kept. The signal runs backwards through blocks of :data:`BLOCK` samples: first the
+    four adjoint recursions (all that depends on the previous sample), which store each
+    section's ``gyt`` in a float64 block buffer, then, when ``want_coef``, the coefficient
+    sums of the block as vectorised lagged dot products (:func:`_lag_sums`). The
+    recursions are compute-bound, the sums memory-bound: prefetches issued during the
+    recursions bring the block's signals into cache for the sums. Multiply-adds may fuse
+    (FMA). ``gy`` and ``gx`` may be the same array (each sample is read before it is
+    written).
+    """
+    n_ch, n_t = x.shape
+    for c in prange(n_ch):
+        cf = coef[c]
+        p0, p1, p2 = np.float64(cf[0, 0]), np.float64(cf[0, 1]), np.float64(cf[0, 2])
+        q0, q1, q2 = np.float64(cf[1, 0]), np.float64(cf[1, 1]), np.float64(cf[1, 2])
+        r0, r1, r2 = np.float64(cf[2, 0]), np.float64(cf[2, 1]), np.float64(cf[2, 2])
+        s0, s1, s2 = np.float64(cf[3, 0]), np.float64(cf[3, 1]), np.float64(cf[3, 2])
+        p3, p4 = np.float64(cf[0, 3]), np.float64(cf[0, 4])
+        q3, q4 = np.float64(cf[1, 3]), np.float64(cf[1, 4])
+        r3, r4 = np.float64(cf[2, 3]), np.float64(cf[2, 4])
+        s3, s4 = np.float64(cf[3, 3]), np.float64(cf[3, 4])
+        u0, u1 = np.float64(gzf[c, 0, 0]), np.float64(gzf[c, 0, 1])
+        v0, v1 = np.float64(gzf[c, 1, 0]), np.float64(gzf[c, 1, 1])
+        w0, w1 = np.float64(gzf[c, 2, 0]), np.float64(gzf[c, 2, 1])
+        e0, e1 = np.float64(gzf[c, 3, 0]), np.float64(gzf[c, 3, 1])
+        acc = np.zeros((4, 5))
+        buf = np.empty((4, BLOCK + 2))
+        hi = n_t
+        while hi > 0:
+            lo = max(hi - BLOCK, 0)
+            n = hi - lo
+            buf[0, n], buf[0, n + 1] = u0, u1
+            buf[1, n], buf[1, n + 1] = v0, v1
+            buf[2, n], buf[2, n + 1] = w0, w1
+            buf[3, n], buf[3, n + 1] = e0, e1
+            xb, yb = x[c, lo:hi], y[c, lo:hi]
+            m0, m1, m2 = mid[0, c, lo:hi], mid[1, c, lo:hi], mid[2, c, lo:hi]
+            for k in range(n - 1, -1, -1):
+                if want_coef and (k & (PREFETCH_EVERY - 1)) == 0:  # the sums' operands, for later
+                    _prefetch(xb, k)
+                    _prefetch(m0, k)
+                    _prefetch(m1, k)
+                    _prefetch(m2, k)
+                    _prefetch(yb, k)
+                g = (np.float64(gy[c, lo + k]) - s4 * e1) - s3 * e0
+                h = s0 * g + s1 * e0 + s2 * e1
+                e1 = e0
+                e0 = g
+                buf[3, k] = g
+                g = (h - r4 * w1) - r3 * w0
+                h = r0 * g + r1 * w0 + r2 * w1
+                w1 = w0
+                w0 = g
+                buf[2, k] = g
+                g = (h - q4 * v1) - q3 * v0
+                h = q0 * g + q1 * v0 + q2 * v1
+                v1 = v0
+                v0 = g
+                buf[1, k] = g
+                g = (h - p4 * u1) - p3 * u0
+                h = p0 * g + p1 * u0 + p2 * u1
+                u1 = u0
+                u0 = g
+                buf[0, k] = g
+                gx[c, lo + k] = h
+            if want_coef:
+                for s in range(4):
+                    xs = xb if s == 0 else mid[s - 1, c, lo:hi]
+                    ys = yb if s == 3 else mid[s, c, lo:hi]
+                    d0, d1, d2, d3, d4 = _lag_sums(buf[s], xs, ys, n)
+                    acc[s, 0] += d0
+                    acc[s, 1] += d1
+                    acc[s, 2] += d2
+                    acc[s, 3] += d3
+                    acc[s, 4] += d4
+            hi = lo
         gcoef[c] = acc
-        gzi[c] = lam
+        gzi[c, 0, 0], gzi[c, 0, 1] = u0, u1
+        gzi[c, 1, 0], gzi[c, 1, 1] = v0, v1
+        gzi[c, 2, 0], gzi[c, 2, 1] = w0, w1
+        gzi[c, 3, 0], gzi[c, 3, 1] = e0, e1
 
 
 @njit(parallel=True, cache=True)
@@ -242,20 +382,23 @@ def _serial_twin(kernel):  # type: ignore[no-untyped-def]
                               fn.__defaults__, fn.__closure__)  # fmt: skip
     twin.__qualname__ = fn.__qualname__ + "_serial"
     twin.__doc__ = fn.__doc__
-    return njit(cache=True)(twin)
+    fastmath = kernel.targetoptions.get("fastmath", False)  # the same arithmetic, bit for bit
+    return njit(cache=True, fastmath=fastmath)(twin)
 
 
 cascade_forward_serial = _serial_twin(cascade_forward)
 cascade_backward_serial = _serial_twin(cascade_backward)
 biquad_cascade_forward_serial = _serial_twin(biquad_cascade_forward)
-biquad_cascade_backward_serial = _serial_twin(biquad_cascade_backward)
+biquad_backward_serial = _serial_twin(biquad_backward)
 biquad4_forward_serial = _serial_twin(biquad4_forward)
+biquad4_backward_serial = _serial_twin(biquad4_backward)
 _SERIAL = {
     cascade_forward: cascade_forward_serial,
     cascade_backward: cascade_backward_serial,
     biquad_cascade_forward: biquad_cascade_forward_serial,
-    biquad_cascade_backward: biquad_cascade_backward_serial,
+    biquad_backward: biquad_backward_serial,
     biquad4_forward: biquad4_forward_serial,
+    biquad4_backward: biquad4_backward_serial,
 }
 SERIAL_BELOW = 1 << 16  # samples (channels x time) under which one thread does the work
 

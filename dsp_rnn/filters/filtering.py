@@ -104,15 +104,38 @@ class _Cascade(torch.autograd.Function):
         if gzf is not None:
             gzf_pad[:, :n_sec] = gzf
         gzf = gzf_pad
+        need_x, need_coef, need_zi = ctx.needs_input_grad
         gx = _empty(tuple(x.shape), x.dtype)
-        gcoef = torch.empty(coef.shape, dtype=torch.float64)
-        gzi = torch.empty((n_ch, n_pad, order), dtype=torch.float64)
-        kernel = _kernels.biquad_cascade_backward if order == 2 else _kernels.cascade_backward
-        _kernels.pick(kernel, n_ch, n_t)(
-            gy.numpy(), x.numpy(), y.numpy(), mid.numpy(), coef.numpy(), gzf.numpy(),
-            gx.numpy(), gcoef.numpy(), gzi.numpy(),
-        )  # fmt: skip
-        return gx, gcoef[:, :n_sec].to(x.dtype), gzi[:, :n_sec].to(x.dtype)
+        gcoef = np.zeros(coef.shape)  # float64 sums
+        gzi = np.empty((n_ch, n_pad, order))
+        gn, xn, yn, mn, cn = gy.numpy(), x.numpy(), y.numpy(), mid.numpy(), coef.numpy()
+        if order == 2 and n_pad > 1:  # chunks of four biquads, last chunk first
+            kernel = _kernels.pick(_kernels.biquad4_backward, n_ch, n_t)
+            carry = gn  # the adjoint entering the chunk; float64 between chunks
+            between = np.empty((n_ch, n_t)) if n_pad > 4 else None
+            for k in range(n_pad - 4, -1, -4):
+                out = gx.numpy() if k == 0 else between
+                gc_k, gzi_k = np.empty((n_ch, 4, 5)), np.empty((n_ch, 4, 2))
+                kernel(
+                    carry, xn if k == 0 else mn[k - 1], mn[k : k + 3],
+                    yn if k + 4 == n_pad else mn[k + 3], np.ascontiguousarray(cn[:, k : k + 4]),
+                    np.ascontiguousarray(gzf.numpy()[:, k : k + 4]), out, gc_k, gzi_k, need_coef,
+                )  # fmt: skip
+                gcoef[:, k : k + 4], gzi[:, k : k + 4] = gc_k, gzi_k
+                carry = out
+        elif order == 2:
+            _kernels.pick(_kernels.biquad_backward, n_ch, n_t)(
+                gn, xn, yn, cn, gzf.numpy(), gx.numpy(), gcoef, gzi
+            )
+        else:
+            _kernels.pick(_kernels.cascade_backward, n_ch, n_t)(
+                gn, xn, yn, mn, cn, gzf.numpy(), gx.numpy(), gcoef, gzi
+            )
+        return (
+            gx if need_x else None,
+            torch.from_numpy(gcoef[:, :n_sec]).to(x.dtype) if need_coef else None,
+            torch.from_numpy(gzi[:, :n_sec]).to(x.dtype) if need_zi else None,
+        )
 
 
 def _backward_graph(ctx, gy, gzf):
