@@ -220,9 +220,9 @@ def main(argv: list[str] | None = None) -> int:
     except DspRnnError as exc:
         print(f"dsp-rnn {name}: error: {exc}", file=sys.stderr)
         return 1
-    except KeyboardInterrupt:
+    except KeyboardInterrupt:  # 130: the shell's code for a command stopped by Ctrl-C
         print(f"dsp-rnn {name}: interrupted", file=sys.stderr)
-        return 1
+        return 130
     except OSError as exc:  # e.g. a full disk, or a folder made read-only meanwhile
         where = f"{exc.filename}: " if exc.filename else ""
         print(f"dsp-rnn {name}: error: {where}{exc.strerror or exc}", file=sys.stderr)

@@ -455,3 +455,14 @@ def test_a_fresh_process_prints_one_line_and_exits(args, code, tmp_path):
     assert proc.returncode == code and proc.stdout == ""
     _one_line(proc.stderr)
     assert list(tmp_path.iterdir()) == []
+
+
+def test_ctrl_c_in_any_command_is_one_line_and_exit_130(monkeypatch, capsys):
+    import dsp_rnn.cli as cli
+
+    def interrupted(args):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(cli, "_cmd_design", interrupted)
+    assert cli.main(["design", "lowpass", "--f0-hz", "1000"]) == 130
+    assert _one_line(capsys.readouterr().err) == "dsp-rnn design: interrupted"
