@@ -34,10 +34,20 @@ def _grads(fn, x, coef, zi, w, wz):
     return torch.autograd.grad(loss, wrt)
 
 
-@pytest.mark.parametrize("n_sec", [1, 3, 4, 6, 9])  # one section; 1, 2 and 3 chunks of four
-def test_sos_backward_equals_autograd_of_the_torch_path(n_sec):
-    rng = np.random.default_rng(n_sec)
-    n_ch, n_t = 2, 2 * _kernels.BLOCK + 123  # two full blocks and a partial one
+B = _kernels.BLOCK
+
+
+# lengths: blocks of the four-biquad backward (skewed by section, so the interleaved loop
+# runs from 5 blocks on), a partial block, an exact multiple, and shorter than one block
+@pytest.mark.parametrize(
+    ("n_sec", "n_t"),
+    [(1, 6 * B + 123), (3, 6 * B + 123), (4, 6 * B + 123), (6, 6 * B + 123), (9, 6 * B + 123),
+     (4, 5 * B), (4, 2 * B + 1), (6, 100), (4, 1)],
+)  # fmt: skip
+def test_sos_backward_equals_autograd_of_the_torch_path(n_sec, n_t):
+    # one section; 1, 2 and 3 chunks of four sections
+    rng = np.random.default_rng(n_sec + n_t)
+    n_ch = 2
     coef = _coef(random_stable_sos(rng, 2 * n_sec, max_radius=0.9), n_ch).requires_grad_()
     x = torch.from_numpy(rng.standard_normal((n_ch, n_t))).requires_grad_()
     zi = torch.from_numpy(rng.standard_normal((n_ch, n_sec, 2))).requires_grad_()
@@ -67,7 +77,7 @@ def test_lfilter_backward_equals_autograd_of_the_torch_path():
 @pytest.mark.parametrize("n_sec", [1, 4, 6])
 def test_backward_computes_only_what_is_asked_and_the_same_values(n_sec):
     rng = np.random.default_rng(10 + n_sec)
-    n_ch, n_t = 3, _kernels.BLOCK + 500
+    n_ch, n_t = 3, 5 * B + 500
     coef0 = _coef(random_stable_sos(rng, 2 * n_sec), n_ch)
     x0 = torch.from_numpy(rng.standard_normal((n_ch, n_t)))
     zi0 = torch.from_numpy(rng.standard_normal((n_ch, n_sec, 2)))
@@ -89,7 +99,7 @@ def test_float32_gradients_match_torchaudio_and_a_float64_reference():
     # 8th-order Butterworth as four sections (one fused chunk), gradients to x and sos
     sos64 = torch.from_numpy(scipy.signal.butter(8, 0.05, output="sos"))
     rng = np.random.default_rng(4)
-    x64 = torch.from_numpy(rng.standard_normal((2, 3 * _kernels.BLOCK + 7)))
+    x64 = torch.from_numpy(rng.standard_normal((2, 6 * B + 7)))
     w64 = torch.from_numpy(rng.standard_normal(x64.shape))
 
     def grads(fn, sos, x, w):
@@ -121,7 +131,7 @@ def test_lfilter_biquad_gradients_cross_blocks():
     b, a = random_stable_ba(rng, 2, max_radius=0.95)
     bt = torch.from_numpy(b).requires_grad_()
     at = torch.from_numpy(a).requires_grad_()
-    x = torch.from_numpy(rng.standard_normal((2, 2 * _kernels.BLOCK + 1))).requires_grad_()
+    x = torch.from_numpy(rng.standard_normal((2, 2 * B + 1))).requires_grad_()
     w = torch.from_numpy(rng.standard_normal(x.shape))
     (lfilter(bt, at, x) * w).sum().backward()
     grads = (x.grad, bt.grad, at.grad)

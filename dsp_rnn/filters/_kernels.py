@@ -232,91 +232,137 @@ def _lag_sums(g, xs, ys, n):  # pragma: no cover - compiled
     return d0, d1, d2, -d3, -d4
 
 
+@njit(fastmath={"contract"}, cache=True)
+def _adjoint_block(hin, g, n, a1, a2, l0, l1):  # pragma: no cover - compiled
+    """One biquad's adjoint recursion over a block, backwards: ``g[k] = gyt`` at sample
+    ``k`` from the incoming adjoint ``hin``; returns the adjoint state before the block."""
+    for k in range(n - 1, -1, -1):
+        v = (np.float64(hin[k]) - a2 * l1) - a1 * l0
+        g[k] = v
+        l1 = l0
+        l0 = v
+    return l0, l1
+
+
+@njit(fastmath={"contract"}, cache=True)
+def _fir_block(g, n, b0, b1, b2, out):  # pragma: no cover - compiled
+    """``dL/d(input)`` of one biquad over a block: ``b0 gyt + b1 lam[0] + b2 lam[1]``, an
+    FIR on ``g`` (``lam[0]`` at ``k`` is ``g[k + 1]``, ``lam[1]`` is ``g[k + 2]``)."""
+    for k in range(n):
+        out[k] = b0 * g[k] + b1 * g[k + 1] + b2 * g[k + 2]
+
+
 @njit(parallel=True, cache=True, fastmath={"contract"})
 def biquad4_backward(gy, x, mid, y, coef, gzf, gx, gcoef, gzi, want_coef):  # pragma: no cover
-    """Adjoint of :func:`biquad4_forward`: four fused biquads, states in scalars.
+    """Adjoint of :func:`biquad4_forward`: four biquads, blocks of :data:`BLOCK` samples.
 
     ``x``, ``mid`` (3, C, T) and ``y`` are the input and the section outputs the forward
-    kept. The signal runs backwards through blocks of :data:`BLOCK` samples: first the
-    four adjoint recursions (all that depends on the previous sample), which store each
-    section's ``gyt`` in a float64 block buffer, then, when ``want_coef``, the coefficient
-    sums of the block as vectorised lagged dot products (:func:`_lag_sums`). The
-    recursions are compute-bound, the sums memory-bound: prefetches issued during the
-    recursions bring the block's signals into cache for the sums. Multiply-adds may fuse
-    (FMA). ``gy`` and ``gx`` may be the same array (each sample is read before it is
-    written).
+    kept. Per section only ``gyt = hin - a1 lam[0] - a2 lam[1]`` depends on the previous
+    sample; the section's ``dL/d(input)`` is an FIR on ``gyt`` and its coefficient
+    gradients are lagged dot products of ``gyt`` with the section's input and output.
+    So the signal runs backwards in blocks, skewed by section: in step ``j`` section ``s``
+    runs its recursion on block ``j - 3 + s`` (blocks counted from the end), the four
+    recursions interleaved in one loop (four independent dependency chains, scalars in
+    registers, FMA); then each section's block goes through the FIR (vectorised), which
+    gives the next section down its input for step ``j + 1``, and, when ``want_coef``,
+    through the sums (:func:`_lag_sums`, float64). The recursions are compute-bound and
+    the sums memory-bound: the recursion loop prefetches the blocks the sums read next.
+    ``gy`` and ``gx`` may be the same array (a block is written after it has been read).
     """
     n_ch, n_t = x.shape
+    n_blk = -(-n_t // BLOCK)
     for c in prange(n_ch):
-        cf = coef[c]
-        p0, p1, p2 = np.float64(cf[0, 0]), np.float64(cf[0, 1]), np.float64(cf[0, 2])
-        q0, q1, q2 = np.float64(cf[1, 0]), np.float64(cf[1, 1]), np.float64(cf[1, 2])
-        r0, r1, r2 = np.float64(cf[2, 0]), np.float64(cf[2, 1]), np.float64(cf[2, 2])
-        s0, s1, s2 = np.float64(cf[3, 0]), np.float64(cf[3, 1]), np.float64(cf[3, 2])
-        p3, p4 = np.float64(cf[0, 3]), np.float64(cf[0, 4])
-        q3, q4 = np.float64(cf[1, 3]), np.float64(cf[1, 4])
-        r3, r4 = np.float64(cf[2, 3]), np.float64(cf[2, 4])
-        s3, s4 = np.float64(cf[3, 3]), np.float64(cf[3, 4])
-        u0, u1 = np.float64(gzf[c, 0, 0]), np.float64(gzf[c, 0, 1])
-        v0, v1 = np.float64(gzf[c, 1, 0]), np.float64(gzf[c, 1, 1])
-        w0, w1 = np.float64(gzf[c, 2, 0]), np.float64(gzf[c, 2, 1])
-        e0, e1 = np.float64(gzf[c, 3, 0]), np.float64(gzf[c, 3, 1])
+        cb = np.empty((4, 5))
+        st = np.empty((4, 2))  # adjoint state (lam[0], lam[1]) of each section
+        for s in range(4):
+            for i in range(5):
+                cb[s, i] = coef[c, s, i]
+            st[s, 0] = gzf[c, s, 0]
+            st[s, 1] = gzf[c, s, 1]
         acc = np.zeros((4, 5))
-        buf = np.empty((4, BLOCK + 2))
-        hi = n_t
-        while hi > 0:
-            lo = max(hi - BLOCK, 0)
-            n = hi - lo
-            buf[0, n], buf[0, n + 1] = u0, u1
-            buf[1, n], buf[1, n + 1] = v0, v1
-            buf[2, n], buf[2, n + 1] = w0, w1
-            buf[3, n], buf[3, n + 1] = e0, e1
-            xb, yb = x[c, lo:hi], y[c, lo:hi]
-            m0, m1, m2 = mid[0, c, lo:hi], mid[1, c, lo:hi], mid[2, c, lo:hi]
-            for k in range(n - 1, -1, -1):
-                if want_coef and (k & (PREFETCH_EVERY - 1)) == 0:  # the sums' operands, for later
-                    _prefetch(xb, k)
-                    _prefetch(m0, k)
-                    _prefetch(m1, k)
-                    _prefetch(m2, k)
-                    _prefetch(yb, k)
-                g = (np.float64(gy[c, lo + k]) - s4 * e1) - s3 * e0
-                h = s0 * g + s1 * e0 + s2 * e1
-                e1 = e0
-                e0 = g
-                buf[3, k] = g
-                g = (h - r4 * w1) - r3 * w0
-                h = r0 * g + r1 * w0 + r2 * w1
-                w1 = w0
-                w0 = g
-                buf[2, k] = g
-                g = (h - q4 * v1) - q3 * v0
-                h = q0 * g + q1 * v0 + q2 * v1
-                v1 = v0
-                v0 = g
-                buf[1, k] = g
-                g = (h - p4 * u1) - p3 * u0
-                h = p0 * g + p1 * u0 + p2 * u1
-                u1 = u0
-                u0 = g
-                buf[0, k] = g
-                gx[c, lo + k] = h
-            if want_coef:
+        g = np.empty((4, BLOCK + 2))  # each section's gyt on its block, then its state
+        hb = np.empty((3, BLOCK))  # hb[s]: the adjoint entering section s on its block
+        for j in range(n_blk + 3):
+            for s in range(4):
+                i = j - 3 + s
+                if 0 <= i < n_blk:
+                    n = min(BLOCK, n_t - i * BLOCK)
+                    g[s, n], g[s, n + 1] = st[s, 0], st[s, 1]
+            if j >= 3 and (j < n_blk - 1 or (j == n_blk - 1 and n_t % BLOCK == 0)):
+                # all four sections on full blocks: the interleaved recursions
+                p3, p4, q3, q4 = cb[0, 3], cb[0, 4], cb[1, 3], cb[1, 4]
+                r3, r4, s3, s4 = cb[2, 3], cb[2, 4], cb[3, 3], cb[3, 4]
+                u0, u1, v0, v1 = st[0, 0], st[0, 1], st[1, 0], st[1, 1]
+                w0, w1, e0, e1 = st[2, 0], st[2, 1], st[3, 0], st[3, 1]
+                lo3 = n_t - (j + 1) * BLOCK
+                lo2, lo1, lo0 = lo3 + BLOCK, lo3 + 2 * BLOCK, lo3 + 3 * BLOCK
+                gin, h2, h1, h0 = gy[c, lo3 : lo3 + BLOCK], hb[2], hb[1], hb[0]
+                # the sums' operands: each section's input and output on its block
+                f0, f1 = x[c, lo0 : lo0 + BLOCK], mid[0, c, lo0 : lo0 + BLOCK]
+                f2, f3 = mid[0, c, lo1 : lo1 + BLOCK], mid[1, c, lo1 : lo1 + BLOCK]
+                f4, f5 = mid[1, c, lo2 : lo2 + BLOCK], mid[2, c, lo2 : lo2 + BLOCK]
+                f6, f7 = mid[2, c, lo3 : lo3 + BLOCK], y[c, lo3 : lo3 + BLOCK]
+                for k in range(BLOCK - 1, -1, -1):
+                    if want_coef and (k & (PREFETCH_EVERY - 1)) == 0:
+                        _prefetch(f0, k)
+                        _prefetch(f1, k)
+                        _prefetch(f2, k)
+                        _prefetch(f3, k)
+                        _prefetch(f4, k)
+                        _prefetch(f5, k)
+                        _prefetch(f6, k)
+                        _prefetch(f7, k)
+                    t3 = (np.float64(gin[k]) - s4 * e1) - s3 * e0
+                    e1 = e0
+                    e0 = t3
+                    g[3, k] = t3
+                    t2 = (h2[k] - r4 * w1) - r3 * w0
+                    w1 = w0
+                    w0 = t2
+                    g[2, k] = t2
+                    t1 = (h1[k] - q4 * v1) - q3 * v0
+                    v1 = v0
+                    v0 = t1
+                    g[1, k] = t1
+                    t0 = (h0[k] - p4 * u1) - p3 * u0
+                    u1 = u0
+                    u0 = t0
+                    g[0, k] = t0
+                st[0, 0], st[0, 1], st[1, 0], st[1, 1] = u0, u1, v0, v1
+                st[2, 0], st[2, 1], st[3, 0], st[3, 1] = w0, w1, e0, e1
+            else:  # the first and last steps, short signals: one section at a time
                 for s in range(4):
-                    xs = xb if s == 0 else mid[s - 1, c, lo:hi]
-                    ys = yb if s == 3 else mid[s, c, lo:hi]
-                    d0, d1, d2, d3, d4 = _lag_sums(buf[s], xs, ys, n)
-                    acc[s, 0] += d0
-                    acc[s, 1] += d1
-                    acc[s, 2] += d2
-                    acc[s, 3] += d3
-                    acc[s, 4] += d4
-            hi = lo
+                    i = j - 3 + s
+                    if 0 <= i < n_blk:
+                        hi = n_t - i * BLOCK
+                        lo = max(hi - BLOCK, 0)
+                        a1, a2, l0, l1 = cb[s, 3], cb[s, 4], st[s, 0], st[s, 1]
+                        if s == 3:  # gy and hb may differ in dtype: two calls
+                            l0, l1 = _adjoint_block(gy[c, lo:hi], g[s], hi - lo, a1, a2, l0, l1)
+                        else:
+                            l0, l1 = _adjoint_block(hb[s], g[s], hi - lo, a1, a2, l0, l1)
+                        st[s, 0], st[s, 1] = l0, l1
+            for s in range(4):
+                i = j - 3 + s
+                if 0 <= i < n_blk:
+                    hi = n_t - i * BLOCK
+                    lo = max(hi - BLOCK, 0)
+                    n = hi - lo
+                    if s == 0:
+                        _fir_block(g[0], n, cb[0, 0], cb[0, 1], cb[0, 2], gx[c, lo:hi])
+                    else:
+                        _fir_block(g[s], n, cb[s, 0], cb[s, 1], cb[s, 2], hb[s - 1])
+                    if want_coef:
+                        xs = x[c, lo:hi] if s == 0 else mid[s - 1, c, lo:hi]
+                        ys = y[c, lo:hi] if s == 3 else mid[s, c, lo:hi]
+                        d0, d1, d2, d3, d4 = _lag_sums(g[s], xs, ys, n)
+                        acc[s, 0] += d0
+                        acc[s, 1] += d1
+                        acc[s, 2] += d2
+                        acc[s, 3] += d3
+                        acc[s, 4] += d4
         gcoef[c] = acc
-        gzi[c, 0, 0], gzi[c, 0, 1] = u0, u1
-        gzi[c, 1, 0], gzi[c, 1, 1] = v0, v1
-        gzi[c, 2, 0], gzi[c, 2, 1] = w0, w1
-        gzi[c, 3, 0], gzi[c, 3, 1] = e0, e1
+        gzi[c] = st
 
 
 @njit(parallel=True, cache=True)
