@@ -35,7 +35,6 @@ is then compared with a reference set (e.g. the JSB test split), statistic by st
 from __future__ import annotations
 
 import math
-import typing
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -219,12 +218,13 @@ def overlap_area(a: Sequence[float] | np.ndarray, b: Sequence[float] | np.ndarra
     """Overlap area ``integral min(p_a, p_b) dx`` of the Gaussian KDEs of two samples.
 
     Each sample is smoothed with Gaussian kernels of Scott's width, as
-    :class:`scipy.stats.gaussian_kde` does (evaluated here by binning on the grid); a
-    sample without spread (one value, or all values equal) gets the other's width, or,
-    where neither has one, 1 % of the distance between them (at least
-    ``1e-3 * max(1, |value|)``). The integral runs over a uniform grid of ``points``
-    reaching five widths past the data on either side. 1 for the same distribution, near
-    0 for disjoint ones.
+    :class:`scipy.stats.gaussian_kde` does (evaluated here by binning on the grid). A
+    sample without spread (one value, or all values equal) is a point mass: it gets a
+    narrow kernel, 1 % of the range of both samples together (at least
+    ``1e-3 * max(1, |value|)``), so it overlaps a spread-out sample only by the little mass
+    that sample has near the point, and an equal point mass fully. The integral runs over
+    a uniform grid of ``points`` reaching five widths past the data on either side. 1 for
+    the same distribution, near 0 for disjoint ones.
 
     Raises:
         InputError: a sample is empty or holds NaN or infinity.
@@ -244,10 +244,9 @@ def overlap_area(a: Sequence[float] | np.ndarray, b: Sequence[float] | np.ndarra
         raise InputError(f"overlap_area: points must be >= 16, got {points}")
     wa, wb = _scott(xa), _scott(xb)
     lo, hi = min(xa.min(), xb.min()), max(xa.max(), xb.max())
-    if wa is None and wb is None:
-        wa = wb = max(0.01 * (hi - lo), 1e-3 * max(1.0, abs(hi), abs(lo)))
-    width_a = wa if wa is not None else typing.cast(float, wb)
-    width_b = wb if wb is not None else width_a
+    point = max(0.01 * (hi - lo), 1e-3 * max(1.0, abs(hi), abs(lo)))
+    width_a = wa if wa is not None else point
+    width_b = wb if wb is not None else point
     reach = 5 * max(width_a, width_b)
     grid = np.linspace(lo - reach, hi + reach, points)
     pa, pb = _kde_on_grid(xa, width_a, grid), _kde_on_grid(xb, width_b, grid)
