@@ -31,6 +31,8 @@ from numba.core import cgutils
 from numba.core import types as nbtypes
 from numba.extending import intrinsic
 
+from dsp_rnn import _numba_cache  # noqa: F401  (before any cache=True kernel)
+
 __all__ = [
     "cascade_forward",
     "cascade_backward",
