@@ -194,3 +194,17 @@ def test_lfilter_scalar_with_vector_other_side(kind):
 def test_lfilter_scalar_zero_a_is_typed():
     with pytest.raises(InputError, match="a0 != 0"):
         lfilter(1.0, 0.0, torch.ones(3))
+
+
+def test_plain_python_coefficients_take_the_signal_precision():
+    """Lists and numbers are not rounded to float32 before a float64 signal is filtered."""
+    rng = np.random.default_rng(7)
+    x = rng.standard_normal(200)
+    b, a = [0.1, 0.3, -0.2], [1.0, -0.7, 0.1]
+    y = lfilter(b, a, torch.from_numpy(x)).numpy()
+    assert np.abs(y - scipy.signal.lfilter(b, a, x)).max() < 1e-14  # float32 0.1: ~1e-8
+    assert np.abs(lfilter([0.1], 1.0, torch.from_numpy(x)).numpy() - 0.1 * x).max() < 1e-15
+    sos = [[0.1, 0.2, 0.1, 1.0, -0.3, 0.2]]
+    y = sosfilt(sos, torch.from_numpy(x)).numpy()
+    assert np.abs(y - scipy.signal.sosfilt(sos, x)).max() < 1e-15
+    assert lfilter(b, a, torch.ones(4)).dtype == torch.float32  # float32 signals stay float32

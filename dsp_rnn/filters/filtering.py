@@ -260,6 +260,13 @@ def _prepare_signal(x):
     return as_tensor(x, "x", min_ndim=1)
 
 
+def _coefficients(value, name, x, min_ndim=0):
+    """Coefficients as a tensor; Python numbers and lists take the signal's precision (so
+    ``lfilter([0.1], 1.0, x)`` on a float64 ``x`` filters with 0.1 in float64, as scipy)."""
+    plain = not isinstance(value, (torch.Tensor, np.ndarray, np.generic))
+    return as_tensor(value, name, dtype=x.dtype if plain else None, min_ndim=min_ndim)
+
+
 def _check_sos_stable(a1, a2, name):
     # poles of z^2 + a1 z + a2 lie strictly inside the unit circle iff |a2| < 1 and |a1| < 1 + a2
     ok = (a2.abs() < 1) & (a1.abs() < 1 + a2)
@@ -346,7 +353,7 @@ def sosfilt(sos, x, zi=None, *, check_stable: bool = True):
         tensor([0.5000, 0.5000, 0.0000, 1.0000])
     """
     x = _prepare_signal(x)
-    sos = as_tensor(sos, "sos", min_ndim=2)
+    sos = _coefficients(sos, "sos", x, min_ndim=2)
     if sos.shape[-1] != 6:
         raise ShapeError(f"sos: expected shape (..., n_sections, 6), got {tuple(sos.shape)}")
     if sos.shape[-2] == 0:
@@ -418,8 +425,8 @@ def lfilter(b, a, x, zi=None, *, check_stable: bool = True):
         tensor([1.0000, 0.5000, 0.2500])
     """
     x = _prepare_signal(x)
-    b = as_tensor(b, "b")
-    a = as_tensor(a, "a")
+    b = _coefficients(b, "b", x)
+    a = _coefficients(a, "a", x)
     b, a = (t.reshape(1) if t.ndim == 0 else t for t in (b, a))  # a scalar is [scalar]
     for name, t in (("b", b), ("a", a)):
         if t.shape[-1] == 0:
