@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from pathlib import Path
 
 from dsp_rnn._cli_common import (
     OVERWRITE_HELP,
     float_range,
+    image_file,
     input_file,
     int_range,
     nonneg_float,
@@ -266,15 +268,55 @@ def _cmd_eval(args: argparse.Namespace) -> int:
     result = evaluate(model, pieces)
     result.update(model=str(args.model or "default"), data=str(args.jsb), split=args.split,
                   parameters=model.count_parameters(), kind=c.kind)  # fmt: skip
+    report = _sample_report(model, grids, args) if args.samples else None
+    if report is not None:
+        result["samples"] = report.to_dict()
     if args.json:
-        print(json.dumps(result))
+        print(json.dumps(result, allow_nan=False))
     else:
         planes = "play and onsets: not the JSB benchmark" if c.articulation else "play"
         print(f"{Path(args.jsb).name} {args.split}: NLL {result['nll_per_step']:.3f} nats per "
               f"time step ({planes}, {c.n_pitches} keys), frame accuracy "
               f"{result['frame_accuracy']:.3f} "
               f"({result['pieces']} pieces, {result['steps']} steps)")  # fmt: skip
+        if report is not None:
+            print(
+                f"\n{args.samples} samples of {args.bars:g} bars (temperature "
+                f"{args.temperature:g}, seed {args.seed}) against the {args.split} pieces:\n"
+            )
+            print(report.table())  # fmt: skip
+    if report is not None and args.plot:
+        from dsp_rnn._atomic import atomic_path
+        from dsp_rnn.errors import OutputError
+
+        with atomic_path(Path(args.plot), args.overwrite, OutputError, "--overwrite") as tmp:
+            report.plot(tmp, title=f"{args.model or 'default'}, T={args.temperature:g}: "
+                                   f"{args.samples} samples vs {args.split}")  # fmt: skip
+        print(f"wrote {args.plot}", file=sys.stderr if args.json else sys.stdout)
     return 0
+
+
+def _sample_report(model, grids, args: argparse.Namespace):
+    """Sample ``--samples`` pieces and compare their statistics with ``grids``."""
+    from tqdm import tqdm
+
+    from dsp_rnn.gridrnn.quality import evaluate_samples
+
+    with tqdm(total=args.samples, desc="sampling", unit="piece", leave=False,
+              disable=not stderr_is_tty()) as bar:  # fmt: skip
+        return evaluate_samples(
+            model, grids, args.samples, bars=args.bars, temperature=args.temperature,
+            seed=args.seed, progress=lambda done, total: bar.update(done - bar.n),
+        )  # fmt: skip
+
+
+def _check_eval(args: argparse.Namespace) -> None:
+    """Before the model is loaded: the data file and the plot target."""
+    input_file(args.jsb, "a JSB .json file")
+    if args.plot:
+        if not args.samples:
+            raise InputError("--plot draws the statistics of samples: pass --samples N too")
+        image_file(args.plot, args.overwrite)
 
 
 def _cmd_ensemble(args: argparse.Namespace) -> int:
@@ -442,5 +484,30 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--split", default="test", choices=("train", "valid", "test"),
                    help="which split")  # fmt: skip
     p.add_argument("--json", action="store_true", help="one JSON object")
+    p.add_argument("--samples", type=nonneg_int, default=0,
+                   help="also sample this many pieces and compare their statistics (register, "
+                        "voicing, polyphony, intervals, note lengths, key) with the split's "
+                        "pieces; 0 = likelihood only")  # fmt: skip
+    p.add_argument(
+        "--bars",
+        type=positive_float,
+        default=16.0,
+        help="length of each sample in bars of 4 quarters, > 0",
+    )
+    p.add_argument(
+        "--temperature",
+        type=positive_float,
+        default=1.0,
+        help="sampling temperature of the samples, > 0",
+    )
+    p.add_argument(
+        "--seed",
+        type=seed_int,
+        default=0,
+        help="seeds the samples (fixed, so models compare on the same draws)",
+    )
+    p.add_argument("--plot", help="write a PNG of the sample and test distributions here "
+                                  "(with --samples; default: no plot)")  # fmt: skip
+    p.add_argument("--overwrite", action="store_true", help=OVERWRITE_HELP)
     p.add_argument("--threads", type=threads_int, default=1, help="torch CPU threads")
-    p.set_defaults(func=_cmd_eval)
+    p.set_defaults(func=_cmd_eval, check=_check_eval)

@@ -284,3 +284,20 @@ def test_evaluate_samples_is_seeded_and_recorded():
     sixteenth = [NoteGrid.from_notes([GridNote(60, 0, 4)], steps_per_quarter=4)] * 2
     with pytest.raises(InputError, match="steps per quarter"):
         evaluate_samples(model, sixteenth, 2)
+
+
+def test_cli_eval_with_samples_reports_statistics_and_plots(tmp_path, capsys):
+    import json
+
+    from dsp_rnn.cli import main
+
+    png = tmp_path / "q.png"
+    argv = ["eval", "default", "--samples", "3", "--bars", "2", "--json", "--plot", str(png)]
+    assert main(argv) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result["samples"]["n_samples"] == 3 and result["samples"]["n_test"] == 77
+    assert png.stat().st_size > 10_000 and png.read_bytes()[:4] == b"\x89PNG"
+    assert main(argv) == 1  # the plot exists now: refused before any work
+    assert "exists; pass --overwrite" in capsys.readouterr().err
+    assert main(["eval", "default", "--plot", str(tmp_path / "p.png")]) == 1
+    assert "pass --samples N too" in capsys.readouterr().err
