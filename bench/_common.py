@@ -22,6 +22,25 @@ def median_seconds(fn: Callable[[], object], *, repeats: int, warmup: int = 2) -
     return statistics.median(times)
 
 
+def interleaved_seconds(
+    fn_a: Callable[[], object], fn_b: Callable[[], object], *, repeats: int, warmup: int = 2
+) -> tuple[float, float, float]:
+    """Median wall times of ``fn_a()`` and ``fn_b()`` run alternately, and the median of the
+    per-pair ratios b/a: on a shared machine whose load drifts, a ratio of neighbours in
+    time is steadier than the ratio of two medians taken one after the other."""
+    for _ in range(warmup):
+        fn_a()
+        fn_b()
+    times_a, times_b = [], []
+    for _ in range(repeats):
+        for fn, times in ((fn_a, times_a), (fn_b, times_b)):
+            t0 = time.perf_counter()
+            fn()
+            times.append(time.perf_counter() - t0)
+    ratio = statistics.median(b / a for a, b in zip(times_a, times_b, strict=True))
+    return statistics.median(times_a), statistics.median(times_b), ratio
+
+
 def fwd_bwd(fn: Callable, sos, x) -> Callable[[], tuple]:
     """A run of ``fn(sos, x)`` forward and backward (gradients of x and sos), for timing
     filter implementations side by side (torch is imported here only when called).
