@@ -39,6 +39,9 @@ DEFAULT_JSB = str(Path(__file__).resolve().parents[1] / "data/jsb/jsb-chorales-q
 MIDI_SUFFIXES = (".mid", ".midi")
 MAX_STEPS = 10_000  # generate: refuse longer pieces (minutes of sampling) unless --max-steps
 LONG_PIECE = 1_000  # generate: a progress bar from this many steps on, even off a terminal
+# The JSB JSON encodes the chorales about an octave above their written pitch: models trained
+# on it write their music an octave lower (their likelihoods stay in the JSON's encoding).
+JSB_OUTPUT_TRANSPOSE = -12
 TEMPO = float_range(0.0, 1000.0, lo_open=True, what="a tempo > 0 and <= 1000 bpm")
 
 
@@ -81,6 +84,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
         time_hidden=args.time_hidden, time_layers=args.time_layers,
         pitch_hidden=args.pitch_hidden, pitch_layers=args.pitch_layers, dropout=args.dropout,
         articulation=corpus.articulation, tempo_bpm=args.tempo or (90.0 if spq == 1 else 100.0),
+        output_transpose=JSB_OUTPUT_TRANSPOSE if data_spq is not None else 0,
     )  # fmt: skip
     config = TrainConfig(
         steps=args.steps, epochs=args.epochs, batch_size=args.batch_size, window=args.window,
@@ -181,8 +185,7 @@ def _cmd_generate(args: argparse.Namespace) -> int:
     from dsp_rnn._atomic import atomic_file
     from dsp_rnn.checkpoint import load_model
     from dsp_rnn.errors import OutputError
-    from dsp_rnn.gridrnn.sampler import sample, steps_for
-    from dsp_rnn.music.grid import NoteGrid
+    from dsp_rnn.gridrnn.sampler import primer_grid, sample, steps_for, written_grid
     from dsp_rnn.music.midi import read_midi
 
     _threads(args)
@@ -193,7 +196,7 @@ def _cmd_generate(args: argparse.Namespace) -> int:
     c = model.config
     primer = None
     if primer_score is not None:
-        primer = NoteGrid.from_score(primer_score, steps_per_quarter=c.steps_per_quarter)
+        primer = primer_grid(primer_score, c)  # written pitches -> the model's encoding
     if args.min_notes > c.n_pitches:
         raise InputError(f"--min-notes {args.min_notes}: expected at most the model's "
                          f"{c.n_pitches} keys")  # fmt: skip
@@ -230,6 +233,7 @@ def _cmd_generate(args: argparse.Namespace) -> int:
     finally:
         if bar is not None:
             bar.close()
+    grid = written_grid(grid, c)  # in the register music is written in (see the model card)
     notes = len(grid.to_notes())
     what = (f"{grid.n_steps} steps, {notes} notes, {tempo:g} bpm, "
             f"{grid.n_steps * grid.seconds_per_step:.1f} s")  # fmt: skip

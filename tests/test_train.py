@@ -207,6 +207,7 @@ def test_cli_trains_on_the_good_files_of_a_broken_folder(tmp_path, capsys):
     assert "usable file(s)" in out and "10 skipped" in out
     model, meta = load_model(tmp_path / "run")
     assert model.config.articulation and model.config.steps_per_quarter == 4
+    assert model.config.output_transpose == 0  # MIDI files are written where they were read
     assert main(args) == 1  # never reuses a run folder without --resume
     assert "not empty" in capsys.readouterr().err
     mid = tmp_path / "s.mid"

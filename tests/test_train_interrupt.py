@@ -224,6 +224,9 @@ def test_resolution_mismatches_are_refused(tmp_path, capsys):
     code, _, err = cli([*base, str(quarter), "--steps-per-quarter", "4", "--steps", "1"], capsys)
     assert code == 1 and "--steps-per-quarter 4" in err
     assert cli([*base, str(quarter), "--steps", "2"], capsys)[0] == 0
+    from dsp_rnn.checkpoint import load_model
+
+    assert load_model(tmp_path / "run")[0].config.output_transpose == -12  # JSB: octave down
     code, _, err = cli([*base, str(sixteenth), "--steps", "4", "--resume"], capsys)
     assert code == 1 and "works at 1 step(s) per quarter note, the data at 4" in err
     assert saved_step(tmp_path / "run") == 2

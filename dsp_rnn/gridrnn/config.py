@@ -33,6 +33,13 @@ class GridRNNConfig:
             articulation (JSB): onsets are then ``play and not played the step before`` and
             the likelihood counts the play plane only.
         tempo_bpm: default tempo of generated music.
+        output_transpose: semitones between the data's encoding and the register music is
+            written in for a user: ``generate`` writes key ``k`` (MIDI ``low_pitch + k``) as
+            MIDI ``low_pitch + k + output_transpose``, and reads a primer's MIDI pitches the
+            other way. 0 for models trained on MIDI files; -12 for the JSB Chorales, whose
+            JSON encodes the chorales about an octave above their written pitch (a whole
+            octave keeps the pieces' keys). Likelihoods and the sample statistics are
+            always in the data's encoding.
 
     Example:
         >>> cfg = GridRNNConfig(time_hidden=32)
@@ -53,6 +60,7 @@ class GridRNNConfig:
     dropout: float = 0.0
     articulation: bool = False
     tempo_bpm: float = 90.0
+    output_transpose: int = 0
 
     def __post_init__(self) -> None:
         if self.kind not in MODEL_KINDS:
@@ -71,8 +79,20 @@ class GridRNNConfig:
             )
         if not 0.0 <= float(self.dropout) < 1.0:
             raise InputError(f"dropout: expected 0 <= dropout < 1, got {self.dropout!r}")
+        low = self.low_pitch + self.output_transpose if isinstance(
+            self.output_transpose, int) and not isinstance(self.output_transpose, bool) else -1
+        if not (0 <= low and low + self.n_pitches <= 128):
+            raise InputError(
+                f"output_transpose: expected whole semitones keeping the written keys inside "
+                f"MIDI 0..127, got {self.output_transpose!r}"
+            )
         if not float(self.tempo_bpm) > 0:
             raise InputError(f"tempo_bpm: expected > 0, got {self.tempo_bpm!r}")
+
+    @property
+    def written_low_pitch(self) -> int:
+        """MIDI pitch that key 0 is written as for a user (``low_pitch + output_transpose``)."""
+        return self.low_pitch + self.output_transpose
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON-able dict."""

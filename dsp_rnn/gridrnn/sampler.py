@@ -20,7 +20,32 @@ from dsp_rnn.gridrnn.ensemble import GridEnsemble, mix_logits
 from dsp_rnn.gridrnn.model import GridRNN, GridState
 from dsp_rnn.music.grid import NoteGrid
 
-__all__ = ["sample", "steps_for"]
+__all__ = ["sample", "steps_for", "written_grid", "primer_grid"]
+
+
+def written_grid(grid: NoteGrid, config: typing.Any) -> NoteGrid:
+    """``grid`` (in the model's encoding) in the register music is written in for a user.
+
+    The key axis is relabelled by ``config.output_transpose`` semitones: no note is lost or
+    clipped, and the samples' likelihood under the model is unchanged.
+
+    >>> from dsp_rnn.gridrnn import GridRNNConfig
+    >>> from dsp_rnn.music.grid import GridNote
+    >>> g = NoteGrid.from_notes([GridNote(72, 0, 2)], steps_per_quarter=1)
+    >>> written_grid(g, GridRNNConfig(output_transpose=-12)).to_notes()[0].pitch
+    60
+    """
+    return NoteGrid(grid.play, grid.onset, grid.velocity, grid.low_pitch + config.output_transpose,
+                    **grid._meta())  # fmt: skip
+
+
+def primer_grid(score: typing.Any, config: typing.Any) -> NoteGrid:
+    """A primer read from a :class:`~dsp_rnn.music.Score` (written pitches) onto the model's
+    grid and into its encoding: the inverse of :func:`written_grid`. Notes outside the
+    model's written range are dropped, as :meth:`NoteGrid.from_score` does."""
+    grid = NoteGrid.from_score(score, steps_per_quarter=config.steps_per_quarter,
+                               low_pitch=config.written_low_pitch, n_pitches=config.n_pitches)
+    return NoteGrid(grid.play, grid.onset, grid.velocity, config.low_pitch, **grid._meta())
 
 
 def steps_for(
