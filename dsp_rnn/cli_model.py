@@ -316,6 +316,10 @@ def _sample_report(model, grids, args: argparse.Namespace):
 
 def _check_eval(args: argparse.Namespace) -> None:
     """Before the model is loaded: the data file and the plot target."""
+    from dsp_rnn.music import jsb
+
+    if Path(args.jsb) == jsb.SHIPPED_JSB:
+        jsb.default_jsb_path()  # missing (an installed package): says to pass --jsb
     input_file(args.jsb, "a JSB .json file")
     if args.plot:
         if not args.samples:
