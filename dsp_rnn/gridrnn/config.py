@@ -79,8 +79,12 @@ class GridRNNConfig:
             )
         if not 0.0 <= float(self.dropout) < 1.0:
             raise InputError(f"dropout: expected 0 <= dropout < 1, got {self.dropout!r}")
-        low = self.low_pitch + self.output_transpose if isinstance(
-            self.output_transpose, int) and not isinstance(self.output_transpose, bool) else -1
+        low = (
+            self.low_pitch + self.output_transpose
+            if isinstance(self.output_transpose, int)
+            and not isinstance(self.output_transpose, bool)
+            else -1
+        )
         if not (0 <= low and low + self.n_pitches <= 128):
             raise InputError(
                 f"output_transpose: expected whole semitones keeping the written keys inside "

@@ -43,8 +43,12 @@ def primer_grid(score: typing.Any, config: typing.Any) -> NoteGrid:
     """A primer read from a :class:`~dsp_rnn.music.Score` (written pitches) onto the model's
     grid and into its encoding: the inverse of :func:`written_grid`. Notes outside the
     model's written range are dropped, as :meth:`NoteGrid.from_score` does."""
-    grid = NoteGrid.from_score(score, steps_per_quarter=config.steps_per_quarter,
-                               low_pitch=config.written_low_pitch, n_pitches=config.n_pitches)
+    grid = NoteGrid.from_score(
+        score,
+        steps_per_quarter=config.steps_per_quarter,
+        low_pitch=config.written_low_pitch,
+        n_pitches=config.n_pitches,
+    )
     return NoteGrid(grid.play, grid.onset, grid.velocity, config.low_pitch, **grid._meta())
 
 

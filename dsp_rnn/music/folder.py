@@ -201,9 +201,7 @@ class MidiFolder:
         per file), then every grid's bit-packed play and onset rows as one array, then every
         velocity row as another, so a reload unpacks the whole folder in one call."""
         rows, bits, vels = [], [], []
-        for (path, size, mtime), (_, digest, g, warns, error) in zip(
-            stats, results, strict=True
-        ):
+        for (path, size, mtime), (_, digest, g, warns, error) in zip(stats, results, strict=True):
             head = None
             if g is not None:
                 if g.n_pitches != self.n_pitches:  # pragma: no cover - from_score guarantees it

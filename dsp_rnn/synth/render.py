@@ -285,4 +285,3 @@ def _reverb(reverb: Reverb | bool | None, sample_rate: int, channels: int) -> Re
     if not isinstance(reverb, Reverb):
         raise InputError(f"reverb: expected True, False, None or a Reverb, got {reverb!r}")
     return reverb
-
