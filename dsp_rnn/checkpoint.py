@@ -76,26 +76,7 @@ def save_tensors(path: str | Path, tensors: dict[str, torch.Tensor], meta: dict[
 
 def load_tensors(path: str | Path) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
     """Inverse of :func:`save_tensors`. Raises :class:`CheckpointError` on a bad file."""
-    from safetensors import safe_open
-
-    p = Path(path)
-    if not p.is_file():
-        raise CheckpointError(f"{p}: no such checkpoint file")
-    try:
-        with safe_open(str(p), framework="pt") as fh:
-            header = fh.metadata() or {}
-            tensors = {k: fh.get_tensor(k) for k in fh.keys()}  # noqa: SIM118
-        meta = json.loads(header.get("json", "{}"))
-    except CheckpointError:
-        raise
-    except Exception as exc:  # safetensors raises several types on damaged files
-        raise CheckpointError(f"{p}: not a readable safetensors checkpoint ({exc})") from None
-    version = int(header.get("format_version", FORMAT_VERSION))
-    if version > FORMAT_VERSION:
-        raise CheckpointError(
-            f"{p}: checkpoint format version {version}, this dsp_rnn reads up to {FORMAT_VERSION}"
-        )
-    return tensors, meta
+    return _read(path, with_tensors=True)
 
 
 def read_metadata(path: str | Path) -> dict[str, Any]:
@@ -103,6 +84,10 @@ def read_metadata(path: str | Path) -> dict[str, Any]:
 
     Raises :class:`CheckpointError` on a missing or damaged file.
     """
+    return _read(path, with_tensors=False)[1]
+
+
+def _read(path: str | Path, *, with_tensors: bool) -> tuple[dict[str, torch.Tensor], dict]:
     from safetensors import safe_open
 
     p = Path(path)
@@ -111,12 +96,18 @@ def read_metadata(path: str | Path) -> dict[str, Any]:
     try:
         with safe_open(str(p), framework="pt") as fh:
             header = fh.metadata() or {}
+            tensors = {k: fh.get_tensor(k) for k in fh.keys()} if with_tensors else {}  # noqa: SIM118
         meta = json.loads(header.get("json", "{}"))
     except Exception as exc:  # safetensors raises several types on damaged files
         raise CheckpointError(f"{p}: not a readable safetensors checkpoint ({exc})") from None
     if not isinstance(meta, dict):
         raise CheckpointError(f"{p}: checkpoint metadata is not a JSON object")
-    return meta
+    version = int(header.get("format_version", FORMAT_VERSION))
+    if version > FORMAT_VERSION:
+        raise CheckpointError(
+            f"{p}: checkpoint format version {version}, this dsp_rnn reads up to {FORMAT_VERSION}"
+        )
+    return tensors, meta
 
 
 def default_model_dir() -> Path:

@@ -10,7 +10,7 @@ output gains ``C``, a direct path ``d`` and per-line gains ``gamma`` (absorption
 
     H(z) = C (I - Gamma D(z) A)^-1 Gamma D(z) B + d,   D(z) = diag(z^-m_1, ..., z^-m_N)
 
-(the brief's ``C (D(z)^-1 - A)^-1 B + d`` with ``D`` absorbing ``Gamma``). With ``A``
+(equivalently ``C (D(z)^-1 - A)^-1 B + d`` with ``D`` absorbing ``Gamma``). With ``A``
 orthogonal and ``gamma = 1`` the loop is lossless: the energy in the delay lines is kept
 exactly while no input arrives. :func:`rt60_to_gains` picks ``gamma_i = 10^(-3 m_i / (T60
 fs))`` so every mode decays by 60 dB in ``T60`` seconds (Jot and Chaigne 1991).
