@@ -85,6 +85,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
         pitch_hidden=args.pitch_hidden, pitch_layers=args.pitch_layers, dropout=args.dropout,
         articulation=corpus.articulation, tempo_bpm=args.tempo or (90.0 if spq == 1 else 100.0),
         output_transpose=JSB_OUTPUT_TRANSPOSE if data_spq is not None else 0,
+        register_features=bool(getattr(args, "register_features", False)),
     )  # fmt: skip
     config = TrainConfig(
         steps=args.steps, epochs=args.epochs, batch_size=args.batch_size, window=args.window,
@@ -397,6 +398,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--dropout", type=float_range(0.0, 1.0, hi_open=True,
                                                  what="a probability 0 <= p < 1"),
                    default=0.0, help="dropout probability, 0 <= p < 1")  # fmt: skip
+    p.add_argument("--register-features", action="store_true",
+                   help="add absolute-register inputs (lowest, highest, mean key of the step "
+                        "before, note's distance to them) to the time features")  # fmt: skip
     p.add_argument("--beat-period", type=positive_int,
                    help="steps per bar, >= 1 (default 4 quarters)")  # fmt: skip
     p.add_argument("--steps-per-quarter", type=positive_int,

@@ -40,6 +40,10 @@ class GridRNNConfig:
             JSON encodes the chorales about an octave above their written pitch (a whole
             octave keeps the pieces' keys). Likelihoods and the sample statistics are
             always in the data's encoding.
+        register_features: add absolute-register inputs to the time features (lowest,
+            highest and mean key sounding at the step before, a silent-step flag, the
+            note's distance to the lowest and highest key). Off by default; models saved
+            without the key load unchanged.
 
     Example:
         >>> cfg = GridRNNConfig(time_hidden=32)
@@ -61,6 +65,7 @@ class GridRNNConfig:
     articulation: bool = False
     tempo_bpm: float = 90.0
     output_transpose: int = 0
+    register_features: bool = False
 
     def __post_init__(self) -> None:
         if self.kind not in MODEL_KINDS:
@@ -89,6 +94,10 @@ class GridRNNConfig:
             raise InputError(
                 f"output_transpose: expected whole semitones keeping the written keys inside "
                 f"MIDI 0..127, got {self.output_transpose!r}"
+            )
+        if not isinstance(self.register_features, bool):
+            raise InputError(
+                f"register_features: expected true or false, got {self.register_features!r}"
             )
         if not float(self.tempo_bpm) > 0:
             raise InputError(f"tempo_bpm: expected > 0, got {self.tempo_bpm!r}")

@@ -5,6 +5,9 @@ Two families, both causal in the chain-rule order (time, then pitch from low to 
 * time features of note ``n`` at step ``t`` look at step ``t - 1`` only: the play/onset
   neighbourhood ``n - k .. n + k``, the pitch-class histogram relative to the note, plus
   constants (pitch class one-hot, pitch position) and the beat position of step ``t``;
+  optionally (``register=True``) the absolute register of step ``t - 1``: its lowest,
+  highest and mean sounding key, a silent-step flag and the note's distance to the lowest
+  and highest key (:func:`register_features`);
 * below features of note ``n`` at step ``t`` look at the notes already decided at step ``t``
   below ``n``: the note just below (play, onset), the play window ``n - 12 .. n - 1``, the
   pitch-class histogram of the notes below relative to ``n``, and their count.
@@ -21,6 +24,8 @@ import torch.nn.functional as F
 __all__ = [
     "time_feature_size",
     "BELOW_SIZE",
+    "REGISTER_SIZE",
+    "register_features",
     "time_features",
     "below_features",
     "below_features_at",
@@ -29,15 +34,56 @@ __all__ = [
 
 BELOW_WINDOW = 12
 BELOW_SIZE = 2 + BELOW_WINDOW + 12 + 1
+REGISTER_SIZE = 6
+REGISTER_DISTANCE_SCALE = 24.0
 
 
-def time_feature_size(neighbourhood: int, beat_period: int) -> int:
-    """Features per note from the previous step: ``2 (2k+1) + 12 + 12 + 1 + beat_period``.
+def time_feature_size(neighbourhood: int, beat_period: int, register: bool = False) -> int:
+    """Features per note from the previous step: ``2 (2k+1) + 12 + 12 + 1 + beat_period``,
+    plus ``REGISTER_SIZE`` with ``register``.
 
-    >>> time_feature_size(12, 4)
-    79
+    >>> time_feature_size(12, 4), time_feature_size(12, 4, register=True)
+    (79, 85)
     """
-    return 2 * (2 * neighbourhood + 1) + 12 + 12 + 1 + beat_period
+    size = 2 * (2 * neighbourhood + 1) + 12 + 12 + 1 + beat_period
+    return size + (REGISTER_SIZE if register else 0)
+
+
+def register_features(prev_play: torch.Tensor) -> torch.Tensor:
+    """Absolute register of a step, seen by every note of the next step.
+
+    Per note ``n``: ``lowest / (P-1)``, ``highest / (P-1)``, ``mean / (P-1)`` of the keys
+    sounding in ``prev_play``, a flag for a silent step, and ``(n - lowest) / 24``,
+    ``(highest - n) / 24`` (semitones in two octaves). A silent step gives zeros and the flag.
+
+    Shape: prev_play ``(..., pitch)`` in {0, 1} -> ``(..., pitch, REGISTER_SIZE)``.
+
+    >>> play = torch.zeros(88); play[[39, 51]] = 1.0
+    >>> f = register_features(play)
+    >>> [round(float(v), 3) for v in f[39]]
+    [0.448, 0.586, 0.517, 0.0, 0.0, 0.5]
+    >>> register_features(torch.zeros(88))[5].tolist()
+    [0.0, 0.0, 0.0, 1.0, 0.0, 0.0]
+    """
+    p = prev_play.shape[-1]
+    keys = torch.arange(p, device=prev_play.device, dtype=prev_play.dtype)
+    on = prev_play > 0
+    any_on = on.any(-1, keepdim=True)  # (..., 1)
+    big = torch.full_like(prev_play, float(p))
+    lowest = torch.where(on, keys.expand_as(prev_play), big).amin(-1, keepdim=True)
+    highest = torch.where(on, keys.expand_as(prev_play), -big).amax(-1, keepdim=True)
+    count = prev_play.sum(-1, keepdim=True)
+    mean = (prev_play * keys).sum(-1, keepdim=True) / count.clamp_min(1.0)
+    zero = torch.zeros_like(count)
+    lowest = torch.where(any_on, lowest, zero)
+    highest = torch.where(any_on, highest, zero)
+    mask = any_on.to(prev_play.dtype)
+    scale = float(max(p - 1, 1))
+    per_step = torch.cat([lowest / scale, highest / scale, mean / scale, 1.0 - mask], -1)
+    below = torch.where(any_on, (keys - lowest) / REGISTER_DISTANCE_SCALE, zero)  # (..., P)
+    above = torch.where(any_on, (highest - keys) / REGISTER_DISTANCE_SCALE, zero)
+    per_step = per_step[..., None, :].expand(*prev_play.shape, 4)
+    return torch.cat([per_step, below[..., None], above[..., None]], -1)
 
 
 def derive_onsets(play: torch.Tensor, previous: torch.Tensor | None = None) -> torch.Tensor:
@@ -75,6 +121,7 @@ def time_features(
     beat_period: int,
     t0: int | torch.Tensor = 0,
     previous: torch.Tensor | None = None,
+    register: bool = False,
 ) -> torch.Tensor:
     """Features of every note at every step from the step before it.
 
@@ -85,9 +132,10 @@ def time_features(
         beat_period: steps per bar (beat position is ``(t0 + t) mod beat_period``).
         t0: absolute index of the first step (int or ``(batch,)`` tensor).
         previous: ``(batch, pitch, 2)``, the step before the first (default silence).
+        register: append :func:`register_features` of the step before (default off).
 
     Shape:
-        -> ``(batch, time, pitch, time_feature_size(neighbourhood, beat_period))``.
+        -> ``(batch, time, pitch, time_feature_size(neighbourhood, beat_period, register))``.
 
     >>> g = torch.zeros(1, 3, 88, 2)
     >>> time_features(g, low_pitch=21, neighbourhood=12, beat_period=4).shape
@@ -110,6 +158,8 @@ def time_features(
     )  # (B or 1, T)
     beat = F.one_hot(steps % beat_period, beat_period).to(grid.dtype)
     beat = beat.expand(b, t, beat_period)[:, :, None].expand(b, t, p, beat_period)
+    if register:
+        return torch.cat([neigh, rel, const, beat, register_features(prev[..., 0])], -1)
     return torch.cat([neigh, rel, const, beat], -1)
 
 

@@ -8,6 +8,7 @@ uses the same weights one step at a time (:meth:`GridRNN.time_step`,
 Per note ``n`` at step ``t``::
 
     f  = time_features(step t-1)               (B, T, P, F)   neighbourhood, harmony, beat
+                                                              (+ register, if configured)
     h  = TimeLSTM(f) over t, shared across n   (B, T, P, Ht)
     b  = below_features(step t, keys < n)      (B, T, P, Bf)  teacher forcing
     g  = PitchLSTM([h, b]) over n, shared over t (B, T, P, Hp)
@@ -93,7 +94,7 @@ class GridRNN(nn.Module):
         super().__init__()
         self.config = config
         c = config
-        self.n_features = time_feature_size(c.neighbourhood, c.beat_period)
+        self.n_features = time_feature_size(c.neighbourhood, c.beat_period, c.register_features)
         drop = c.dropout if c.time_layers > 1 else 0.0
         self.time_lstm = nn.LSTM(self.n_features, c.time_hidden, c.time_layers,
                                  batch_first=True, dropout=drop)  # fmt: skip
@@ -140,7 +141,8 @@ class GridRNN(nn.Module):
         grid = self.prepare(grid, prev)
         b, t, p, _ = grid.shape
         feats = time_features(grid, low_pitch=c.low_pitch, neighbourhood=c.neighbourhood,
-                              beat_period=c.beat_period, t0=t0, previous=prev)  # fmt: skip
+                              beat_period=c.beat_period, t0=t0, previous=prev,
+                              register=c.register_features)  # fmt: skip
         x = feats.permute(0, 2, 1, 3).reshape(b * p, t, self.n_features)  # (B*P, T, F)
         h, lstm = self.time_lstm(x, None if state is None else state.lstm)
         h = h.reshape(b, p, t, c.time_hidden).permute(0, 2, 1, 3)  # (B, T, P, Ht)
@@ -209,6 +211,7 @@ class GridRNN(nn.Module):
             beat_period=c.beat_period,
             t0=state.t,
             previous=prev,
+            register=c.register_features,
         )[:, 0]
         h, lstm = self.time_lstm(feats.reshape(b * p, 1, -1), state.lstm)
         return h.reshape(b, p, c.time_hidden), feats, GridState(lstm, prev, state.t)
