@@ -87,10 +87,14 @@ def _cmd_train(args: argparse.Namespace) -> int:
         output_transpose=JSB_OUTPUT_TRANSPOSE if data_spq is not None else 0,
         register_features=bool(getattr(args, "register_features", False)),
     )  # fmt: skip
+    init = None
+    if args.init is not None and not (args.resume and state.is_file()):
+        model_config, init = _init_weights(args, model_config)
     config = TrainConfig(
         steps=args.steps, epochs=args.epochs, batch_size=args.batch_size, window=args.window,
         lr=args.lr, weight_decay=args.weight_decay, lr_decay_steps=args.lr_decay_steps,
-        clip_grad_norm=args.clip, transpose=args.transpose, patience=args.patience,
+        clip_grad_norm=args.clip, transpose=args.transpose, start_share=args.start_share,
+        patience=args.patience,
         checkpoint_every=args.checkpoint_every, max_minutes=args.max_minutes, seed=args.seed,
         checkpoint_minutes=getattr(args, "checkpoint_minutes", 1.0) or None,
         progress=not args.quiet,
@@ -100,7 +104,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
         print(f"{args.out}: no saved train state; starting from step 0")
     try:
         result = train(model_config, corpus, args.out, config, resume=args.resume,
-                       overwrite=overwrite)  # fmt: skip
+                       overwrite=overwrite, init=init)  # fmt: skip
     except TrainingInterrupted as stop:
         if stop.rank == 0:
             import sys
@@ -180,6 +184,29 @@ def _check_length(n: int, what: str, limit: int) -> None:
     if n > limit:
         raise InputError(f"{what}: {n} new steps, more than --max-steps {limit}; pass "
                          f"--max-steps {n} to allow it")  # fmt: skip
+
+
+def _init_weights(args: argparse.Namespace, data_config):
+    """``--init MODEL [--init-member K]``: the config and weights to fine-tune from. The
+    model's sizes and features are kept (size flags do not apply); its resolution, keys and
+    articulation must be the data's (checked by the trainer)."""
+    from dataclasses import replace
+
+    from dsp_rnn.checkpoint import load_model
+    from dsp_rnn.gridrnn.ensemble import GridEnsemble
+
+    model, _ = load_model(args.init)
+    if isinstance(model, GridEnsemble):
+        if args.init_member is None or args.init_member >= len(model.members):
+            n = len(model.members)
+            raise InputError(f"--init {args.init}: a mixture of {n} models; pick one with "
+                             f"--init-member 0..{n - 1}")  # fmt: skip
+        model = model.members[args.init_member]
+    elif args.init_member is not None:
+        raise InputError(f"--init-member: {args.init} is a single model, not a mixture")
+    config = replace(model.config, dropout=args.dropout,
+                     output_transpose=data_config.output_transpose)  # fmt: skip
+    return config, {k: v.detach().clone() for k, v in model.state_dict().items()}
 
 
 def _cmd_generate(args: argparse.Namespace) -> int:
@@ -417,6 +444,19 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="cosine decay to lr/20 over N steps, >= 1 (default: no "
                         "decay)")  # fmt: skip
     p.add_argument("--clip", type=positive_float, default=1.0, help="max gradient norm, > 0")
+    p.add_argument("--start-share", type=float_range(0.0, 1.0, what="a share from 0 to 1"),
+                   default=0.0,
+                   help="share of the windows that start at a piece's first step, from silence "
+                        "(teaches how pieces open; 0 = uniform starts)")  # fmt: skip
+    p.add_argument("--init",
+                   help="fine-tune: start from this model's weights (run folder, weights file "
+                        "or shipped name; its sizes replace the size flags) (default: random "
+                        "weights)")  # fmt: skip
+    p.add_argument(
+        "--init-member",
+        type=nonneg_int,
+        help="with --init of a mixture: which member to start from (default: none)",
+    )
     p.add_argument("--transpose", type=int_range(0, 12), default=0,
                    help="augment: shift each window by up to N semitones, 0..12 (0 = "
                         "off)")  # fmt: skip

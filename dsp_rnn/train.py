@@ -152,6 +152,8 @@ class TrainConfig:
             so resuming needs no scheduler state.
         clip_grad_norm: max global gradient norm.
         transpose: random transposition of each window by up to this many semitones (0 = off).
+        start_share: share of the windows that start at a piece's first step, from silence
+            (0 = uniform starts; see :func:`~dsp_rnn.gridrnn.data.sample_windows`).
         patience: stop after this many epochs without a better validation NLL.
         checkpoint_every: write ``train_state.safetensors`` every this many steps.
         checkpoint_minutes: ...and after this many minutes of wall time since the last write
@@ -170,6 +172,7 @@ class TrainConfig:
     lr_decay_steps: int | None = None
     clip_grad_norm: float = 1.0
     transpose: int = 0
+    start_share: float = 0.0
     patience: int = 6
     checkpoint_every: int = 200
     checkpoint_minutes: float | None = 1.0
@@ -199,6 +202,10 @@ class TrainConfig:
         if not self.lr > 0 or not self.clip_grad_norm > 0:
             raise InputError(f"lr and clip_grad_norm must be > 0, got {self.lr}, "
                              f"{self.clip_grad_norm}")  # fmt: skip
+        if isinstance(self.start_share, bool) or not (
+            isinstance(self.start_share, (int, float)) and 0 <= self.start_share <= 1
+        ):
+            raise InputError(f"start_share: expected a share from 0 to 1, got {self.start_share!r}")
         if not isinstance(self.transpose, int) or not 0 <= self.transpose <= 12:
             raise InputError(f"transpose: expected 0..12 semitones, got {self.transpose!r}")
 
@@ -302,6 +309,7 @@ def train(
     *,
     resume: bool = False,
     overwrite: bool = False,
+    init: dict[str, torch.Tensor] | None = None,
 ) -> dict:
     """Train (or continue training) a GridRNN on ``corpus`` into the run folder ``out``.
 
@@ -318,6 +326,8 @@ def train(
             as it is: nothing is written and the summary's ``stop`` is ``"already done"``.
         overwrite: start again in a folder that holds a run, removing the files a run
             writes (:data:`RUN_FILES`) first; other files are never removed.
+        init: a GridRNN ``state_dict`` of ``model_config`` to start a new run from
+            (fine-tuning) instead of random weights; ignored when resuming a saved state.
 
     Returns:
         a summary dict (steps, epochs, best validation NLL, seconds, stop reason, run,
@@ -387,6 +397,11 @@ def train(
 
     torch.manual_seed(config.seed)
     model = GridRNN(model_config)
+    if init is not None and saved is None:
+        try:
+            model.load_state_dict(init)
+        except RuntimeError as exc:
+            raise InputError(f"init: weights do not fit the model config ({exc})") from None
     opt: torch.optim.Optimizer = (
         torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
         if config.weight_decay > 0
@@ -486,6 +501,7 @@ def train(
                     batch_size=config.batch_size,
                     window=config.window,
                     transpose=config.transpose,
+                    start_share=config.start_share,
                 )
                 sl = slice(rank * local, (rank + 1) * local)
                 grid = torch.from_numpy(g[sl]).float()

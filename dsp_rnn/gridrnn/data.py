@@ -100,13 +100,18 @@ def sample_windows(
     batch_size: int,
     window: int,
     transpose: int = 0,
+    start_share: float = 0.0,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """A batch of random windows for truncated BPTT.
 
     Each window is a random piece from a random start (so every step can be drawn),
     transposed by a random shift in ``[-transpose, transpose]`` when that keeps the notes in
-    range. Draws the same random numbers whatever the content, so a batch is a function of
-    the generator state alone.
+    range. With ``start_share > 0`` that share of the windows starts at the piece's first
+    step (from silence), so the model learns how pieces open: with uniform starts only about
+    one window in ``len(piece)`` does, and a sampler that starts from silence draws its
+    opening chord, and with it the register of the whole piece, from that little evidence.
+    Draws the same random numbers whatever the content, so a batch is a function of
+    the generator state alone (and ``start_share=0`` draws exactly what it always drew).
 
     Returns:
         ``grid (B, window, P, 2)`` uint8, ``mask (B, window)`` bool, ``previous (B, P, 2)``
@@ -120,6 +125,8 @@ def sample_windows(
     for b in range(batch_size):
         piece = pieces[int(rng.integers(len(pieces)))]
         start = int(rng.integers(max(1, len(piece) - window // 2)))
+        if start_share > 0 and rng.random() < start_share:
+            start = 0
         shift = int(rng.integers(-transpose, transpose + 1)) if transpose else 0
         part = piece[start : start + window]
         before = piece[start - 1] if start > 0 else np.zeros((p, 2), np.uint8)
