@@ -15,7 +15,7 @@ import os
 import tempfile
 from pathlib import Path
 
-from numba import config
+from numba.core import config
 from numba.misc.appdirs import AppDirs
 
 __all__ = ["ensure_cache_dir"]
@@ -36,7 +36,8 @@ def ensure_cache_dir() -> str | None:
 
     Returns the folder set, or None when numba's own choice works (or the user chose one).
     """
-    if config.CACHE_DIR:
+    # numba sets its options at run time, hence the ignores
+    if config.CACHE_DIR:  # type: ignore[attr-defined]
         return None
     if _writable(Path(__file__).parent / "filters" / "__pycache__"):
         return None
@@ -46,8 +47,8 @@ def ensure_cache_dir() -> str | None:
     folder = Path(tempfile.gettempdir()) / f"dsp-rnn-numba-cache-{uid}"
     if not _writable(folder):
         return None  # nothing writable at all: numba's own error says so
-    config.CACHE_DIR = str(folder)
-    return config.CACHE_DIR
+    config.CACHE_DIR = str(folder)  # type: ignore[attr-defined]
+    return str(folder)
 
 
 ensure_cache_dir()

@@ -220,6 +220,7 @@ def _meta(tracks) -> tuple[list[tuple[int, int]], list[tuple[int, int, int]], li
     conflicts: dict[str, set[int]] = {"tempo": set(), "time signature": set()}
     for ti, events in enumerate(tracks):
         for tick, kind, _, a, b in events:
+            value: tuple[int, ...]
             if kind == TEMPO and a > 0:
                 what, value = "tempo", (a,)
             elif kind == TIMESIG:
