@@ -87,3 +87,12 @@ def fluidsynth_setup() -> tuple[str, Path]:
             pytest.fail(f"DSP_RNN_REQUIRE_FLUIDSYNTH=1 but {message}")
         pytest.skip(message)
     return exe, sf2
+
+
+def free_port() -> int:
+    """A free TCP port on the loopback (for torch.distributed tests)."""
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]

@@ -130,10 +130,11 @@ def test_fast_sampler_equals_the_pitch_step_reference(articulation):
         assert fast == slow and sum(int(g.play.sum()) for g in fast) > 0
 
 
-def test_sampling_probabilities_match_teacher_forcing():
+@pytest.mark.parametrize("register_features", [False, True])
+def test_sampling_probabilities_match_teacher_forcing(register_features):
     """The state carried step to step gives the logits the whole-sequence pass gives."""
     torch.manual_seed(4)
-    model = GridRNN(GridRNNConfig(**TINY)).double()
+    model = GridRNN(GridRNNConfig(register_features=register_features, **TINY)).double()
     primer_arr = random_grid(6, 1, 4)[0].numpy() > 0.5
     primer = NoteGrid(primer_arr[..., 0], primer_arr[..., 0], primer_arr[..., 0] * np.uint8(80),
                       steps_per_quarter=1)  # fmt: skip

@@ -16,7 +16,6 @@ from dsp_rnn.gridrnn.features import (
     time_feature_size,
     time_features,
 )
-from dsp_rnn.music.grid import NoteGrid
 from tests.test_gridrnn import TINY, random_grid, slow_log_prob
 
 pytestmark = pytest.mark.usefixtures("one_thread")
@@ -103,19 +102,6 @@ def test_fast_sampler_equals_the_pitch_step_reference(articulation):
         fast = sample(model, 5, n_samples=2, seed=4, fast=True, **kw)
         slow = sample(model, 5, n_samples=2, seed=4, fast=False, **kw)
         assert fast == slow and sum(int(g.play.sum()) for g in fast) > 0
-
-
-def test_sampled_piece_log_prob_equals_its_chain_rule():
-    """A sample drawn after a primer: teacher forcing and the step-by-step path agree."""
-    torch.manual_seed(4)
-    model = GridRNN(GridRNNConfig(register_features=True, **TINY)).double()
-    primer_arr = random_grid(6, 1, 4)[0].numpy() > 0.5
-    primer = NoteGrid(primer_arr[..., 0], primer_arr[..., 0], primer_arr[..., 0] * np.uint8(80),
-                      steps_per_quarter=1)  # fmt: skip
-    (out,) = sample(model, 5, seed=7, primer=primer, temperature=0.8)
-    assert out.n_steps == 9 and np.array_equal(out.play[:4], primer.play)
-    grid = torch.from_numpy(np.stack([out.play, out.onset], -1)).double()[None]
-    assert torch.allclose(model.log_prob(grid), slow_log_prob(model, grid), rtol=1e-10)
 
 
 def test_train_cli_flag_writes_the_config(tmp_path):

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import math
-import socket
 
 import mido
 import numpy as np
@@ -24,6 +23,7 @@ from dsp_rnn.gridrnn import GridRNN, GridRNNConfig
 from dsp_rnn.gridrnn.data import Corpus
 from dsp_rnn.train import STATE_FILE, TrainConfig, train
 
+from .conftest import free_port
 from .midi_factory import clean_midi, write_damaged_folder
 
 CFG = GridRNNConfig(n_pitches=20, low_pitch=50, time_hidden=8, time_layers=1, pitch_hidden=6,
@@ -133,12 +133,6 @@ def test_data_must_fit_the_model_and_the_run(tmp_path):
         tc(steps=0)
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def _ddp_worker(rank: int, world: int, port: int, out: str) -> None:
     import os
 
@@ -157,7 +151,7 @@ def test_two_gloo_processes_match_one_process_with_the_same_global_batch(tmp_pat
     import torch.multiprocessing as mp
 
     train(CFG, corpus(), tmp_path / "one", tc(steps=3, batch_size=4))
-    mp.spawn(_ddp_worker, args=(2, _free_port(), str(tmp_path / "two")), nprocs=2, join=True)
+    mp.spawn(_ddp_worker, args=(2, free_port(), str(tmp_path / "two")), nprocs=2, join=True)
     one, two = weights(tmp_path / "one"), weights(tmp_path / "two")
     assert int(two["_meta"]) == 3
     for k in one:

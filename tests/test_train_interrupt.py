@@ -7,7 +7,6 @@ import json
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -23,6 +22,7 @@ from dsp_rnn.cli import main
 from dsp_rnn.gridrnn import GridRNN, GridRNNConfig
 from dsp_rnn.train import STATE_FILE, TrainingInterrupted, train
 
+from .conftest import free_port
 from .test_train import CFG, corpus, tc, weights
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -232,12 +232,6 @@ def test_resolution_mismatches_are_refused(tmp_path, capsys):
     assert saved_step(tmp_path / "run") == 2
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def _ddp_worker(rank: int, world: int, port: int, out: str) -> None:
     import torch.distributed as dist
 
@@ -268,7 +262,7 @@ def test_a_signal_on_one_rank_stops_all_ranks_at_the_same_step(tmp_path):
     import torch.multiprocessing as mp
 
     run = tmp_path / "run"
-    ctx = mp.spawn(_ddp_worker, args=(2, _free_port(), str(run)), nprocs=2, join=False)
+    ctx = mp.spawn(_ddp_worker, args=(2, free_port(), str(run)), nprocs=2, join=False)
     deadline = time.monotonic() + 240
     try:
         while not ctx.join(timeout=1):
