@@ -107,8 +107,6 @@ def _cmd_train(args: argparse.Namespace) -> int:
                        overwrite=overwrite, init=init)  # fmt: skip
     except TrainingInterrupted as stop:
         if stop.rank == 0:
-            import sys
-
             print(json.dumps(stop.result), flush=True)
             print(_interrupted_message(args, stop), file=sys.stderr, flush=True)
         return stop.exit_code

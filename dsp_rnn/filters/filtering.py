@@ -87,8 +87,9 @@ class _Cascade(torch.autograd.Function):
                 "filter's gain is too large for this dtype"
             )
         if need_grad:
-            ctx.save_for_backward(x.detach(), y, mid, torch.from_numpy(cn))
-            ctx.inputs = (x, coef, zi)  # for the differentiable backward (create_graph=True)
+            # the kernels' operands, then the inputs themselves for the differentiable
+            # backward (create_graph=True); saved, so in-place changes are caught
+            ctx.save_for_backward(x.detach(), y, mid, torch.from_numpy(cn), x, coef, zi)
         ctx.order, ctx.n_sec = order, n_sec
         return y, zf[:, :n_sec]
 
@@ -96,7 +97,7 @@ class _Cascade(torch.autograd.Function):
     def backward(ctx, gy, gzf):  # type: ignore[override]
         if torch.is_grad_enabled():  # create_graph=True: a backward autograd can differentiate
             return _backward_graph(ctx, gy, gzf)
-        x, y, mid, coef = ctx.saved_tensors  # coef padded with identity sections
+        x, y, mid, coef = ctx.saved_tensors[:4]  # coef padded with identity sections
         n_ch, n_t = x.shape
         n_pad, order, n_sec = coef.shape[1], ctx.order, ctx.n_sec
         gy = torch.zeros_like(y) if gy is None else _contiguous(gy.to(y.dtype))
@@ -146,7 +147,7 @@ def _backward_graph(ctx, gy, gzf):
     connected to ``x``, ``coef``, ``zi`` and to ``gy``, ``gzf``. Used only when grad mode is
     on inside backward; first-order backward keeps the fused adjoint kernels.
     """
-    inputs = ctx.inputs
+    inputs = ctx.saved_tensors[4:]
     needs = ctx.needs_input_grad
     with torch.enable_grad():
         leaves = [

@@ -16,14 +16,18 @@ import numpy as np
 import torch
 
 from dsp_rnn.errors import InputError
+from dsp_rnn.gridrnn.config import GridRNNConfig
 from dsp_rnn.gridrnn.ensemble import GridEnsemble, mix_logits
 from dsp_rnn.gridrnn.model import GridRNN, GridState
 from dsp_rnn.music.grid import NoteGrid
 
+if typing.TYPE_CHECKING:
+    from dsp_rnn.music.midi import Score
+
 __all__ = ["sample", "steps_for", "written_grid", "primer_grid"]
 
 
-def written_grid(grid: NoteGrid, config: typing.Any) -> NoteGrid:
+def written_grid(grid: NoteGrid, config: GridRNNConfig) -> NoteGrid:
     """``grid`` (in the model's encoding) in the register music is written in for a user.
 
     The key axis is relabelled by ``config.output_transpose`` semitones: no note is lost or
@@ -39,7 +43,7 @@ def written_grid(grid: NoteGrid, config: typing.Any) -> NoteGrid:
                     **grid._meta())  # fmt: skip
 
 
-def primer_grid(score: typing.Any, config: typing.Any) -> NoteGrid:
+def primer_grid(score: Score, config: GridRNNConfig) -> NoteGrid:
     """A primer read from a :class:`~dsp_rnn.music.Score` (written pitches) onto the model's
     grid and into its encoding: the inverse of :func:`written_grid`. Notes outside the
     model's written range are dropped, as :meth:`NoteGrid.from_score` does."""
