@@ -75,3 +75,18 @@ def test_cli_shim_runs_from_a_fresh_process(tmp_path):
     assert proc.returncode == 0, proc.stderr
     values = [float(v) for v in proc.stdout.splitlines()[1].split()]
     assert len(values) == 6 and values[3] == pytest.approx(1.0)
+
+
+def test_render_command_runs_without_torch(tmp_path):
+    from dsp_rnn.music.demo_midi import make_demo_midi
+
+    (mid,) = make_demo_midi(tmp_path, n_pieces=1, seed=3)
+    wav = tmp_path / "out.wav"
+    code = (
+        "import sys\n"
+        "from dsp_rnn.cli import main\n"
+        f"assert main(['render', {str(mid)!r}, {str(wav)!r}, '--quiet', '--reverb', '0']) == 0\n"
+        "assert 'torch' not in sys.modules, 'torch was imported'\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=120, capture_output=True)
+    assert sf.info(str(wav)).frames > 1000

@@ -459,10 +459,11 @@ def test_a_fresh_process_prints_one_line_and_exits(args, code, tmp_path):
 
 def test_ctrl_c_in_any_command_is_one_line_and_exit_130(monkeypatch, capsys):
     import dsp_rnn.cli as cli
+    import dsp_rnn.cli.filters
 
     def interrupted(args):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(cli, "_cmd_design", interrupted)
+    monkeypatch.setattr(dsp_rnn.cli.filters, "_cmd_design", interrupted)
     assert cli.main(["design", "lowpass", "--f0-hz", "1000"]) == 130
     assert _one_line(capsys.readouterr().err) == "dsp-rnn design: interrupted"

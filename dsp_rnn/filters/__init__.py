@@ -54,6 +54,7 @@ from dsp_rnn.filters.design import (
 )
 from dsp_rnn.filters.emphasis import deemphasis, preemphasis
 from dsp_rnn.filters.filtering import lfilter, sosfilt
+from dsp_rnn.filters.kinds import FILTER_KINDS, design_filter
 from dsp_rnn.filters.networks import (
     FDN,
     GerzonAllpass,
@@ -92,6 +93,8 @@ __all__ += [  # design
     "cheby1",
     "cheby2",
     "ellip",
+    "design_filter",
+    "FILTER_KINDS",
 ]
 __all__ += [  # convert
     "tf2sos",

@@ -1,19 +1,14 @@
-"""The dsp-rnn command line (python cli.py is the same).
-
-One line per problem, no traceback: exit 2 for usage errors, 1 for failures. Every output
-is checked before any work starts (its folder must exist; nothing is replaced without
---overwrite).
-"""
+"""dsp-rnn design (print a filter's sections, plot its response) and dsp-rnn filter (apply
+one to an audio file), with the design flags that dsp-rnn compare shares."""
 
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
+from typing import Any
 
-from dsp_rnn._cli_common import (
+from dsp_rnn.cli.common import (
     OVERWRITE_HELP,
-    Parser,
     finite_float,
     image_file,
     input_file,
@@ -21,10 +16,19 @@ from dsp_rnn._cli_common import (
     positive_float,
     positive_int,
 )
-from dsp_rnn.errors import DspRnnError, InputError
+from dsp_rnn.errors import InputError
 
-__all__ = ["main"]
+__all__ = [
+    "BIQUADS",
+    "CLASSIC",
+    "BTYPES",
+    "add_design_flags",
+    "design_from_args",
+    "register",
+]
 
+# dsp_rnn.filters.kinds' BIQUAD_KINDS, CLASSIC_KINDS and BTYPES, written out here so that
+# building the parser loads no torch (dsp-rnn render stays light); a test keeps them equal
 BIQUADS = (
     "lowpass",
     "highpass",
@@ -37,35 +41,21 @@ BIQUADS = (
 )
 CLASSIC = ("butter", "cheby1", "cheby2", "ellip")
 BTYPES = ("lowpass", "highpass", "bandpass", "bandstop")
-DESCRIPTION = (
-    "Filters and recurrent networks for audio and music: design and apply filters, compare "
-    "them with their RNN twins, learn effects, train note-grid models and generate music."
-)
 
 
-def _design(args: argparse.Namespace):
-    """SOS tensor (float64) for the design flags shared by ``design`` and ``filter``."""
+def design_from_args(args: argparse.Namespace) -> Any:
+    """The SOS tensor (float64) for the flags of :func:`add_design_flags`, after checking the
+    band edges with messages that name the flags."""
     import torch
 
-    from dsp_rnn.filters import design
+    from dsp_rnn.filters import design_filter
 
-    kind, sr = args.kind, args.sample_rate
-    _check_band(args, sr)
-    if kind in BIQUADS:
-        fn = getattr(design, f"biquad_{kind}")
-        kwargs = {"q": args.q, "sample_rate": sr}
-        if kind in ("peaking", "lowshelf", "highshelf"):
-            kwargs["gain_db"] = args.gain_db
-        return fn(torch.tensor(args.f0_hz, dtype=torch.float64), **kwargs).reshape(-1, 6)
-    cutoff = args.f0_hz if args.f1_hz is None else (args.f0_hz, args.f1_hz)
-    extra: dict = {"btype": args.btype, "sample_rate": sr, "dtype": torch.float64}
-    if kind == "butter":
-        return design.butter(args.order, cutoff, **extra)
-    if kind == "cheby1":
-        return design.cheby1(args.order, args.ripple_db, cutoff, **extra)
-    if kind == "cheby2":
-        return design.cheby2(args.order, args.attenuation_db, cutoff, **extra)
-    return design.ellip(args.order, args.ripple_db, args.attenuation_db, cutoff, **extra)
+    _check_band(args, args.sample_rate)
+    return design_filter(
+        args.kind, args.f0_hz, f1_hz=args.f1_hz, sample_rate=args.sample_rate, q=args.q,
+        gain_db=args.gain_db, order=args.order, btype=args.btype, ripple_db=args.ripple_db,
+        attenuation_db=args.attenuation_db, dtype=torch.float64,
+    ).reshape(-1, 6)  # fmt: skip
 
 
 def _check_band(args: argparse.Namespace, sr: float) -> None:
@@ -84,7 +74,10 @@ def _check_band(args: argparse.Namespace, sr: float) -> None:
             raise InputError(f"--f1-hz {args.f1_hz:g}: expected above --f0-hz {args.f0_hz:g}")
 
 
-def _add_design_flags(p: argparse.ArgumentParser, *, sample_rate: bool = True) -> None:
+def add_design_flags(p: argparse.ArgumentParser, *, sample_rate: bool = True) -> None:
+    """The design flags: ``kind``, ``--f0-hz``, ``--f1-hz``, ``--sample-rate`` (unless the
+    rate comes from elsewhere), ``--q``, ``--gain-db``, ``--order``, ``--btype``,
+    ``--ripple-db``, ``--attenuation-db``."""
     p.add_argument("kind", choices=BIQUADS + CLASSIC, help="biquad (cookbook) or classic design")
     p.add_argument("--f0-hz", type=positive_float, required=True,
                    help="centre/cutoff frequency in Hz, > 0 and below half the sample rate "
@@ -110,7 +103,7 @@ def _cmd_design(args: argparse.Namespace) -> int:
     from dsp_rnn.filters.analysis import poles
     from dsp_rnn.plotting import plot_sos_response
 
-    sos = _design(args)
+    sos = design_from_args(args)
     print(f"# {args.kind} SOS [b0 b1 b2 a0 a1 a2], sample_rate={args.sample_rate:g} Hz")
     for row in sos.tolist():
         print(" ".join(f"{v: .12g}" for v in row))
@@ -153,7 +146,7 @@ def _cmd_filter(args: argparse.Namespace) -> int:
     except Exception as exc:  # soundfile raises several types
         raise AudioError(f"{src}: cannot read audio ({exc})") from exc
     args.sample_rate = float(sr)  # the filter is designed for the file's own rate
-    sos = _design(args)
+    sos = design_from_args(args)
     y = sosfilt(sos, torch.from_numpy(np.ascontiguousarray(audio.T))).numpy().T
     peak = float(np.abs(y).max()) if y.size else 0.0
     info = sf.info(str(src))
@@ -171,17 +164,12 @@ def _cmd_filter(args: argparse.Namespace) -> int:
     return 0
 
 
-def build_parser() -> argparse.ArgumentParser:
-    from dsp_rnn import __version__
-
-    parser = Parser(prog="dsp-rnn", description=DESCRIPTION)
-    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}",
-                        help="print the version and exit")  # fmt: skip
-    sub = parser.add_subparsers(dest="command", required=True)
+def register(sub: argparse._SubParsersAction) -> None:
+    """Add ``design`` and ``filter`` to the ``dsp-rnn`` parser."""
     p = sub.add_parser("design", help="design a filter, print its SOS, plot its response",
                        description="Design a filter, print its second-order sections, "
                                    "optionally plot its response.")  # fmt: skip
-    _add_design_flags(p)
+    add_design_flags(p)
     p.add_argument("--plot", help="write a response PNG here (default: no plot)")
     p.add_argument("--overwrite", action="store_true", help=OVERWRITE_HELP)
     p.set_defaults(func=_cmd_design, check=_check_design)
@@ -190,44 +178,6 @@ def build_parser() -> argparse.ArgumentParser:
                                    "for the file's own sample rate).")  # fmt: skip
     p.add_argument("input", help="audio file (wav, flac, ogg)")
     p.add_argument("output", help="output audio file (never overwrites unless --overwrite)")
-    _add_design_flags(p, sample_rate=False)
+    add_design_flags(p, sample_rate=False)
     p.add_argument("--overwrite", action="store_true", help=OVERWRITE_HELP)
     p.set_defaults(func=_cmd_filter, check=_check_filter)
-    from dsp_rnn import cli_data
-
-    cli_data.register(sub)
-    from dsp_rnn import cli_compare
-
-    cli_compare.register(sub)
-    from dsp_rnn import cli_model
-
-    cli_model.register(sub)
-    from dsp_rnn import cli_render
-
-    cli_render.register(sub)
-    return parser
-
-
-def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)  # exits 2 on usage errors
-    name = " ".join(n for n in (args.command, getattr(args, "data_command", None)) if n)
-    try:
-        check = getattr(args, "check", None)
-        if check is not None:  # outputs and inputs, before any work
-            check(args)
-        return int(args.func(args))
-    except DspRnnError as exc:
-        print(f"dsp-rnn {name}: error: {exc}", file=sys.stderr)
-        return 1
-    except KeyboardInterrupt:  # 130: the shell's code for a command stopped by Ctrl-C
-        print(f"dsp-rnn {name}: interrupted", file=sys.stderr)
-        return 130
-    except OSError as exc:  # e.g. a full disk, or a folder made read-only meanwhile
-        where = f"{exc.filename}: " if exc.filename else ""
-        print(f"dsp-rnn {name}: error: {where}{exc.strerror or exc}", file=sys.stderr)
-        return 1
-
-
-if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())

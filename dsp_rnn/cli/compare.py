@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from dsp_rnn._atomic import atomic_path
-from dsp_rnn._cli_common import (
+from dsp_rnn.cli.common import (
     OVERWRITE_HELP,
     float_range,
     input_file,
@@ -25,6 +25,7 @@ from dsp_rnn._cli_common import (
     seed_int,
     threads_int,
 )
+from dsp_rnn.cli.filters import CLASSIC, add_design_flags, design_from_args
 from dsp_rnn.errors import AudioError, InputError, OutputError
 
 __all__ = ["register", "make_cell", "CELL_KINDS"]
@@ -105,7 +106,6 @@ def _fit_kwargs(args: argparse.Namespace, kind: str, sample_rate: float) -> dict
 def _cmd_compare(args: argparse.Namespace) -> int:
     import torch
 
-    from dsp_rnn.cli import CLASSIC, _design
     from dsp_rnn.compare import compare
 
     out = Path(args.out)
@@ -117,7 +117,7 @@ def _cmd_compare(args: argparse.Namespace) -> int:
     if args.steps is None:
         args.steps = 0 if exact else 500
     _set_threads(args.threads)
-    sos = _design(args)
+    sos = design_from_args(args)
     sr = args.sample_rate
     import dsp_rnn.cells as cells
 
@@ -282,14 +282,12 @@ def _add_fit_flags(p: argparse.ArgumentParser, steps_default: int | None) -> Non
 
 def register(sub: argparse._SubParsersAction) -> None:
     """Add ``compare`` and ``fit`` to the top-level parser."""
-    from dsp_rnn.cli import _add_design_flags
-
     p = sub.add_parser(
         "compare",
         help="compare a designed filter with its RNN twin or a fitted cell (plot + summary)",
         description="Compare a designed filter with its RNN twin or a cell fitted to it.",
     )
-    _add_design_flags(p)
+    add_design_flags(p)
     p.add_argument("--against", choices=("statespace", "iir", "lstm", "gru", "elman"),
                    required=True,
                    help="the cell to compare with (required, no default)")  # fmt: skip

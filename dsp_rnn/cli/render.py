@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from dsp_rnn._cli_common import (
+from dsp_rnn.cli.common import (
     OVERWRITE_HELP,
     float_range,
     input_file,
@@ -19,6 +19,15 @@ from dsp_rnn._cli_common import (
     positive_float,
 )
 from dsp_rnn.errors import InputError
+
+__all__ = [
+    "VOICES",
+    "AUDIO_SUFFIXES",
+    "add_render_flags",
+    "render_from_args",
+    "check_render_target",
+    "register",
+]
 
 VOICES = ("gm", "ks", "subtractive", "additive", "sine")
 AUDIO_SUFFIXES = (".wav", ".flac", ".aiff", ".aif")

@@ -6,7 +6,7 @@ import argparse
 from collections import Counter
 from pathlib import Path
 
-from dsp_rnn._cli_common import (
+from dsp_rnn.cli.common import (
     OVERWRITE_HELP,
     image_file,
     input_file,

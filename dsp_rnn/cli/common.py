@@ -35,6 +35,7 @@ __all__ = [
     "output_folder",
     "input_file",
     "random_seed",
+    "stderr_is_tty",
     "OVERWRITE_HELP",
 ]
 
@@ -172,6 +173,7 @@ def random_seed() -> int:
 
 
 def stderr_is_tty() -> bool:
+    """Whether standard error is a terminal (for progress bars); False when unknown."""
     try:
         return sys.stderr.isatty()
     except (AttributeError, ValueError):

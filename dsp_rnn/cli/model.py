@@ -7,7 +7,7 @@ import json
 import sys
 from pathlib import Path
 
-from dsp_rnn._cli_common import (
+from dsp_rnn.cli.common import (
     OVERWRITE_HELP,
     float_range,
     image_file,
@@ -24,7 +24,7 @@ from dsp_rnn._cli_common import (
     stderr_is_tty,
     threads_int,
 )
-from dsp_rnn.cli_render import (
+from dsp_rnn.cli.render import (
     AUDIO_SUFFIXES,
     add_render_flags,
     check_render_target,
@@ -35,7 +35,7 @@ from dsp_rnn.errors import DspRnnError, InputError
 __all__ = ["register", "DEFAULT_JSB"]
 
 # the file a checkout ships (dsp_rnn.music.jsb.SHIPPED_JSB); a wheel lacks it: load_jsb says so
-DEFAULT_JSB = str(Path(__file__).resolve().parents[1] / "data/jsb/jsb-chorales-quarter.json")
+DEFAULT_JSB = str(Path(__file__).resolve().parents[2] / "data/jsb/jsb-chorales-quarter.json")
 MIDI_SUFFIXES = (".mid", ".midi")
 MAX_STEPS = 10_000  # generate: refuse longer pieces (minutes of sampling) unless --max-steps
 LONG_PIECE = 1_000  # generate: a progress bar from this many steps on, even off a terminal
