@@ -33,9 +33,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import machine_line  # noqa: E402
 
 from dsp_rnn.cells import IIRCell, LSTMCell  # noqa: E402
-from dsp_rnn.compare import compare, fit  # noqa: E402
+from dsp_rnn.compare import FitResult, compare, fit  # noqa: E402
 from dsp_rnn.filters import biquad_lowpass, biquad_peaking, butter, sosfilt  # noqa: E402
-from dsp_rnn.fitting import FitResult  # noqa: E402
 
 SR = 48_000
 PRE = biquad_peaking(700.0, gain_db=9.0, q=0.7, sample_rate=SR, dtype=torch.float64)

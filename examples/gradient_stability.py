@@ -23,7 +23,7 @@ import numpy as np
 import torch
 
 from dsp_rnn.cells import ElmanCell, LSTMCell, OrthogonalCell, StateSpaceCell
-from dsp_rnn.diagnostics import gradient_norms, plot_gradient_stability
+from dsp_rnn.compare import gradient_norms, plot_gradient_stability
 
 
 def main() -> None:

@@ -50,7 +50,7 @@ def _no_heavy_work(monkeypatch):
     """Refusals must come before any model is loaded, data read, cell fitted or piece
     sampled: these raise a non-DspRnnError, which would surface as a test failure."""
     import dsp_rnn.checkpoint
-    import dsp_rnn.fitting
+    import dsp_rnn.compare
     import dsp_rnn.gridrnn.data
     import dsp_rnn.gridrnn.sampler
 
@@ -59,7 +59,7 @@ def _no_heavy_work(monkeypatch):
 
     monkeypatch.setattr(dsp_rnn.checkpoint, "load_model", forbidden)
     monkeypatch.setattr(dsp_rnn.gridrnn.data, "load_corpus", forbidden)
-    monkeypatch.setattr(dsp_rnn.fitting, "fit", forbidden)
+    monkeypatch.setattr(dsp_rnn.compare, "fit", forbidden)
     monkeypatch.setattr(dsp_rnn.gridrnn.sampler, "sample", forbidden)
 
 

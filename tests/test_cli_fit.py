@@ -10,10 +10,9 @@ import scipy.signal
 import soundfile as sf
 import torch
 
-from dsp_rnn.cell_io import load_cell, save_cell
 from dsp_rnn.cells import LSTMCell, StateSpaceCell
 from dsp_rnn.cli import main
-from dsp_rnn.compare import run_cell
+from dsp_rnn.compare import load_cell, run_cell, save_cell
 from dsp_rnn.errors import CheckpointError
 
 SR = 16_000

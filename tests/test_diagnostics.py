@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from dsp_rnn.cells import ElmanCell, LSTMCell, OrthogonalCell, StateSpaceCell
-from dsp_rnn.diagnostics import gradient_norms, plot_gradient_stability
+from dsp_rnn.compare import gradient_norms, plot_gradient_stability
 from dsp_rnn.errors import InputError
 from dsp_rnn.filters import impulse_response
 

@@ -130,7 +130,7 @@ def _cmd_compare(args: argparse.Namespace) -> int:
         cell = cells.IIRCell.from_sos(sos)
         label = "IIRCell.from_sos (exact twin)"
     else:
-        from dsp_rnn.fitting import fit
+        from dsp_rnn.compare import fit
 
         torch.manual_seed(args.seed)
         size = args.hidden if kind not in ("statespace", "iir") else 2 * sos.shape[0]
@@ -167,7 +167,7 @@ def _check_compare(args: argparse.Namespace) -> None:
 
 
 def _fit_targets(args: argparse.Namespace) -> list[Path]:
-    out = Path(args.out)  # the first two: dsp_rnn.cell_io's WEIGHTS and CONFIG (not imported
+    out = Path(args.out)  # the first two: dsp_rnn.compare's WEIGHTS and CONFIG (not imported
     # here: the check runs before torch is loaded)
     names = ["weights.safetensors", "config.json", "curve.png", "processed.wav"]
     return [out / n for n in names]
@@ -200,9 +200,7 @@ def _cmd_fit(args: argparse.Namespace) -> int:
     import soundfile as sf
     import torch
 
-    from dsp_rnn.cell_io import save_cell
-    from dsp_rnn.compare import esr, run_cell
-    from dsp_rnn.fitting import fit
+    from dsp_rnn.compare import esr, fit, run_cell, save_cell
 
     src, tgt, out = Path(args.input), Path(args.target), Path(args.out)
     files = _fit_targets(args)
@@ -318,5 +316,5 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=_cmd_fit, check=_check_fit)
     p.epilog = (
         "Writes OUT/weights.safetensors + OUT/config.json (load with "
-        "dsp_rnn.cell_io.load_cell), OUT/curve.png and OUT/processed.wav."
+        "dsp_rnn.compare.load_cell), OUT/curve.png and OUT/processed.wav."
     )

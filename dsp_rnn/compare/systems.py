@@ -1,8 +1,10 @@
-"""Systems as :mod:`dsp_rnn.compare` and :mod:`dsp_rnn.fitting` see them, and the test signal.
+"""Systems as :func:`~dsp_rnn.compare.compare` and :func:`~dsp_rnn.compare.fit` see them,
+and the test signal.
 
 A *system* is a linear filter (SOS ``(n_sections, 6)`` or a ``tuple`` ``(b, a)``), a cell
-with one input and one output feature, or a callable on signals ``(..., time)``. Private:
-the public entry points are :func:`dsp_rnn.compare.compare` and :func:`dsp_rnn.fitting.fit`.
+with one input and one output feature, or a callable on signals ``(..., time)``.
+:func:`as_system` wraps any of them as a :class:`System` (a label, a runner on signals and,
+when linear, its exact sections); :func:`system_output` runs one and checks what it returns.
 """
 
 from __future__ import annotations
@@ -20,7 +22,16 @@ from torch import nn
 from dsp_rnn._validate import as_tensor, check_finite, check_sample_rate
 from dsp_rnn.errors import InputError, ShapeError
 
-__all__ = ["probe_signal", "run_cell"]
+__all__ = [
+    "probe_signal",
+    "run_cell",
+    "System",
+    "as_system",
+    "system_output",
+    "is_cell",
+    "module_dtype",
+    "module_device",
+]
 
 
 def probe_signal(
@@ -80,11 +91,14 @@ def probe_signal(
     return torch.from_numpy(np.concatenate([noise, sweep])).to(dtype)
 
 
-def _is_cell(obj: Any) -> bool:
+def is_cell(obj: Any) -> bool:
+    """Whether ``obj`` is a cell of the protocol in :mod:`dsp_rnn.cells.base` (a module with
+    a ``step`` method)."""
     return isinstance(obj, nn.Module) and callable(getattr(obj, "step", None))
 
 
-def _module_dtype(module: nn.Module) -> torch.dtype | None:
+def module_dtype(module: nn.Module) -> torch.dtype | None:
+    """The dtype of a module's first floating-point parameter (or buffer); None if none."""
     for p in module.parameters():
         if p.is_floating_point():
             return p.dtype
@@ -94,7 +108,8 @@ def _module_dtype(module: nn.Module) -> torch.dtype | None:
     return None
 
 
-def _module_device(module: nn.Module) -> torch.device:
+def module_device(module: nn.Module) -> torch.device:
+    """The device of a module's first parameter (the CPU when it has none)."""
     for p in module.parameters():
         return p.device
     return torch.device("cpu")
@@ -113,15 +128,15 @@ def run_cell(cell: nn.Module, x: torch.Tensor) -> torch.Tensor:
             f"{type(cell).__name__}: expected a cell with input_size=1 and output_size=1 to "
             f"run on signals, got input_size={n_in}, output_size={n_out}"
         )
-    dtype = _module_dtype(cell) or x.dtype
+    dtype = module_dtype(cell) or x.dtype
     lead, n_t = x.shape[:-1], x.shape[-1]
-    xb = x.reshape(-1, n_t, 1).to(dtype=dtype, device=_module_device(cell))  # (B, T, 1)
+    xb = x.reshape(-1, n_t, 1).to(dtype=dtype, device=module_device(cell))  # (B, T, 1)
     y, _ = cell(xb)  # (B, T, 1)
     return y.reshape(lead + (n_t,))
 
 
 @dataclass
-class _System:
+class System:
     """A system wrapped for comparison: a label, a runner and, if linear, its exact model."""
 
     label: str
@@ -131,9 +146,16 @@ class _System:
     tf: tuple[torch.Tensor, torch.Tensor] | None = None  # (b, a) when given that way
 
 
-def _wrap(system: Any, label: str | None) -> _System:
+def as_system(system: Any, label: str | None) -> System:
+    """Wrap SOS, a ``(b, a)`` tuple, a cell or a callable as a :class:`System`; ``label``
+    names it (default: a description of what it is).
+
+    Raises:
+        InputError: an object of none of these kinds, bad or unstable coefficients.
+        ShapeError: SOS of more than one filter.
+    """
     from dsp_rnn.filters import impulse_response, lfilter, sosfilt
-    from dsp_rnn.filters.convert import _as_sos, tf2sos
+    from dsp_rnn.filters.convert import as_sos, tf2sos
 
     if isinstance(system, tuple):
         if len(system) != 2:
@@ -153,9 +175,9 @@ def _wrap(system: Any, label: str | None) -> _System:
         def run_tf(x: torch.Tensor) -> torch.Tensor:
             return lfilter(b.to(x.dtype), a.to(x.dtype), x)
 
-        return _System(name, run_tf, sos, b.dtype, tf=(b, a))
+        return System(name, run_tf, sos, b.dtype, tf=(b, a))
     if isinstance(system, (torch.Tensor, np.ndarray, list)):
-        sos = _as_sos(system).detach()
+        sos = as_sos(system).detach()
         if sos.ndim != 2:
             raise ShapeError(f"sos: expected one filter (n_sections, 6), got {tuple(sos.shape)}")
         impulse_response(sos, 1)  # validates stability
@@ -165,10 +187,10 @@ def _wrap(system: Any, label: str | None) -> _System:
             return sosfilt(sections.to(x.dtype), x)
 
         n = sos.shape[0]
-        return _System(
+        return System(
             label or f"filter (SOS, {n} section{'s' * (n != 1)})", run_sos, sos, sos.dtype
         )
-    if _is_cell(system):
+    if is_cell(system):
         sos = None
         for method in ("to_filter", "to_sos"):
             fn = getattr(system, method, None)
@@ -176,7 +198,7 @@ def _wrap(system: Any, label: str | None) -> _System:
                 try:
                     with torch.no_grad():
                         cand = fn()
-                    sos = _as_sos(cand).detach() if not isinstance(cand, tuple) else None
+                    sos = as_sos(cand).detach() if not isinstance(cand, tuple) else None
                     if sos is not None and sos.ndim != 2:
                         sos = None
                 except Exception:  # noqa: BLE001 - no exact twin (e.g. MIMO): estimate instead
@@ -186,17 +208,23 @@ def _wrap(system: Any, label: str | None) -> _System:
         def run(x: torch.Tensor) -> torch.Tensor:
             return run_cell(system, x)
 
-        return _System(label or type(system).__name__, run, sos, _module_dtype(system))
+        return System(label or type(system).__name__, run, sos, module_dtype(system))
     if callable(system):
         name = label or getattr(system, "__name__", None) or type(system).__name__
-        return _System(name, system, None, None)
+        return System(name, system, None, None)
     raise InputError(
         "system: expected SOS (n_sections, 6), a tuple (b, a), a cell or a callable on "
         f"signals, got {type(system).__name__}"
     )
 
 
-def _output(sys_: _System, x: torch.Tensor) -> torch.Tensor:
+def system_output(sys_: System, x: torch.Tensor) -> torch.Tensor:
+    """Run ``sys_`` on ``x`` (..., time): its output detached, in float64.
+
+    Raises:
+        ShapeError: an output not of the input's shape.
+        NonFiniteError: NaN or inf in the output.
+    """
     y = sys_.run(x)
     y = torch.as_tensor(y)
     if y.shape != x.shape:

@@ -26,6 +26,7 @@ __all__ = [
     "log_spectral_distance",
     "pre_emphasis_taps",
     "esr_loss",
+    "hann_frames",
 ]
 
 
@@ -96,7 +97,7 @@ def max_abs_error(y: Any, ref: Any) -> float:
     return float((y_t - r_t).abs().max()) if y_t.numel() else 0.0
 
 
-def _frames(x: torch.Tensor, n_fft: int, hop: int) -> torch.Tensor:
+def hann_frames(x: torch.Tensor, n_fft: int, hop: int) -> torch.Tensor:
     """Hann-windowed frames ``(..., n_frames, n_fft)`` (no padding; the tail is dropped)."""
     win = torch.hann_window(n_fft, periodic=True, dtype=x.dtype, device=x.device)
     return x.unfold(-1, n_fft, hop) * win
@@ -145,8 +146,8 @@ def log_spectral_distance(
             raise InputError(f"{name}: expected an integer >= 1, got {name}={v!r}")
     n_fft = min(int(n_fft), n_t)
     hop = max(1, n_fft // 4) if hop is None else int(hop)
-    p_y = torch.fft.rfft(_frames(y_t, n_fft, hop)).abs().square()
-    p_r = torch.fft.rfft(_frames(r_t, n_fft, hop)).abs().square()
+    p_y = torch.fft.rfft(hann_frames(y_t, n_fft, hop)).abs().square()
+    p_r = torch.fft.rfft(hann_frames(r_t, n_fft, hop)).abs().square()
     floor = max(float(eps) * float(p_r.max()), torch.finfo(torch.float64).tiny)
     diff_db = 10.0 * (p_y.clamp_min(floor).log10() - p_r.clamp_min(floor).log10())
     return float(diff_db.square().mean(-1).sqrt().mean())

@@ -1,6 +1,6 @@
 """System identification: train a cell to reproduce a filter, a callable or a recorded pair.
 
-The loss is the error-to-signal ratio with optional pre-emphasis (:func:`dsp_rnn.metrics.
+The loss is the error-to-signal ratio with optional pre-emphasis (:func:`dsp_rnn.compare.
 esr_loss`), the training truncated back-propagation through time with warm-up
 (:func:`dsp_rnn.cells.base.tbptt_step`), the optimiser Adam.
 
@@ -24,18 +24,18 @@ import numpy as np
 import torch
 from torch import nn
 
-from dsp_rnn._systems import (
-    _is_cell,
-    _module_device,
-    _module_dtype,
-    _output,
-    _System,
-    _wrap,
-    run_cell,
-)
 from dsp_rnn._validate import as_tensor, check_finite, check_sample_rate
+from dsp_rnn.compare.metrics import esr, esr_loss, pre_emphasis_taps
+from dsp_rnn.compare.systems import (
+    System,
+    as_system,
+    is_cell,
+    module_device,
+    module_dtype,
+    run_cell,
+    system_output,
+)
 from dsp_rnn.errors import InputError, ShapeError
-from dsp_rnn.metrics import esr, esr_loss, pre_emphasis_taps
 
 __all__ = ["FitResult", "fit"]
 
@@ -224,7 +224,7 @@ def fit(
         raise InputError(f"lr_min: expected 0 <= lr_min <= lr, got lr_min={lr_min!r}, lr={lr}")
     if lr_schedule not in ("cosine", "constant"):
         raise InputError(f"lr_schedule: expected 'cosine' or 'constant', got {lr_schedule!r}")
-    if not _is_cell(cell):
+    if not is_cell(cell):
         raise InputError(
             f"cell: expected a cell (an nn.Module with .step), got {type(cell).__name__}"
         )
@@ -235,22 +235,22 @@ def fit(
         )
     taps = pre_emphasis_taps(pre_emphasis)
     rms_lo, rms_hi = _rms_range(noise_rms)
-    dtype = _module_dtype(cell) or torch.float32
-    device = _module_device(cell)
+    dtype = module_dtype(cell) or torch.float32
+    device = module_device(cell)
     gen = torch.Generator().manual_seed(int(seed))
     seg_len = warmup + segment_windows * window
 
     pair = _as_pair(target, x)
     system: Callable[[torch.Tensor], torch.Tensor] | None = None
     if pair is None:
-        sys_ = _wrap(target, None)
+        sys_ = as_system(target, None)
         system = sys_.run
         if x is not None:
             x_t = as_tensor(x, "x", min_ndim=1)
             check_finite(x_t, "x")
             x_t = x_t.reshape(-1, x_t.shape[-1]).to(torch.float64)
             with torch.no_grad():
-                pair = (x_t, _output(sys_, x_t))
+                pair = (x_t, system_output(sys_, x_t))
     n_val = (int(sr) // 2) if val_samples is None else _check_int(val_samples, "val_samples", 1)
     if pair is not None:
         x_all = pair[0].to(dtype)
@@ -263,7 +263,7 @@ def fit(
         quarter = (torch.arange(n_val) * 4) // n_val
         x_val = levels[quarter] * torch.randn(1, n_val, generator=vgen, dtype=torch.float64)
         with torch.no_grad():
-            y_val = _output(_System("target", system, None, None), x_val).to(dtype)
+            y_val = system_output(System("target", system, None, None), x_val).to(dtype)
         x_val = x_val.to(dtype)
 
     def batch() -> tuple[torch.Tensor, torch.Tensor]:

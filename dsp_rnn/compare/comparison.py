@@ -1,4 +1,4 @@
-"""Compare two systems with numbers and plots; fit a cell to a system (re-exported).
+"""Compare two systems with numbers and plots.
 
 A *system* here is any of
 
@@ -13,9 +13,9 @@ Linear systems (filters, and cells that convert back to a filter through ``.to_f
 :func:`~dsp_rnn.filters.sosfreqz`; any other system's response is estimated from the test
 signal (the H1 estimator, cross-spectrum over input power, averaged over Hann frames).
 
-Metrics (:mod:`dsp_rnn.metrics`), ``b`` the reference: ESR (error-to-signal ratio)
+Metrics (:mod:`dsp_rnn.compare.metrics`), ``b`` the reference: ESR (error-to-signal ratio)
 ``sum (y_a - y_b)^2 / sum y_b^2``; SNR ``= -10 log10 ESR`` dB; max abs error; log-spectral
-distance. :func:`fit` (:mod:`dsp_rnn.fitting`) trains a cell to match a system or a recorded
+distance. :func:`fit` (:mod:`dsp_rnn.compare.fitting`) trains a cell to match a system or a recorded
 (input, output) pair by gradient descent on the ESR (truncated BPTT).
 
 References:
@@ -32,38 +32,22 @@ from typing import Any
 import numpy as np
 import torch
 
-from dsp_rnn._systems import _output, _System, _wrap, probe_signal, run_cell
 from dsp_rnn._validate import as_tensor, check_finite, check_positive, check_sample_rate
-from dsp_rnn.errors import InputError, ShapeError
-from dsp_rnn.fitting import FitResult, fit
-from dsp_rnn.metrics import (
-    _frames,
+from dsp_rnn.compare.metrics import (
     esr,
-    esr_loss,
+    hann_frames,
     log_spectral_distance,
     max_abs_error,
-    pre_emphasis_taps,
     snr_db,
 )
+from dsp_rnn.compare.systems import System, as_system, probe_signal, system_output
+from dsp_rnn.errors import InputError, ShapeError
 
-__all__ = [
-    "Comparison",
-    "compare",
-    "probe_signal",
-    "run_cell",
-    "fit",
-    "FitResult",
-    "esr",
-    "snr_db",
-    "max_abs_error",
-    "log_spectral_distance",
-    "esr_loss",
-    "pre_emphasis_taps",
-]
+__all__ = ["Comparison", "compare"]
 
 
 def _response(
-    sys_: _System, x: torch.Tensor, y: torch.Tensor, freqs: torch.Tensor, n_fft: int, sr: float
+    sys_: System, x: torch.Tensor, y: torch.Tensor, freqs: torch.Tensor, n_fft: int, sr: float
 ) -> tuple[np.ndarray, bool]:
     """The complex response on ``freqs`` and whether it is exact (linear) or estimated."""
     from dsp_rnn.filters import freqz, sosfreqz
@@ -76,8 +60,8 @@ def _response(
         _, h = freqz(b.double(), a.double(), freqs=freqs, sample_rate=sr)
         return h.detach().numpy(), True
     # H1 estimate: sum conj(X) Y / sum |X|^2 over Hann frames (hop n_fft / 2)
-    xf = torch.fft.rfft(_frames(x.double().reshape(-1, x.shape[-1]), n_fft, n_fft // 2))
-    yf = torch.fft.rfft(_frames(y.double().reshape(-1, y.shape[-1]), n_fft, n_fft // 2))
+    xf = torch.fft.rfft(hann_frames(x.double().reshape(-1, x.shape[-1]), n_fft, n_fft // 2))
+    yf = torch.fft.rfft(hann_frames(y.double().reshape(-1, y.shape[-1]), n_fft, n_fft // 2))
     sxy = (xf.conj() * yf).sum((0, 1))
     sxx = xf.abs().square().sum((0, 1)).clamp_min(torch.finfo(torch.float64).tiny)
     return (sxy / sxx).numpy(), False
@@ -230,7 +214,7 @@ def compare(
     check_positive(impulse_amplitude, "impulse_amplitude")
     check_positive(band_db, "band_db")
     la, lb = labels if labels is not None else (None, None)
-    sa, sb = _wrap(a, la), _wrap(b, lb)
+    sa, sb = as_system(a, la), as_system(b, lb)
     dtype = torch.float64 if torch.float64 in (sa.dtype, sb.dtype) else torch.float32
     if x is None:
         x_t = probe_signal(sample_rate=sr, dtype=dtype)
@@ -242,8 +226,8 @@ def compare(
     if n_t < 2:
         raise ShapeError(f"x: expected at least 2 samples, got shape {tuple(x_t.shape)}")
     with torch.no_grad():
-        y_a = _output(sa, x_t)
-        y_b = _output(sb, x_t)
+        y_a = system_output(sa, x_t)
+        y_b = system_output(sb, x_t)
         nf = min(int(n_fft), n_t)
         freqs = torch.arange(nf // 2 + 1, dtype=torch.float64) * (sr / nf)
         h_a, exact_a = _response(sa, x_t, y_a, freqs, nf, sr)
@@ -251,8 +235,8 @@ def compare(
         delta = torch.zeros(int(ir_samples), dtype=dtype)
         delta[0] = impulse_amplitude
         silence = torch.zeros_like(delta)
-        ir_a = ((_output(sa, delta) - _output(sa, silence)) / impulse_amplitude).numpy()
-        ir_b = ((_output(sb, delta) - _output(sb, silence)) / impulse_amplitude).numpy()
+        ir_a = ((system_output(sa, delta) - system_output(sa, silence)) / impulse_amplitude).numpy()
+        ir_b = ((system_output(sb, delta) - system_output(sb, silence)) / impulse_amplitude).numpy()
     f = freqs.numpy()
     mag_b = np.abs(h_b)
     band = (f > 0) & (f < sr / 2) & (mag_b >= mag_b.max() * 10 ** (-band_db / 20))
