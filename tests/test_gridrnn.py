@@ -12,8 +12,9 @@ from dsp_rnn.errors import InputError, ShapeError
 from dsp_rnn.gridrnn import GridRNN, GridRNNConfig, sample
 from dsp_rnn.gridrnn.data import Corpus, padded_batches, sample_windows
 from dsp_rnn.gridrnn.features import below_features, below_features_at
+from dsp_rnn.gridrnn.task import GridTask, evaluate
 from dsp_rnn.music.grid import NoteGrid
-from dsp_rnn.train import TrainConfig, evaluate, train
+from dsp_rnn.training import TrainConfig, train
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -157,9 +158,9 @@ def test_tiny_model_overfits_one_short_piece(tmp_path):
     corpus = Corpus([piece], [], 1, False, "one piece", [])
     cfg = GridRNNConfig(n_pitches=24, low_pitch=45, time_hidden=24, time_layers=1,
                         pitch_hidden=16, pitch_layers=1)  # fmt: skip
-    train(cfg, corpus, tmp_path / "run", TrainConfig(steps=80, batch_size=1, window=16,
+    train(GridTask(cfg, corpus), tmp_path / "run", TrainConfig(steps=80, batch_size=1, window=16,
           lr=2e-2, progress=False, checkpoint_every=1000, seed=0))  # fmt: skip
-    from dsp_rnn.checkpoint import load_model
+    from dsp_rnn.training import load_model
 
     model, meta = load_model(tmp_path / "run")
     nll = evaluate(model, [piece])["nll_per_step"]
@@ -213,8 +214,8 @@ def test_ensemble_log_prob_is_the_mixture_of_conditionals(articulation):
 
 @pytest.mark.parametrize("kind", ["biaxial", "time"])
 def test_ensemble_sampler_fast_equals_slow_and_save_load_round_trips(kind, tmp_path):
-    from dsp_rnn.checkpoint import load_model, save_model
     from dsp_rnn.gridrnn import GridEnsemble
+    from dsp_rnn.training import load_model, save_model
 
     members = [m.float() for m in _members(2, False, kind)]
     ens = GridEnsemble.from_models(members)

@@ -10,18 +10,17 @@ import numpy as np
 import pytest
 import torch
 
-from dsp_rnn.checkpoint import (
-    load_model,
-    load_tensors,
-    optimizer_from_tensors,
-    optimizer_to_tensors,
-    save_model,
-)
 from dsp_rnn.cli import main
 from dsp_rnn.errors import CheckpointError, InputError
 from dsp_rnn.gridrnn import GridRNN, GridRNNConfig
 from dsp_rnn.gridrnn.data import Corpus
-from dsp_rnn.train import STATE_FILE, TrainConfig, train
+from dsp_rnn.gridrnn.task import GridTask
+from dsp_rnn.training import STATE_FILE, TrainConfig, load_model, save_model, train
+from dsp_rnn.training.checkpoint import (
+    load_tensors,
+    optimizer_from_tensors,
+    optimizer_to_tensors,
+)
 
 from .conftest import free_port
 from .midi_factory import clean_midi, write_damaged_folder
@@ -39,6 +38,11 @@ def corpus() -> Corpus:
     return Corpus(pieces, pieces[:1], 1, False, "random", [])
 
 
+def task(config: GridRNNConfig = CFG, data: Corpus | None = None, **kw) -> GridTask:
+    """The GridRNN task of these tests: windows shifted by up to 2 semitones."""
+    return GridTask(config, corpus() if data is None else data, **({"transpose": 2} | kw))
+
+
 def weights(run) -> dict[str, torch.Tensor]:
     tensors, meta = load_tensors(run / STATE_FILE)
     return {k: v for k, v in tensors.items() if not k.startswith("rng.")} | {
@@ -48,14 +52,14 @@ def weights(run) -> dict[str, torch.Tensor]:
 
 def tc(**kw) -> TrainConfig:
     base = dict(batch_size=2, window=6, lr=5e-3, checkpoint_every=2, progress=False, seed=3,
-                transpose=2, lr_decay_steps=4, checkpoint_minutes=None)  # fmt: skip
+                lr_decay_steps=4, checkpoint_minutes=None)  # fmt: skip
     return TrainConfig(**(base | kw))
 
 
 def test_resume_equals_uninterrupted_run_exactly(tmp_path):
-    train(CFG, corpus(), tmp_path / "a", tc(steps=5))
-    train(CFG, corpus(), tmp_path / "b", tc(steps=2))
-    out = train(CFG, corpus(), tmp_path / "b", tc(steps=5), resume=True)
+    train(task(), tmp_path / "a", tc(steps=5))
+    train(task(), tmp_path / "b", tc(steps=2))
+    out = train(task(), tmp_path / "b", tc(steps=5), resume=True)
     assert out["steps"] == 5 and out["epochs"] == 2  # 21 steps / (2 x 6) -> 2 per epoch
     a, b = weights(tmp_path / "a"), weights(tmp_path / "b")
     assert a.keys() == b.keys() and any(k.startswith("optim.") for k in a)
@@ -68,10 +72,10 @@ def test_resume_equals_uninterrupted_run_exactly(tmp_path):
 
 
 def test_weight_decay_shrinks_weights_and_resumes_exactly(tmp_path):
-    train(CFG, corpus(), tmp_path / "plain", tc(steps=4))
-    train(CFG, corpus(), tmp_path / "wd", tc(steps=4, weight_decay=5.0))
-    train(CFG, corpus(), tmp_path / "wd2", tc(steps=2, weight_decay=5.0))
-    train(CFG, corpus(), tmp_path / "wd2", tc(steps=4, weight_decay=5.0), resume=True)
+    train(task(), tmp_path / "plain", tc(steps=4))
+    train(task(), tmp_path / "wd", tc(steps=4, weight_decay=5.0))
+    train(task(), tmp_path / "wd2", tc(steps=2, weight_decay=5.0))
+    train(task(), tmp_path / "wd2", tc(steps=4, weight_decay=5.0), resume=True)
     plain, wd, wd2 = (weights(tmp_path / r) for r in ("plain", "wd", "wd2"))
 
     def norm(w):
@@ -89,45 +93,45 @@ def test_run_folder_rules_keep_other_files_and_resume_starts_a_missing_state(tmp
     (tmp_path / "run" / "notes.txt").write_text("mine")
     for kw in ({}, {"resume": True}, {"overwrite": True}):
         with pytest.raises(InputError, match="not empty .*notes.txt.*choose a new --out"):
-            train(CFG, corpus(), tmp_path / "run", tc(steps=1), **kw)
+            train(task(), tmp_path / "run", tc(steps=1), **kw)
     assert [p.name for p in (tmp_path / "run").iterdir()] == ["notes.txt"]
     with pytest.raises(InputError, match="--resume .* --overwrite"):
-        train(CFG, corpus(), tmp_path / "x", tc(steps=1), resume=True, overwrite=True)
+        train(task(), tmp_path / "x", tc(steps=1), resume=True, overwrite=True)
     # --resume with no state yet: from step 0, the same run as a fresh one
-    out = train(CFG, corpus(), tmp_path / "new", tc(steps=3), resume=True)
+    out = train(task(), tmp_path / "new", tc(steps=3), resume=True)
     assert out["resumed_from"] is None and out["steps"] == 3
-    train(CFG, corpus(), tmp_path / "ref", tc(steps=3))
+    train(task(), tmp_path / "ref", tc(steps=3))
     a, b = weights(tmp_path / "new"), weights(tmp_path / "ref")
     assert all(torch.equal(a[k], b[k]) for k in a)
     # a run folder: refused without a way forward named, restarted with overwrite
     with pytest.raises(InputError, match="a run at step 3.*--resume.*--overwrite"):
-        train(CFG, corpus(), tmp_path / "ref", tc(steps=3))
-    out = train(CFG, corpus(), tmp_path / "ref", tc(steps=2), overwrite=True)
+        train(task(), tmp_path / "ref", tc(steps=3))
+    out = train(task(), tmp_path / "ref", tc(steps=2), overwrite=True)
     assert out["steps"] == 2 and weights(tmp_path / "ref")["_meta"] == 2
     rows = (tmp_path / "ref" / "metrics.jsonl").read_text().splitlines()
     assert [json.loads(r)["step"] for r in rows] == [2]  # the old run's rows went with it
     # a state at or past --steps: nothing to do, nothing written
     before = (tmp_path / "ref" / STATE_FILE).stat().st_mtime_ns
-    out = train(CFG, corpus(), tmp_path / "ref", tc(steps=1), resume=True)
+    out = train(task(), tmp_path / "ref", tc(steps=1), resume=True)
     assert out["stop"] == "already done" and out["steps"] == 2
     assert (tmp_path / "ref" / STATE_FILE).stat().st_mtime_ns == before
     # a damaged state is reported, with the way to start again
     (tmp_path / "ref" / STATE_FILE).write_bytes(b"junk")
     with pytest.raises(CheckpointError, match="not a readable.*--overwrite"):
-        train(CFG, corpus(), tmp_path / "ref", tc(steps=5), resume=True)
+        train(task(), tmp_path / "ref", tc(steps=5), resume=True)
 
 
 def test_data_must_fit_the_model_and_the_run(tmp_path):
     c = corpus()
     with pytest.raises(InputError, match="1 step.* per quarter note, the data at 4"):
-        train(CFG, Corpus(c.train, c.valid, 4, False, "x", []), tmp_path / "a", tc(steps=1))
+        train(task(data=Corpus(c.train, c.valid, 4, False, "x", [])), tmp_path / "a", tc(steps=1))
     assert not (tmp_path / "a").exists()
-    train(CFG, c, tmp_path / "run", tc(steps=1))
+    train(task(data=c), tmp_path / "run", tc(steps=1))
     other = Corpus(c.train, c.valid, 4, False, "at 16ths", [])
     with pytest.raises(InputError, match="run's model works at 1 step.*the data at 4.*resume"):
-        train(CFG, other, tmp_path / "run", tc(steps=2), resume=True)
+        train(task(data=other), tmp_path / "run", tc(steps=2), resume=True)
     with pytest.raises(InputError, match="onsets .MIDI."):
-        train(CFG, Corpus(c.train, c.valid, 1, True, "x", []), tmp_path / "run", tc(steps=2),
+        train(task(data=Corpus(c.train, c.valid, 1, True, "x", [])), tmp_path / "run", tc(steps=2),
               resume=True)  # fmt: skip
     with pytest.raises(InputError, match="steps: expected an integer >= 1"):
         tc(steps=0)
@@ -142,7 +146,7 @@ def _ddp_worker(rank: int, world: int, port: int, out: str) -> None:
     os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port), RANK=str(rank),
                       WORLD_SIZE=str(world), LOCAL_RANK=str(rank))  # fmt: skip
     try:
-        train(CFG, corpus(), out, tc(steps=3, batch_size=4))
+        train(task(), out, tc(steps=3, batch_size=4))
     finally:
         dist.destroy_process_group()
 
@@ -150,7 +154,7 @@ def _ddp_worker(rank: int, world: int, port: int, out: str) -> None:
 def test_two_gloo_processes_match_one_process_with_the_same_global_batch(tmp_path):
     import torch.multiprocessing as mp
 
-    train(CFG, corpus(), tmp_path / "one", tc(steps=3, batch_size=4))
+    train(task(), tmp_path / "one", tc(steps=3, batch_size=4))
     mp.spawn(_ddp_worker, args=(2, free_port(), str(tmp_path / "two")), nprocs=2, join=True)
     one, two = weights(tmp_path / "one"), weights(tmp_path / "two")
     assert int(two["_meta"]) == 3
@@ -240,7 +244,7 @@ def test_cli_eval_json_on_a_small_jsb_file(tmp_path, capsys):
 
 
 def test_generate_with_no_flag_but_out_uses_the_shipped_default(tmp_path, monkeypatch, capsys):
-    from dsp_rnn.checkpoint import default_model_dir
+    from dsp_rnn.training import default_model_dir
 
     folder = default_model_dir()
     assert folder.parent.parent.name == "dsp_rnn"  # package data: works without a checkout
@@ -269,9 +273,9 @@ def test_kill_9_loses_at_most_one_interval_and_resume_is_exact(tmp_path):
     run = tmp_path / "run"
     code = (
         "import torch; torch.set_num_threads(1)\n"
-        "from tests.test_train import CFG, corpus, tc\n"
-        "from dsp_rnn.train import train\n"
-        f"train(CFG, corpus(), {str(run)!r}, tc(steps=100000))\n"
+        "from tests.test_train import task, tc\n"
+        "from dsp_rnn.training import train\n"
+        f"train(task(), {str(run)!r}, tc(steps=100000))\n"
     )
     proc = subprocess.Popen([sys.executable, "-c", code], cwd=root)
     try:
@@ -287,8 +291,8 @@ def test_kill_9_loses_at_most_one_interval_and_resume_is_exact(tmp_path):
         proc.wait()
     step = load_tensors(run / STATE_FILE)[1]["counters"]["step"]
     assert step >= 6 and step % 2 == 0  # a whole checkpoint, every 2 steps
-    train(CFG, corpus(), run, tc(steps=step + 3), resume=True)
-    train(CFG, corpus(), tmp_path / "ref", tc(steps=step + 3))
+    train(task(), run, tc(steps=step + 3), resume=True)
+    train(task(), tmp_path / "ref", tc(steps=step + 3))
     a, b = weights(run), weights(tmp_path / "ref")
     for k in a:
         assert torch.equal(a[k], b[k]), k
@@ -298,8 +302,8 @@ def test_shipped_default_is_the_mixture_its_card_describes():
     """The model card's valid NLL (4.41, a mixture of 3) holds for the shipped weights."""
     from dsp_rnn.gridrnn import GridEnsemble
     from dsp_rnn.gridrnn.data import grid_to_array
+    from dsp_rnn.gridrnn.task import evaluate
     from dsp_rnn.music.jsb import load_jsb
-    from dsp_rnn.train import evaluate
 
     model, meta = load_model()
     assert isinstance(model, GridEnsemble) and len(model.members) == 3

@@ -16,14 +16,15 @@ import numpy as np
 import pytest
 import torch
 
-import dsp_rnn.train as train_module
-from dsp_rnn.checkpoint import load_tensors, save_model
+import dsp_rnn.gridrnn.task as task_module
+import dsp_rnn.training.trainer as train_module
 from dsp_rnn.cli import main
 from dsp_rnn.gridrnn import GridRNN, GridRNNConfig
-from dsp_rnn.train import STATE_FILE, TrainingInterrupted, train
+from dsp_rnn.training import STATE_FILE, TrainingInterrupted, save_model, train
+from dsp_rnn.training.checkpoint import load_tensors
 
 from .conftest import free_port
-from .test_train import CFG, corpus, tc, weights
+from .test_train import task, tc, weights
 
 ROOT = Path(__file__).resolve().parents[1]
 TINY = ["--time-hidden", "8", "--time-layers", "1", "--pitch-hidden", "6", "--pitch-layers",
@@ -58,7 +59,7 @@ def saved_step(run: Path) -> int:
 
 def signal_at(monkeypatch, calls: dict[int, int]) -> None:
     """Send this process signal ``calls[n]`` while the n-th batch (1-based) is drawn."""
-    real, seen = train_module.sample_windows, [0]
+    real, seen = task_module.sample_windows, [0]
 
     def windows(*args, **kwargs):
         seen[0] += 1
@@ -66,7 +67,7 @@ def signal_at(monkeypatch, calls: dict[int, int]) -> None:
             signal.raise_signal(signal.SIGINT)
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(train_module, "sample_windows", windows)
+    monkeypatch.setattr(task_module, "sample_windows", windows)
 
 
 def test_sigint_finishes_the_step_saves_resumes_exactly_and_restores_handlers(
@@ -75,16 +76,16 @@ def test_sigint_finishes_the_step_saves_resumes_exactly_and_restores_handlers(
     before = signal.getsignal(signal.SIGINT), signal.getsignal(signal.SIGTERM)
     signal_at(monkeypatch, {3: 1})
     with pytest.raises(TrainingInterrupted) as info:
-        train(CFG, corpus(), tmp_path / "run", tc(steps=100, checkpoint_every=1000))
+        train(task(), tmp_path / "run", tc(steps=100, checkpoint_every=1000))
     stop = info.value
     assert isinstance(stop, KeyboardInterrupt) and stop.saved and stop.step == 3
     assert stop.exit_code == 130 and stop.result["stop"] == "interrupted"
     assert (signal.getsignal(signal.SIGINT), signal.getsignal(signal.SIGTERM)) == before
     assert saved_step(tmp_path / "run") == 3
     monkeypatch.undo()
-    out = train(CFG, corpus(), tmp_path / "run", tc(steps=6), resume=True)
+    out = train(task(), tmp_path / "run", tc(steps=6), resume=True)
     assert out["resumed_from"] == 3 and out["steps"] == 6
-    train(CFG, corpus(), tmp_path / "ref", tc(steps=6))
+    train(task(), tmp_path / "ref", tc(steps=6))
     a, b = weights(tmp_path / "run"), weights(tmp_path / "ref")
     assert all(torch.equal(a[k], b[k]) for k in a)
 
@@ -93,7 +94,7 @@ def test_a_second_signal_stops_at_once_and_keeps_the_last_checkpoint(tmp_path, m
     before = signal.getsignal(signal.SIGINT)
     signal_at(monkeypatch, {3: 2})  # checkpoints every 2 steps: step 2 is on disk
     with pytest.raises(TrainingInterrupted) as info:
-        train(CFG, corpus(), tmp_path / "run", tc(steps=100))
+        train(task(), tmp_path / "run", tc(steps=100))
     assert not info.value.saved and info.value.step == 2
     assert signal.getsignal(signal.SIGINT) == before
     assert saved_step(tmp_path / "run") == 2
@@ -109,20 +110,20 @@ def test_state_is_written_before_the_first_step_and_by_time(tmp_path, monkeypatc
         return real(path, tensors, meta)
 
     monkeypatch.setattr(train_module, "save_tensors", spy)
-    train(CFG, corpus(), tmp_path / "a", tc(steps=5, checkpoint_every=1000))
+    train(task(), tmp_path / "a", tc(steps=5, checkpoint_every=1000))
     assert written == [0, 5]  # before the first step, and at the end
     written.clear()
-    train(CFG, corpus(), tmp_path / "b", tc(steps=4, checkpoint_every=1000,
+    train(task(), tmp_path / "b", tc(steps=4, checkpoint_every=1000,
                                            checkpoint_minutes=1e-9))  # fmt: skip
     assert written == [0, 1, 2, 3, 4, 4]
     # a crash in the first step leaves the step-0 state, which resumes exactly
-    monkeypatch.setattr(train_module, "sample_windows", lambda *a, **k: 1 / 0)
+    monkeypatch.setattr(task_module, "sample_windows", lambda *a, **k: 1 / 0)
     with pytest.raises(ZeroDivisionError):
-        train(CFG, corpus(), tmp_path / "c", tc(steps=3))
+        train(task(), tmp_path / "c", tc(steps=3))
     monkeypatch.undo()
     assert saved_step(tmp_path / "c") == 0
-    train(CFG, corpus(), tmp_path / "c", tc(steps=3), resume=True)
-    train(CFG, corpus(), tmp_path / "d", tc(steps=3))
+    train(task(), tmp_path / "c", tc(steps=3), resume=True)
+    train(task(), tmp_path / "d", tc(steps=3))
     a, b = weights(tmp_path / "d"), weights(tmp_path / "c")
     assert all(torch.equal(a[k], b[k]) for k in a)
 
@@ -224,7 +225,7 @@ def test_resolution_mismatches_are_refused(tmp_path, capsys):
     code, _, err = cli([*base, str(quarter), "--steps-per-quarter", "4", "--steps", "1"], capsys)
     assert code == 1 and "--steps-per-quarter 4" in err
     assert cli([*base, str(quarter), "--steps", "2"], capsys)[0] == 0
-    from dsp_rnn.checkpoint import load_model
+    from dsp_rnn.training import load_model
 
     assert load_model(tmp_path / "run")[0].config.output_transpose == -12  # JSB: octave down
     code, _, err = cli([*base, str(sixteenth), "--steps", "4", "--resume"], capsys)
@@ -239,7 +240,7 @@ def _ddp_worker(rank: int, world: int, port: int, out: str) -> None:
     os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port), RANK=str(rank),
                       WORLD_SIZE=str(world), LOCAL_RANK=str(rank))  # fmt: skip
     if rank == 1:  # only rank 1 is signalled, during its second step
-        real, seen = train_module.sample_windows, [0]
+        real, seen = task_module.sample_windows, [0]
 
         def windows(*args, **kwargs):
             seen[0] += 1
@@ -247,9 +248,9 @@ def _ddp_worker(rank: int, world: int, port: int, out: str) -> None:
                 signal.raise_signal(signal.SIGTERM)
             return real(*args, **kwargs)
 
-        train_module.sample_windows = windows
+        task_module.sample_windows = windows
     try:
-        train(CFG, corpus(), out, tc(steps=100, batch_size=4, checkpoint_every=1000))
+        train(task(), out, tc(steps=100, batch_size=4, checkpoint_every=1000))
         result = {"rank": rank, "interrupted": False}
     except TrainingInterrupted as stop:
         result = {"rank": rank, "interrupted": True, "step": stop.step, "saved": stop.saved}

@@ -6,12 +6,12 @@ import numpy as np
 import pytest
 import torch
 
-from dsp_rnn.checkpoint import load_model, save_model
 from dsp_rnn.cli import main
 from dsp_rnn.errors import InputError
 from dsp_rnn.gridrnn import GridEnsemble, GridRNN, GridRNNConfig
 from dsp_rnn.gridrnn.data import Corpus, sample_windows
-from dsp_rnn.train import TrainConfig, train
+from dsp_rnn.gridrnn.task import GridTask
+from dsp_rnn.training import TrainConfig, load_model, save_model, train
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -50,7 +50,7 @@ def test_start_share_starts_that_share_of_windows_from_silence():
 @pytest.mark.parametrize("bad", [-0.1, 1.5, True])
 def test_start_share_is_checked(bad):
     with pytest.raises(InputError, match="start_share"):
-        TrainConfig(start_share=bad)
+        GridTask(_tiny(), Corpus(_pieces(), [], 4, True, "tiny", []), start_share=bad)
 
 
 def _tiny(**kw) -> GridRNNConfig:
@@ -65,17 +65,17 @@ def test_train_starts_from_the_given_weights(tmp_path):
     init = {k: v.clone() for k, v in start.state_dict().items()}
     corpus = Corpus(_pieces(), _pieces(2, seed=1), 4, True, "tiny", [])
     tc = TrainConfig(steps=1, batch_size=2, window=8, lr=1e-9, seed=123, progress=False,
-                     checkpoint_minutes=None, start_share=0.5)  # fmt: skip
-    train(config, corpus, tmp_path / "run", tc, init=init)
+                     checkpoint_minutes=None)  # fmt: skip
+    train(GridTask(config, corpus, start_share=0.5, init=init), tmp_path / "run", tc)
     model, _ = load_model(tmp_path / "run")
     for k, v in model.state_dict().items():  # one step of a 1e-9 learning rate
         assert torch.allclose(v, init[k], atol=1e-6), k
-    fresh = train(config, corpus, tmp_path / "fresh", tc)  # without init: the seed's weights
+    fresh = train(GridTask(config, corpus, start_share=0.5), tmp_path / "fresh", tc)  # no init
     assert fresh["steps"] == 1
     other, _ = load_model(tmp_path / "fresh")
     assert not all(torch.allclose(v, init[k], atol=1e-3) for k, v in other.state_dict().items())
     with pytest.raises(InputError, match="init: weights do not fit"):
-        train(_tiny(time_hidden=7), corpus, tmp_path / "bad", tc, init=init)
+        train(GridTask(_tiny(time_hidden=7), corpus, init=init), tmp_path / "bad", tc)
 
 
 def test_cli_init_picks_a_mixture_member_and_says_when_it_must(tmp_path, capsys):

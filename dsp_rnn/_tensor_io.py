@@ -1,0 +1,86 @@
+"""Tensor files: safetensors tensors + a JSON header, written atomically, never unpickled.
+
+The file primitives every layer may use (model folders and training states in
+:mod:`dsp_rnn.training.checkpoint`, fitted cells in :mod:`dsp_rnn.compare.cell_io`).
+``torch.load`` is never used: loading reads tensors and JSON only.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from dsp_rnn._atomic import atomic_file
+from dsp_rnn.errors import CheckpointError
+
+__all__ = ["FORMAT_VERSION", "WEIGHTS", "CONFIG", "atomic_write_bytes", "save_tensors",
+           "load_tensors", "read_metadata"]  # fmt: skip
+
+FORMAT_VERSION = 1
+WEIGHTS = "weights.safetensors"
+CONFIG = "config.json"
+
+
+def atomic_write_bytes(path: str | Path, data: bytes) -> Path:
+    """Write ``data`` to ``path`` atomically (a synced temporary file beside it, then a
+    rename that replaces any old file); its folder is created if missing."""
+    out = Path(path)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with atomic_file(out, True, CheckpointError) as fh:
+        fh.write(data)
+    return out
+
+
+def save_tensors(path: str | Path, tensors: dict[str, torch.Tensor], meta: dict[str, Any]) -> Path:
+    """One safetensors file: ``tensors`` plus ``meta`` (JSON) in the header, atomically.
+
+    >>> import tempfile
+    >>> d = tempfile.mkdtemp()
+    >>> p = save_tensors(f"{d}/x.safetensors", {"a": torch.arange(3.0)}, {"step": 7})
+    >>> t, m = load_tensors(p); t["a"].tolist(), m["step"]
+    ([0.0, 1.0, 2.0], 7)
+    """
+    from safetensors.torch import save
+
+    clean = {k: v.detach().cpu().contiguous().clone() for k, v in tensors.items()}
+    header = {"json": json.dumps(meta), "format_version": str(FORMAT_VERSION)}
+    return atomic_write_bytes(path, save(clean, metadata=header))
+
+
+def load_tensors(path: str | Path) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
+    """Inverse of :func:`save_tensors`. Raises :class:`CheckpointError` on a bad file."""
+    return _read(path, with_tensors=True)
+
+
+def read_metadata(path: str | Path) -> dict[str, Any]:
+    """The JSON of a :func:`save_tensors` file, reading its header only (no tensors).
+
+    Raises :class:`CheckpointError` on a missing or damaged file.
+    """
+    return _read(path, with_tensors=False)[1]
+
+
+def _read(path: str | Path, *, with_tensors: bool) -> tuple[dict[str, torch.Tensor], dict]:
+    from safetensors import safe_open
+
+    p = Path(path)
+    if not p.is_file():
+        raise CheckpointError(f"{p}: no such checkpoint file")
+    try:
+        with safe_open(str(p), framework="pt") as fh:
+            header = fh.metadata() or {}
+            tensors = {k: fh.get_tensor(k) for k in fh.keys()} if with_tensors else {}  # noqa: SIM118
+        meta = json.loads(header.get("json", "{}"))
+    except Exception as exc:  # safetensors raises several types on damaged files
+        raise CheckpointError(f"{p}: not a readable safetensors checkpoint ({exc})") from None
+    if not isinstance(meta, dict):
+        raise CheckpointError(f"{p}: checkpoint metadata is not a JSON object")
+    version = int(header.get("format_version", FORMAT_VERSION))
+    if version > FORMAT_VERSION:
+        raise CheckpointError(
+            f"{p}: checkpoint format version {version}, this dsp_rnn reads up to {FORMAT_VERSION}"
+        )
+    return tensors, meta
