@@ -1,30 +1,103 @@
-"""Shared validation helpers for the public boundary (never ``assert`` on user input)."""
+"""Shared validation helpers for the public boundary (never ``assert`` on user input).
+
+One rule for each kind of value, used by every subpackage:
+
+- integers (:func:`check_int`, :func:`check_seed`): Python or numpy integers; ``bool`` is
+  refused everywhere (``True`` is not a size);
+- real parameters and signals (:func:`as_tensor`): tensors keep their float dtype, numpy
+  float64 arrays stay float64, Python numbers, lists and other arrays become float32 (the
+  library default) unless ``dtype`` is given; ``bool`` and complex values are refused;
+- float dtypes (:func:`check_float_dtype`): ``torch.float32`` or ``torch.float64``.
+
+Importing this module does not import torch (the synth and MIDI code run without it); the
+tensor helpers import it when first called.
+"""
 
 from __future__ import annotations
 
 import math
+import numbers
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import torch
 
 from dsp_rnn.errors import InputError, NonFiniteError, ShapeError
+
+if TYPE_CHECKING:  # pragma: no cover
+    import torch
 
 __all__ = [
     "as_tensor",
     "check_finite",
-    "check_positive",
+    "check_float_dtype",
     "check_frequency",
+    "check_int",
+    "check_positive",
     "check_sample_rate",
+    "check_seed",
     "common_dtype",
 ]
 
-_FLOATS = (torch.float32, torch.float64)
+
+def check_int(
+    value: Any, name: str, *, minimum: int | None = None, maximum: int | None = None
+) -> int:
+    """An integer (Python ``int`` or numpy integer, never ``bool``) in ``[minimum, maximum]``.
+
+    Args:
+        value: the value to check.
+        name: the argument's name, echoed in the message.
+        minimum, maximum: inclusive bounds (default: none).
+
+    Returns:
+        ``value`` as a Python ``int``.
+
+    Raises:
+        InputError: not an integer, a ``bool``, or out of range.
+
+    Example:
+        >>> check_int(np.int64(3), "n", minimum=1)
+        3
+    """
+    if minimum is not None and maximum is not None:
+        want = f"an integer {minimum} <= {name} <= {maximum}"
+    elif minimum is not None:
+        want = f"an integer >= {minimum}"
+    elif maximum is not None:
+        want = f"an integer <= {maximum}"
+    else:
+        want = "an integer"
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral):
+        raise InputError(f"{name}: expected {want}, got {name}={value!r}")
+    v = int(value)
+    if (minimum is not None and v < minimum) or (maximum is not None and v > maximum):
+        raise InputError(f"{name}: expected {want}, got {name}={v}")
+    return v
+
+
+def check_seed(seed: Any, name: str = "seed") -> int:
+    """A random seed: an integer ``0 <= seed < 2**63`` (:func:`check_int`'s rule).
+
+    Raises:
+        InputError: not an integer, a ``bool``, negative or too large.
+    """
+    return check_int(seed, name, minimum=0, maximum=2**63 - 1)
+
+
+def check_float_dtype(dtype: Any, name: str = "dtype") -> torch.dtype:
+    """``torch.float32`` or ``torch.float64``; raise :class:`InputError` otherwise."""
+    import torch
+
+    if dtype not in (torch.float32, torch.float64):
+        raise InputError(f"{name}: expected torch.float32 or torch.float64, got {name}={dtype!r}")
+    return dtype
 
 
 def common_dtype(*tensors: torch.Tensor) -> torch.dtype:
     """float64 if any input is float64, else float32 (the library default)."""
+    import torch
+
     return torch.float64 if any(t.dtype == torch.float64 for t in tensors) else torch.float32
 
 
@@ -42,9 +115,11 @@ def as_tensor(
     everything else becomes float32 (float64 for numpy float64 arrays).
 
     Raises:
-        InputError: the value is not numeric, or is complex.
+        InputError: the value is not numeric (``bool`` included), or is complex.
         ShapeError: fewer than ``min_ndim`` dimensions.
     """
+    import torch
+
     if isinstance(value, torch.Tensor):
         t = value
     else:
@@ -59,7 +134,9 @@ def as_tensor(
         raise InputError(f"{name}: expected real values, got complex dtype {t.dtype}")
     if dtype is not None:
         t = t.to(dtype)
-    elif t.dtype not in _FLOATS or not isinstance(value, (torch.Tensor, np.ndarray)):
+    elif t.dtype not in (torch.float32, torch.float64) or not isinstance(
+        value, (torch.Tensor, np.ndarray)
+    ):
         t = t.to(torch.float32)  # Python numbers and lists take the library default
     if device is not None:
         t = t.to(device)
@@ -72,6 +149,8 @@ def as_tensor(
 
 def check_finite(t: torch.Tensor, name: str) -> torch.Tensor:
     """Raise :class:`NonFiniteError` when ``t`` holds NaN or inf (reports how many and where)."""
+    import torch
+
     bad = ~torch.isfinite(t.detach())
     if bool(bad.any()):
         n_bad = int(bad.sum())
@@ -84,7 +163,7 @@ def check_finite(t: torch.Tensor, name: str) -> torch.Tensor:
 
 
 def _scalar_values(value: Any) -> Sequence[float]:
-    if isinstance(value, torch.Tensor):
+    if hasattr(value, "detach"):  # a tensor
         return value.detach().reshape(-1).tolist()
     return np.asarray(value, dtype=float).reshape(-1).tolist()
 

@@ -15,12 +15,12 @@ from typing import Any
 import torch
 from torch import nn
 
+from dsp_rnn._validate import check_int
 from dsp_rnn.errors import InputError, ShapeError
 
 __all__ = [
     "Cell",
     "State",
-    "check_size",
     "check_sequence",
     "check_step",
     "detach_state",
@@ -68,13 +68,6 @@ class Cell(nn.Module):
         Useful to make the initial state a leaf that requires grad (gradient diagnostics).
         """
         raise NotImplementedError
-
-
-def check_size(value: Any, name: str, *, minimum: int = 1) -> int:
-    """An integer size ``>= minimum``; raise :class:`InputError` otherwise."""
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise InputError(f"{name}: expected an integer >= {minimum}, got {name}={value!r}")
-    return value
 
 
 def check_sequence(
@@ -135,8 +128,8 @@ class TBPTTConfig:
     clip_grad_norm: float | None = 1.0
 
     def __post_init__(self) -> None:
-        check_size(self.window, "window")
-        check_size(self.warmup, "warmup", minimum=0)
+        check_int(self.window, "window", minimum=1)
+        check_int(self.warmup, "warmup", minimum=0)
         if self.clip_grad_norm is not None and not (
             isinstance(self.clip_grad_norm, (int, float)) and self.clip_grad_norm > 0
         ):

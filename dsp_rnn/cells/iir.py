@@ -38,10 +38,12 @@ from typing import Any
 import torch
 from torch import nn
 
-from dsp_rnn.cells.base import Cell, check_size
+from dsp_rnn._validate import check_int, check_seed
+from dsp_rnn.cells.base import Cell
 from dsp_rnn.cells.state_space import _CascadeCell, _unit_noise_numerators
 from dsp_rnn.errors import InputError, ShapeError, UnstableFilterError
-from dsp_rnn.filters.convert import _as_sos
+from dsp_rnn.filters.analysis import frequency_grid, unit_circle
+from dsp_rnn.filters.convert import as_sos
 
 __all__ = ["IIRCell"]
 
@@ -106,7 +108,7 @@ class IIRCell(_CascadeCell):
         self, n_sections: int, *, r_max: float = 0.999, parameterization: str = "triangle"
     ) -> None:
         super().__init__()
-        check_size(n_sections, "n_sections")
+        n_sections = check_int(n_sections, "n_sections", minimum=1)
         self.r_max = _check_options(r_max, parameterization)
         self.parameterization = parameterization
         self._set_orders(torch.full((1, 1, n_sections), 2, dtype=torch.long))
@@ -214,22 +216,21 @@ class IIRCell(_CascadeCell):
             ...  for row in cell.to_sos().detach().double()]  # every section peaks at 1
             [1.0, 1.0, 1.0, 1.0]
         """
-        check_size(n_sections, "n_sections")
+        n_sections = check_int(n_sections, "n_sections", minimum=1)
         if not (0 < low_hz < high_hz < sample_rate / 2):
             raise InputError(
                 f"expected 0 < low_hz < high_hz < sample_rate / 2, got low_hz={low_hz}, "
                 f"high_hz={high_hz}, sample_rate={sample_rate}"
             )
-        gen = torch.Generator().manual_seed(int(seed))
+        gen = torch.Generator().manual_seed(check_seed(seed))
         u = torch.rand(n_sections, 2, generator=gen, dtype=torch.float64)
         f0 = torch.exp(math.log(low_hz) + u[:, 0] * (math.log(high_hz) - math.log(low_hz)))
         q = 0.5 + 0.5 * u[:, 1]
         w = 2 * math.pi * f0 / sample_rate
         alpha = torch.sin(w) / (2 * q)
         a1, a2 = -2 * torch.cos(w) / (1 + alpha), (1 - alpha) / (1 + alpha)
-        grid = torch.exp(-1j * torch.linspace(0, math.pi, 4096, dtype=torch.float64))
-        resp = 1 / (1 + a1[:, None] * grid + a2[:, None] * grid**2)
-        gain = 1 / resp.abs().amax(-1)
+        den = torch.stack([torch.ones_like(a1), a1, a2], -1)  # (n_sections, 3)
+        gain = unit_circle(den, frequency_grid(4096)).abs().amin(-1)  # 1 / peak of 1/A
         zeros = torch.zeros_like(gain)
         sos = torch.stack([gain, zeros, zeros, torch.ones_like(gain), a1, a2], -1)
         return cls.from_sos(sos.float(), r_max=r_max, parameterization=parameterization)
@@ -262,7 +263,7 @@ class IIRCell(_CascadeCell):
             >>> bool(torch.allclose(cell.to_sos(), sos, atol=1e-12))
             True
         """
-        t = _as_sos(sos)
+        t = as_sos(sos)
         if t.ndim != 2:
             raise ShapeError(f"sos: expected shape (n_sections, 6), got {tuple(t.shape)}")
         t = (t / t[:, 3:4]).detach()

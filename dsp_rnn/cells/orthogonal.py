@@ -22,7 +22,8 @@ import scipy.linalg
 import torch
 from torch import nn
 
-from dsp_rnn.cells.base import Cell, check_sequence, check_size, check_step
+from dsp_rnn._validate import check_int
+from dsp_rnn.cells.base import Cell, check_sequence, check_step
 from dsp_rnn.errors import InputError, ShapeError
 from dsp_rnn.filters.networks import FDN, GerzonAllpass, _check_unitary
 
@@ -124,9 +125,9 @@ class OrthogonalCell(Cell):
         unitary: bool = False,
     ) -> None:
         super().__init__()
-        self.hidden_size = check_size(hidden_size, "hidden_size")
-        self.input_size = check_size(input_size, "input_size")
-        self.output_size = check_size(output_size, "output_size")
+        hidden_size = self.hidden_size = check_int(hidden_size, "hidden_size", minimum=1)
+        input_size = self.input_size = check_int(input_size, "input_size", minimum=1)
+        output_size = self.output_size = check_int(output_size, "output_size", minimum=1)
         if activation not in _ACTIVATIONS:
             raise InputError(f"activation: expected one of {_ACTIVATIONS}, got {activation!r}")
         if unitary and activation == "tanh":
@@ -184,7 +185,7 @@ class OrthogonalCell(Cell):
 
     def initial_state(self, batch_size: int) -> torch.Tensor:
         """Zeros ``(batch_size, hidden_size)`` (complex for a unitary cell)."""
-        check_size(batch_size, "batch_size")
+        batch_size = check_int(batch_size, "batch_size", minimum=1)
         return torch.zeros(
             batch_size, self.hidden_size, dtype=self._dtype, device=self.direct_weight.device
         )

@@ -22,8 +22,8 @@ from typing import Any
 import torch
 from torch import nn
 
-from dsp_rnn._validate import as_tensor, check_finite
-from dsp_rnn.cells.base import Cell, check_sequence, check_size, check_step, describe_state
+from dsp_rnn._validate import as_tensor, check_finite, check_int
+from dsp_rnn.cells.base import Cell, check_sequence, check_step, describe_state
 from dsp_rnn.errors import InputError, ShapeError
 
 __all__ = ["PhasedLSTMCell"]
@@ -93,10 +93,10 @@ class PhasedLSTMCell(Cell):
         leak: float = 1e-3,
     ) -> None:
         super().__init__()
-        self.input_size = check_size(input_size, "input_size")
-        self.hidden_size = check_size(hidden_size, "hidden_size")
+        input_size = self.input_size = check_int(input_size, "input_size", minimum=1)
+        hidden_size = self.hidden_size = check_int(hidden_size, "hidden_size", minimum=1)
         if output_size is not None:
-            check_size(output_size, "output_size")
+            output_size = check_int(output_size, "output_size", minimum=1)
         self.output_size = hidden_size if output_size is None else output_size
         lo, hi = (float(v) for v in period_range)
         if not (0 < lo <= hi < math.inf):
@@ -145,7 +145,7 @@ class PhasedLSTMCell(Cell):
     # ------------------------------------------------------------------ state and times
     def initial_state(self, batch_size: int) -> PhasedState:
         """``(h, c, clock)``: zeros and a clock at -1 s (default timestamps start at 0)."""
-        check_size(batch_size, "batch_size")
+        batch_size = check_int(batch_size, "batch_size", minimum=1)
         w = self.weight_hh
         h = w.new_zeros(batch_size, self.hidden_size)
         return h, torch.zeros_like(h), w.new_full((batch_size,), -1.0)

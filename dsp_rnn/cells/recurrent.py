@@ -14,7 +14,8 @@ from typing import Any, cast
 import torch
 from torch import nn
 
-from dsp_rnn.cells.base import Cell, check_sequence, check_size, check_step, describe_state
+from dsp_rnn._validate import check_int
+from dsp_rnn.cells.base import Cell, check_sequence, check_step, describe_state
 from dsp_rnn.errors import ShapeError
 
 __all__ = ["ElmanCell", "LSTMCell", "GRUCell"]
@@ -34,11 +35,11 @@ class _TorchRNNCell(Cell):
         num_layers: int = 1,
     ) -> None:
         super().__init__()
-        self.input_size = check_size(input_size, "input_size")
-        self.hidden_size = check_size(hidden_size, "hidden_size")
-        self.num_layers = check_size(num_layers, "num_layers")
+        input_size = self.input_size = check_int(input_size, "input_size", minimum=1)
+        hidden_size = self.hidden_size = check_int(hidden_size, "hidden_size", minimum=1)
+        num_layers = self.num_layers = check_int(num_layers, "num_layers", minimum=1)
         if output_size is not None:
-            check_size(output_size, "output_size")
+            output_size = check_int(output_size, "output_size", minimum=1)
         self.output_size = hidden_size if output_size is None else output_size
         kwargs: dict[str, Any] = {"batch_first": True}
         if self._module is nn.RNN:
@@ -52,7 +53,7 @@ class _TorchRNNCell(Cell):
 
     def initial_state(self, batch_size: int) -> Any:
         """Zeros: ``h (num_layers, batch_size, hidden_size)`` (``(h, c)`` for the LSTM)."""
-        check_size(batch_size, "batch_size")
+        batch_size = check_int(batch_size, "batch_size", minimum=1)
         h = self._weight.new_zeros(self.num_layers, batch_size, self.hidden_size)
         return h if self._n_state == 1 else (h, torch.zeros_like(h))
 

@@ -27,11 +27,11 @@ from typing import Any
 import torch
 from torch import nn
 
-from dsp_rnn._validate import as_tensor
-from dsp_rnn.cells.base import Cell, check_sequence, check_size, check_step
+from dsp_rnn._validate import as_tensor, check_int
+from dsp_rnn.cells.base import Cell, check_sequence, check_step
 from dsp_rnn.errors import InputError, ShapeError
 from dsp_rnn.filters.analysis import sosfreqz
-from dsp_rnn.filters.convert import _as_sos, ss2sos, tf2sos
+from dsp_rnn.filters.convert import as_sos, ss2sos, tf2sos
 from dsp_rnn.filters.filtering import sosfilt
 
 __all__ = ["StateSpaceCell"]
@@ -135,7 +135,7 @@ class _CascadeCell(Cell):
     # ------------------------------------------------------------------ state
     def initial_state(self, batch_size: int) -> torch.Tensor:
         """Zeros ``(batch_size, state_size)`` in the dtype of the parameters."""
-        check_size(batch_size, "batch_size")
+        batch_size = check_int(batch_size, "batch_size", minimum=1)
         ref = self._coefficients()[0]
         return torch.zeros(batch_size, self.state_size, dtype=ref.dtype, device=ref.device)
 
@@ -293,9 +293,9 @@ class StateSpaceCell(_CascadeCell):
 
     def __init__(self, state_size: int, input_size: int = 1, output_size: int = 1) -> None:
         super().__init__()
-        check_size(state_size, "state_size")
-        check_size(input_size, "input_size")
-        check_size(output_size, "output_size")
+        state_size = check_int(state_size, "state_size", minimum=1)
+        input_size = check_int(input_size, "input_size", minimum=1)
+        output_size = check_int(output_size, "output_size", minimum=1)
         paths = input_size * output_size
         if state_size % paths:
             raise InputError(
@@ -384,7 +384,7 @@ class StateSpaceCell(_CascadeCell):
                     f"tuple of {len(system)} items"
                 )
         else:
-            sos = _as_sos(system)
+            sos = as_sos(system)
         if sos.ndim not in (2, 4):
             raise ShapeError(
                 "system: expected SOS of shape (n_sections, 6) or (output_size, input_size, "

@@ -56,6 +56,7 @@ from dsp_rnn._validate import (
     common_dtype,
 )
 from dsp_rnn.errors import InputError, ShapeError, UnstableFilterError
+from dsp_rnn.filters.analysis import freqz
 from dsp_rnn.filters.filtering import lfilter
 
 __all__ = [
@@ -79,24 +80,9 @@ TensorLike = torch.Tensor | float | Sequence[float] | np.ndarray
 
 
 # ----------------------------------------------------------------------------- validation
-def _param(value: Any, name: str, *, dtype: torch.dtype | None = None) -> torch.Tensor:
-    """A real parameter as a tensor: Python numbers and lists -> float32 (library default),
-    numpy arrays keep float64, tensors keep their float dtype; 0-d stays 0-d."""
-    if isinstance(value, bool):
-        raise InputError(f"{name}: expected a number, got {value!r}")
-    if isinstance(value, (int, float)):
-        return torch.tensor(float(value), dtype=dtype or torch.float32)
-    t = as_tensor(value, name, dtype=dtype)
-    if not isinstance(value, torch.Tensor):
-        t = t.reshape(np.shape(value))
-        if dtype is None and not isinstance(value, (np.ndarray, np.generic)):
-            t = t.to(torch.float32)
-    return t
-
-
 def _check_gain(value: Any, name: str, *, dtype: torch.dtype | None = None) -> torch.Tensor:
     """A feedback gain or allpass coefficient: finite, and ``|g| < 1`` (poles inside)."""
-    g = check_finite(_param(value, name, dtype=dtype), name)
+    g = check_finite(as_tensor(value, name, dtype=dtype), name)
     bad = g.detach().abs() >= 1
     if bool(bad.any()):
         v = float(g.detach()[bad].reshape(-1)[0])
@@ -160,51 +146,6 @@ def thiran1_coeff(delay_samples: float) -> float:
     return (1.0 - d) / (1.0 + d)
 
 
-def _check_n_freqs(n_freqs: Any) -> int:
-    if isinstance(n_freqs, bool) or not isinstance(n_freqs, (int, np.integer)) or n_freqs < 1:
-        raise InputError(f"n_freqs: expected an integer >= 1, got n_freqs={n_freqs!r}")
-    return int(n_freqs)
-
-
-# ----------------------------------------------------------------------------- frequency grid
-def _freq_grid(
-    n_freqs: int, whole: bool, sample_rate: float | None
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """(w in rad/sample, freqs to report) on scipy.signal.freqz's grid (endpoint excluded)."""
-    n = _check_n_freqs(n_freqs)
-    span = 2 * math.pi if whole else math.pi
-    w = torch.arange(n, dtype=torch.float64) * (span / n)
-    if sample_rate is None:
-        return w, w
-    sr = check_sample_rate(sample_rate)
-    return w, w * (sr / (2 * math.pi))
-
-
-def _poly_response(c: torch.Tensor, n_freqs: int, whole: bool) -> torch.Tensor:
-    """``sum_k c[k] e^{-j w k}`` on the freqz grid, exact for any length (folded FFT).
-
-    On the grid ``w_m = 2 pi m / P`` (``P = n_freqs`` if ``whole`` else ``2 n_freqs``) the
-    kernel is ``P``-periodic in ``k``, so folding ``c`` modulo ``P`` before the FFT is exact.
-    """
-    period = n_freqs if whole else 2 * n_freqs
-    length = c.shape[-1]
-    n_fold = max(1, -(-length // period))
-    c = F.pad(c.to(torch.float64), (0, n_fold * period - length))
-    folded = c.reshape(c.shape[:-1] + (n_fold, period)).sum(-2)
-    return torch.fft.fft(folded, dim=-1)[..., :n_freqs]
-
-
-def _tf_freqz(
-    b: torch.Tensor, a: torch.Tensor, n_freqs: int, whole: bool, sample_rate: float | None
-) -> tuple[torch.Tensor, torch.Tensor]:
-    n = _check_n_freqs(n_freqs)
-    _, freqs = _freq_grid(n, whole, sample_rate)
-    b, a = b.detach().cpu(), a.detach().cpu()
-    h = _poly_response(b, n, whole) / _poly_response(a, n, whole)
-    out = torch.complex128 if common_dtype(b, a) == torch.float64 else torch.complex64
-    return freqs, h.to(out)
-
-
 # ----------------------------------------------------------------------------- first order
 def allpass1_coeff(break_hz: TensorLike, *, sample_rate: float) -> torch.Tensor:
     """Coefficient ``c`` of a first-order allpass whose phase is -90 degrees at ``break_hz``.
@@ -235,7 +176,7 @@ def allpass1_coeff(break_hz: TensorLike, *, sample_rate: float) -> torch.Tensor:
     """
     sr = check_sample_rate(sample_rate)
     check_frequency(break_hz, sr, "break_hz")
-    f = _param(break_hz, "break_hz")
+    f = as_tensor(break_hz, "break_hz")
     t = torch.tan(math.pi * f / sr)
     return (t - 1) / (t + 1)
 
@@ -341,16 +282,16 @@ def allpass2_tf(
         )
     sr = check_sample_rate(sample_rate)
     check_frequency(f0_hz, sr, "f0_hz")
-    f0 = _param(f0_hz, "f0_hz")
+    f0 = as_tensor(f0_hz, "f0_hz")
     w0 = 2 * math.pi * f0 / sr
     if q is not None:
         check_positive(q, "q")
-        qt = _param(q, "q")
+        qt = as_tensor(q, "q")
         alpha = torch.sin(w0) / (2 * qt)
         a1 = -2 * torch.cos(w0) / (1 + alpha)
         a2 = (1 - alpha) / (1 + alpha)
     else:
-        r = check_finite(_param(radius, "radius"), "radius")
+        r = check_finite(as_tensor(radius, "radius"), "radius")
         if bool((r.detach() < 0).any()):
             raise InputError(f"radius: expected 0 <= radius < 1, got radius={radius!r}")
         r = _check_gain(r, "radius")
@@ -812,24 +753,40 @@ class _AllpassModule(nn.Module):
         return self._filter(x, state)
 
     def freqz(
-        self, n_freqs: int = 512, whole: bool = False, sample_rate: float | None = None
+        self,
+        n_freqs: int = 512,
+        whole: bool = False,
+        sample_rate: float | None = None,
+        freqs: Any = None,
     ) -> tuple[torch.Tensor, torch.Tensor]:
-        """Exact frequency response from the transfer function on scipy.signal.freqz's grid.
+        """Exact frequency response from the transfer function, by
+        :func:`~dsp_rnn.filters.freqz` in float64 (exact for any delay length).
 
         Args:
             n_freqs: number of frequencies (>= 1), ``w = pi k / n_freqs`` (``2 pi k`` if
                 ``whole``), endpoint excluded.
             whole: the whole circle ``[0, 2 pi)`` instead of ``[0, pi)``.
             sample_rate: when given, frequencies are returned in Hz, else in rad/sample.
+            freqs: explicit frequencies (Hz with ``sample_rate``, else rad/sample).
 
         Shape:
-            freqs ``(n_freqs,)`` float64; H ``(..., n_freqs)`` complex.
+            freqs ``(n_freqs,)`` float64; H ``(..., n_freqs)`` complex (complex128 for a
+            float64 module, else complex64).
 
         Returns:
             ``(freqs, H)``; ``|H| == 1`` up to rounding.
         """
-        b, a = self.transfer_function()
-        return _tf_freqz(b.detach(), a.detach(), n_freqs, whole, sample_rate)
+        b, a = (t.detach().cpu() for t in self.transfer_function())
+        out = torch.complex128 if common_dtype(b, a) == torch.float64 else torch.complex64
+        f, h = freqz(
+            b.double(),
+            a.double(),
+            n_freqs=n_freqs,
+            whole=whole,
+            sample_rate=sample_rate,
+            freqs=freqs,
+        )
+        return f, h.to(out)
 
 
 def _store(module: nn.Module, name: str, value: torch.Tensor, learnable: bool) -> None:
@@ -905,8 +862,8 @@ class Allpass2(_AllpassModule):
         allpass2_tf(f0_hz, sample_rate=sample_rate, q=q, radius=radius)  # validates
         self.sample_rate = float(sample_rate)
         self.uses_q = q is not None
-        self.register_buffer("f0_hz", _param(f0_hz, "f0_hz").clone())
-        shape_param = _param(q if q is not None else radius, "shape_param")
+        self.register_buffer("f0_hz", as_tensor(f0_hz, "f0_hz").clone())
+        shape_param = as_tensor(q if q is not None else radius, "shape_param")
         self.register_buffer("shape_param", shape_param.clone())
 
     def transfer_function(self) -> tuple[torch.Tensor, torch.Tensor]:

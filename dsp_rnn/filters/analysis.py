@@ -22,18 +22,21 @@ from __future__ import annotations
 
 import math
 import numbers
-from typing import Any, Protocol, runtime_checkable
+from typing import Any, NamedTuple, Protocol, runtime_checkable
 
 import numpy as np
 import torch
 
-from dsp_rnn._validate import check_sample_rate
+from dsp_rnn._validate import check_int, check_sample_rate
 from dsp_rnn.errors import InputError, ShapeError, UnstableFilterError
-from dsp_rnn.filters.convert import _as_sos, _as_tf, _pad_tf
+from dsp_rnn.filters.convert import as_sos, as_tf
 
 __all__ = [
     "System",
     "SupportsFreqz",
+    "FrequencyGrid",
+    "frequency_grid",
+    "unit_circle",
     "freqz",
     "sosfreqz",
     "group_delay",
@@ -70,37 +73,89 @@ def _is_tf(system: Any) -> bool:
     return False
 
 
-def _grid(
-    n_freqs: int,
-    whole: bool,
-    sample_rate: float | None,
-    freqs: Any,
-    dtype: torch.dtype,
-    device: torch.device,
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """(w in rad/sample, the frequencies to return) on ``device`` in ``dtype``."""
+class FrequencyGrid(NamedTuple):
+    """Where a response is evaluated: ``w`` in rad/sample and the ``freqs`` reported (Hz
+    with a sample rate, else ``w``); ``n_freqs``/``whole`` are set for scipy's evenly spaced
+    grid (``w_k = span k / n_freqs``), ``None`` for explicit frequencies."""
+
+    w: torch.Tensor
+    freqs: torch.Tensor
+    n_freqs: int | None
+    whole: bool
+
+
+def frequency_grid(
+    n_freqs: int = 512,
+    *,
+    whole: bool = False,
+    sample_rate: float | None = None,
+    freqs: Any = None,
+    dtype: torch.dtype = torch.float64,
+    device: torch.device | str | None = None,
+) -> FrequencyGrid:
+    """The frequencies every response in this package is evaluated on (``scipy.signal.freqz``).
+
+    Args:
+        n_freqs: number of frequencies, ``>= 1`` (default 512), evenly spaced over
+            ``[0, pi)`` or, with ``whole=True``, ``[0, 2 pi)`` (endpoint excluded).
+        whole: the whole circle (default ``False``: up to Nyquist).
+        sample_rate: Hz; when given, ``freqs`` are reported in Hz, else in rad/sample.
+        freqs: explicit frequencies, 1-D (replaces ``n_freqs``/``whole``), in Hz when
+            ``sample_rate`` is given, else rad/sample.
+        dtype, device: of the returned tensors (default float64, CPU).
+
+    Returns:
+        A :class:`FrequencyGrid` ``(w, freqs, n_freqs, whole)``.
+
+    Raises:
+        InputError: bad ``n_freqs``, ``sample_rate`` or ``freqs``.
+
+    Example:
+        >>> frequency_grid(4, sample_rate=8000).freqs.tolist()
+        [0.0, 1000.0, 2000.0, 3000.0]
+    """
     sr = None if sample_rate is None else check_sample_rate(sample_rate)
     if freqs is not None:
         f = torch.as_tensor(freqs, dtype=dtype, device=device)
         if f.ndim != 1 or not bool(torch.isfinite(f.detach()).all()):
             raise InputError(f"freqs: expected a 1-D tensor of finite frequencies, got {f.shape}")
         f = f.to(dtype)
-        return (f * (2.0 * math.pi / sr) if sr is not None else f), f
-    if isinstance(n_freqs, bool) or not isinstance(n_freqs, numbers.Integral) or n_freqs < 1:
-        raise InputError(f"n_freqs: expected an integer >= 1, got n_freqs={n_freqs!r}")
+        return FrequencyGrid((f * (2.0 * math.pi / sr) if sr is not None else f), f, None, whole)
+    n = check_int(n_freqs, "n_freqs", minimum=1)
     span = 2.0 * math.pi if whole else math.pi
-    w = torch.arange(int(n_freqs), dtype=torch.float64, device=device) * (span / int(n_freqs))
+    w = torch.arange(n, dtype=torch.float64, device=device) * (span / n)
     out = w * (sr / (2.0 * math.pi)) if sr is not None else w
-    return w.to(dtype), out.to(dtype)
+    return FrequencyGrid(w.to(dtype), out.to(dtype), n, bool(whole))
 
 
-def _unit_circle(c: torch.Tensor, w: torch.Tensor, weighted: bool = False) -> torch.Tensor:
-    """sum_k c_k e^{-j w k} (times k if ``weighted``): (..., N) real, (F,) -> (..., F) complex."""
-    k = torch.arange(c.shape[-1], dtype=w.dtype, device=w.device)
-    phase = -w[:, None] * k  # (F, N)
-    basis = torch.polar(torch.ones_like(phase), phase)  # e^{-j w k}
-    coef = c * k if weighted else c
+def unit_circle(c: torch.Tensor, grid: FrequencyGrid, *, weighted: bool = False) -> torch.Tensor:
+    """The polynomial ``sum_k c_k e^{-j w k}`` (times ``k`` if ``weighted``) on ``grid``.
+
+    The one evaluation engine behind :func:`freqz`, :func:`sosfreqz`, :func:`group_delay`
+    and the allpass modules' ``.freqz``. On the evenly spaced grid the sum is a folded FFT,
+    exact for any length (the kernel is periodic in ``k`` with period ``n_freqs``, or
+    ``2 n_freqs`` for the half circle); explicit frequencies use complex exponentials.
+
+    Shape:
+        ``c (..., N)`` real -> ``(..., F)`` complex (complex128 for float64 ``c``, else
+        complex64).
+
+    Properties: plain torch, differentiable w.r.t. ``c`` (and explicit frequencies); CPU
+    or CUDA.
+    """
     cplx = torch.complex128 if c.dtype == torch.float64 else torch.complex64
+    k = torch.arange(c.shape[-1], dtype=c.dtype, device=c.device)
+    coef = c * k if weighted else c
+    if grid.n_freqs is not None:
+        n = grid.n_freqs
+        period = n if grid.whole else 2 * n
+        n_fold = max(1, -(-coef.shape[-1] // period))
+        coef = torch.nn.functional.pad(coef, (0, n_fold * period - coef.shape[-1]))
+        folded = coef.reshape(coef.shape[:-1] + (n_fold, period)).sum(-2)
+        return torch.fft.fft(folded, dim=-1)[..., :n].to(cplx)
+    w = grid.w.to(device=c.device)
+    phase = -w[:, None] * k.to(w.dtype)  # (F, N)
+    basis = torch.polar(torch.ones_like(phase), phase)  # e^{-j w k}
     return coef.to(cplx) @ basis.to(cplx).transpose(0, 1)
 
 
@@ -203,15 +258,17 @@ def freqz(
         if freqs is not None:
             kwargs["freqs"] = freqs
         return b.freqz(**kwargs)
-    bt, at = _as_tf(b, a)
+    bt, at = as_tf(b, a)
     try:
         torch.broadcast_shapes(bt.shape[:-1], at.shape[:-1])
     except RuntimeError as exc:
         raise ShapeError(
             f"b {tuple(bt.shape)} and a {tuple(at.shape)}: leading dims do not broadcast"
         ) from exc
-    w, f = _grid(n_freqs, whole, sample_rate, freqs, bt.dtype, bt.device)
-    return f, _unit_circle(bt, w) / _unit_circle(at, w)
+    g = frequency_grid(
+        n_freqs, whole=whole, sample_rate=sample_rate, freqs=freqs, dtype=bt.dtype, device=bt.device
+    )
+    return g.freqs, unit_circle(bt, g) / unit_circle(at, g)
 
 
 def sosfreqz(
@@ -253,10 +310,12 @@ def sosfreqz(
         >>> [round(v, 3) for v in (20 * h.abs().log10()).tolist()]  # 0 dB, -3 dB at cutoff
         [0.0, -3.01]
     """
-    t = _as_sos(sos)
-    w, f = _grid(n_freqs, whole, sample_rate, freqs, t.dtype, t.device)
-    h = _unit_circle(t[..., :3], w) / _unit_circle(t[..., 3:], w)  # (..., S, F)
-    return f, h.prod(-2)
+    t = as_sos(sos)
+    g = frequency_grid(
+        n_freqs, whole=whole, sample_rate=sample_rate, freqs=freqs, dtype=t.dtype, device=t.device
+    )
+    h = unit_circle(t[..., :3], g) / unit_circle(t[..., 3:], g)  # (..., S, F)
+    return g.freqs, h.prod(-2)
 
 
 def group_delay(
@@ -300,25 +359,31 @@ def group_delay(
         [2.0, 2.0, 2.0]
     """
     if _is_tf(system):
-        b, a = _as_tf(*system)
-        b, a = _pad_tf(b, a)
+        b, a = as_tf(*system, pad=True)
         num, den = b.unsqueeze(-2), a.unsqueeze(-2)  # (..., 1, N + 1)
     else:
-        t = _as_sos(system)
+        t = as_sos(system)
         num, den = t[..., :3], t[..., 3:]  # (..., S, 3)
-    w, f = _grid(n_freqs, whole, sample_rate, freqs, num.dtype, num.device)
+    g = frequency_grid(
+        n_freqs,
+        whole=whole,
+        sample_rate=sample_rate,
+        freqs=freqs,
+        dtype=num.dtype,
+        device=num.device,
+    )
     eps = torch.finfo(num.dtype).eps
 
     def term(c: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        val = _unit_circle(c, w)
+        val = unit_circle(c, g)
         tiny = val.abs() <= 10 * eps * c.abs().sum(-1, keepdim=True)
-        ratio = _unit_circle(c, w, weighted=True) / torch.where(tiny, 1.0, val)
+        ratio = unit_circle(c, g, weighted=True) / torch.where(tiny, 1.0, val)
         return torch.where(tiny, 0.0, ratio.real), tiny
 
     tb, sing = term(num)
     ta, _ = term(den)
     gd = torch.where(sing, 0.0, tb - ta).sum(-2)
-    return f, gd
+    return g.freqs, gd
 
 
 def impulse_response(system: System, n_samples: int) -> torch.Tensor:
@@ -347,14 +412,13 @@ def impulse_response(system: System, n_samples: int) -> torch.Tensor:
     """
     from dsp_rnn.filters.filtering import lfilter, sosfilt  # heavy kernels: import on use
 
-    if isinstance(n_samples, bool) or not isinstance(n_samples, numbers.Integral) or n_samples < 1:
-        raise InputError(f"n_samples: expected an integer >= 1, got n_samples={n_samples!r}")
+    n_samples = check_int(n_samples, "n_samples", minimum=1)
     if _is_tf(system):
-        b, a = _as_tf(*system)
+        b, a = as_tf(*system)
         delta = torch.zeros(int(n_samples), dtype=b.dtype, device=b.device)
         delta[0] = 1.0
         return lfilter(b, a, delta)
-    t = _as_sos(system)
+    t = as_sos(system)
     delta = torch.zeros(int(n_samples), dtype=t.dtype, device=t.device)
     delta[0] = 1.0
     return sosfilt(t, delta)
@@ -385,9 +449,9 @@ def poles(system: System) -> torch.Tensor:
         [-0.5, 0.5]
     """
     if _is_tf(system):
-        b, a = _pad_tf(*_as_tf(*system))
+        b, a = as_tf(*system, pad=True)
         return _poly_roots(a)
-    return _sos_roots(_as_sos(system), numerator=False)
+    return _sos_roots(as_sos(system), numerator=False)
 
 
 def zeros(system: System) -> torch.Tensor:
@@ -416,9 +480,9 @@ def zeros(system: System) -> torch.Tensor:
         [-1.0, 1.0]
     """
     if _is_tf(system):
-        b, a = _pad_tf(*_as_tf(*system))
+        b, a = as_tf(*system, pad=True)
         return _poly_roots(b)
-    return _sos_roots(_as_sos(system), numerator=True)
+    return _sos_roots(as_sos(system), numerator=True)
 
 
 def _radius(system: System) -> torch.Tensor:

@@ -22,7 +22,6 @@ numpy/scipy in float64, take one filter, and are not differentiable.
 
 from __future__ import annotations
 
-import numbers
 from typing import Any
 
 import numpy as np
@@ -35,6 +34,8 @@ from dsp_rnn._validate import as_tensor, check_finite, common_dtype
 from dsp_rnn.errors import InputError, NonFiniteError, ShapeError
 
 __all__ = [
+    "as_sos",
+    "as_tf",
     "tf2sos",
     "sos2tf",
     "tf2zpk",
@@ -51,8 +52,25 @@ _PAIRINGS = (None, "nearest", "keep_odd", "minimal")
 
 
 # ----------------------------------------------------------------------------- validation
-def _as_sos(sos: Any, name: str = "sos") -> torch.Tensor:
-    """Check an SOS array: shape (..., S >= 1, 6), finite, a0 != 0. Returns a float tensor."""
+def as_sos(sos: Any, name: str = "sos") -> torch.Tensor:
+    """Second-order sections as a checked float tensor (the one SOS coercion of the package).
+
+    Args:
+        sos: rows ``[b0 b1 b2 a0 a1 a2]`` (tensor, array or nested list); the dtype rule is
+            :func:`~dsp_rnn._validate.as_tensor`'s.
+        name: the argument's name in messages (default ``"sos"``).
+
+    Shape:
+        ``(..., n_sections >= 1, 6)``, returned unchanged (not normalised by ``a0``).
+
+    Raises:
+        ShapeError: another shape. NonFiniteError: NaN/inf. InputError: ``a0 == 0`` in a
+        section, or not numbers.
+
+    Example:
+        >>> as_sos([[1.0, 0.0, 0.0, 1.0, -0.5, 0.0]]).shape
+        torch.Size([1, 6])
+    """
     t = as_tensor(sos, name)
     if t.ndim < 2 or t.shape[-1] != 6 or t.shape[-2] == 0:
         raise ShapeError(
@@ -69,11 +87,29 @@ def _as_sos(sos: Any, name: str = "sos") -> torch.Tensor:
     return t
 
 
-def _as_tf(b: Any, a: Any) -> tuple[torch.Tensor, torch.Tensor]:
-    """Check (b, a): at least one coefficient each, finite, a0 != 0, one float dtype."""
-    # a bare number is a one-coefficient polynomial (freqz's default a=1)
-    bt = as_tensor([float(b)] if _is_number(b) else b, "b", min_ndim=1)
-    at = as_tensor([float(a)] if _is_number(a) else a, "a", min_ndim=1)
+def as_tf(b: Any, a: Any, *, pad: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
+    """A transfer function ``(b, a)`` as checked float tensors of one dtype (the one
+    transfer-function coercion of the package).
+
+    Args:
+        b, a: coefficients of ``z^-1``; a scalar (``freqz``'s default ``a=1``) is a
+            one-coefficient polynomial. Not normalised by ``a0``.
+        pad: zero-pad the shorter of ``b``, ``a`` on the right to one length and broadcast
+            their leading dims (default ``False``: lengths and leading dims as given).
+
+    Shape:
+        ``b (..., M + 1)``, ``a (..., N + 1)``; with ``pad``, both ``(..., max(M, N) + 1)``.
+
+    Raises:
+        ShapeError: no coefficients, or (with ``pad``) leading dims that do not broadcast.
+        NonFiniteError: NaN/inf. InputError: ``a0 == 0``, or not numbers.
+
+    Example:
+        >>> as_tf([1.0], 1.0, pad=False)
+        (tensor([1.]), tensor([1.]))
+    """
+    bt, at = as_tensor(b, "b"), as_tensor(a, "a")
+    bt, at = (t.reshape(1) if t.ndim == 0 else t for t in (bt, at))
     for name, t in (("b", bt), ("a", at)):
         if t.shape[-1] == 0:
             raise ShapeError(
@@ -86,11 +122,8 @@ def _as_tf(b: Any, a: Any) -> tuple[torch.Tensor, torch.Tensor]:
             f"a: expected a0 != 0 (the leading denominator coefficient), got a={_short(at)}"
         )
     dtype = common_dtype(bt, at)
-    return bt.to(dtype), at.to(dtype=dtype, device=bt.device)
-
-
-def _is_number(value: Any) -> bool:
-    return isinstance(value, numbers.Real) and not isinstance(value, bool)
+    bt, at = bt.to(dtype), at.to(dtype=dtype, device=bt.device)
+    return _pad_tf(bt, at) if pad else (bt, at)
 
 
 def _short(t: torch.Tensor, n: int = 8) -> str:
@@ -297,7 +330,7 @@ def tf2sos(b: Any, a: Any, *, pairing: str | None = None) -> torch.Tensor:
         >>> [round(v, 9) for v in sos[0].tolist()]
         [1.0, 2.0, 1.0, 1.0, -0.5, 0.25]
     """
-    bt, at = _as_tf(b, a)
+    bt, at = as_tf(b, a)
     _single(bt, "b", 1)
     _single(at, "a", 1)
     _check_pairing(pairing)
@@ -338,7 +371,7 @@ def sos2tf(sos: Any) -> tuple[torch.Tensor, torch.Tensor]:
         >>> b.tolist(), a.tolist()
         ([1.0, 2.0, 1.0, 0.0, 0.0], [1.0, -1.0, 0.25, 0.0, 0.0])
     """
-    t = _as_sos(sos)
+    t = as_sos(sos)
     t = t / t[..., 3:4]
     b, a = t[..., 0, :3], t[..., 0, 3:]
     for s in range(1, t.shape[-2]):
@@ -376,7 +409,7 @@ def tf2zpk(b: Any, a: Any) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         >>> z.tolist(), p.tolist(), float(k)
         ([(0.5+0j)], [(0.5+0j)], 2.0)
     """
-    bt, at = _as_tf(b, a)
+    bt, at = as_tf(b, a)
     _single(bt, "b", 1)
     _single(at, "a", 1)
     bp, ap = _pad_tf(bt, at)
@@ -529,7 +562,7 @@ def sos2zpk(sos: Any) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         >>> sorted(round(v.real, 9) for v in z.tolist()), p.tolist(), float(k)
         ([-0.5, 0.5], [0j, 0j], 1.0)
     """
-    t = _as_sos(sos)
+    t = as_sos(sos)
     _single(t, "sos", 2)
     arr = _np(t)
     zeros, poles, k = [], [], 1.0
@@ -587,7 +620,7 @@ def tf2ss(b: Any, a: Any) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, tor
         >>> A.tolist(), B.tolist(), C.tolist(), D.tolist()
         ([[0.9]], [[1.0]], [[1.4]], [[1.0]])
     """
-    bt, at = _as_tf(b, a)
+    bt, at = as_tf(b, a)
     bp, ap = _pad_tf(bt, at)
     bp, ap = bp / ap[..., :1], ap / ap[..., :1]
     batch, n = bp.shape[:-1], bp.shape[-1] - 1
@@ -671,7 +704,7 @@ def sos2ss(sos: Any) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Te
         >>> h  # (1 - 0.5 z^-1)^-2: 1, 1, 0.75, 0.5
         [1.0, 1.0, 0.75, 0.5]
     """
-    t = _as_sos(sos)
+    t = as_sos(sos)
     t = t / t[..., 3:4]
     A, B, C, D = tf2ss(t[..., 0, :3], t[..., 0, 3:])
     for s in range(1, t.shape[-2]):
@@ -752,3 +785,6 @@ def _conjugate_clean(r: np.ndarray, tol: float = 1e-8) -> np.ndarray:
     small = np.abs(r.imag) <= tol * np.maximum(np.abs(r), 1.0)
     r[small] = r[small].real
     return r
+
+
+_as_sos = as_sos  # the former private name, for callers not yet moved to ``as_sos``

@@ -31,6 +31,7 @@ from dsp_rnn._validate import (
     as_tensor,
     check_finite,
     check_frequency,
+    check_int,
     check_positive,
     check_sample_rate,
     common_dtype,
@@ -61,13 +62,6 @@ _Param = float | torch.Tensor
 
 
 # ----------------------------------------------------------------------------- cookbook core
-def _param(value: Any, name: str) -> torch.Tensor:
-    # Python numbers become 0-dim tensors (as_tensor would make them shape (1,))
-    if isinstance(value, numbers.Real) and not isinstance(value, bool):
-        return torch.tensor(float(value), dtype=torch.float64)
-    return as_tensor(value, name)
-
-
 def _prepare(
     f0_hz: Any,
     q: Any,
@@ -78,14 +72,13 @@ def _prepare(
     """Validate and broadcast the design parameters; return float64 tensors + output dtype."""
     sr = check_sample_rate(sample_rate)
     named = [("f0_hz", f0_hz), ("q", q)] + ([("gain_db", gain_db)] if gain_db is not None else [])
-    tensors = [_param(v, name) for name, v in named]
+    # computed in float64 (Python numbers are not rounded to float32 first)
+    tensors = [as_tensor(v, name, dtype=torch.float64) for name, v in named]
     for (name, _), t in zip(named, tensors, strict=True):
         check_finite(t, name)
     check_frequency(tensors[0], sr, "f0_hz")
     check_positive(tensors[1], "q")
-    user_tensors = [
-        t for (_, v), t in zip(named, tensors, strict=True) if isinstance(v, torch.Tensor)
-    ]
+    user_tensors = [v for _, v in named if isinstance(v, torch.Tensor)]
     out_dtype = dtype if dtype is not None else common_dtype(*user_tensors)
     device = user_tensors[0].device if user_tensors else None
     try:
@@ -510,9 +503,7 @@ _BTYPES = ("lowpass", "highpass", "bandpass", "bandstop")
 
 
 def _check_order(order: Any) -> int:
-    if isinstance(order, bool) or not isinstance(order, numbers.Integral) or int(order) < 1:
-        raise InputError(f"order: expected an integer >= 1, got order={order!r}")
-    return int(order)
+    return check_int(order, "order", minimum=1)
 
 
 def _check_cutoff(cutoff_hz: Any, btype: str, sample_rate: float) -> float | tuple[float, float]:

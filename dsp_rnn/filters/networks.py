@@ -37,9 +37,17 @@ import numpy as np
 import torch
 from torch import nn
 
-from dsp_rnn._validate import as_tensor, check_finite, check_positive, check_sample_rate
+from dsp_rnn._validate import (
+    as_tensor,
+    check_finite,
+    check_int,
+    check_positive,
+    check_sample_rate,
+    check_seed,
+)
 from dsp_rnn.errors import InputError, ShapeError, UnstableFilterError
-from dsp_rnn.filters.allpass import TensorLike, _check_n_freqs, _freq_grid, _param
+from dsp_rnn.filters.allpass import TensorLike
+from dsp_rnn.filters.analysis import frequency_grid
 
 __all__ = [
     "householder_matrix",
@@ -61,9 +69,7 @@ _COMPLEX = {torch.float32: torch.complex64, torch.float64: torch.complex128}
 
 # ----------------------------------------------------------------------------- matrices
 def _check_size(n: Any) -> int:
-    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
-        raise InputError(f"n: expected an integer >= 1, got n={n!r}")
-    return int(n)
+    return check_int(n, "n", minimum=1)
 
 
 def householder_matrix(n: int, *, dtype: torch.dtype = torch.float32) -> torch.Tensor:
@@ -124,12 +130,6 @@ def hadamard_matrix(n: int, *, dtype: torch.dtype = torch.float32) -> torch.Tens
     return (h / math.sqrt(n)).to(dtype)
 
 
-def _check_seed(seed: Any) -> int:
-    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)):
-        raise InputError(f"seed: expected an integer, got seed={seed!r}")
-    return int(seed)
-
-
 def random_orthogonal(n: int, *, seed: int, dtype: torch.dtype = torch.float32) -> torch.Tensor:
     """A random orthogonal matrix, Haar-distributed (QR of a Gaussian matrix, signs fixed).
 
@@ -156,7 +156,7 @@ def random_orthogonal(n: int, *, seed: int, dtype: torch.dtype = torch.float32) 
         >>> torch.allclose(q.T @ q, torch.eye(5, dtype=torch.float64))
         True
     """
-    n, seed = _check_size(n), _check_seed(seed)
+    n, seed = _check_size(n), check_seed(seed)
     gen = torch.Generator().manual_seed(seed)
     q, r = torch.linalg.qr(torch.randn((n, n), generator=gen, dtype=torch.float64))
     return (q * torch.sign(torch.diagonal(r))).to(dtype)
@@ -184,7 +184,7 @@ def random_unitary(n: int, *, seed: int, dtype: torch.dtype = torch.complex64) -
         >>> torch.allclose(u.mH @ u, torch.eye(3, dtype=torch.complex128))
         True
     """
-    n, seed = _check_size(n), _check_seed(seed)
+    n, seed = _check_size(n), check_seed(seed)
     if dtype not in _REAL:
         raise InputError(f"dtype: expected complex64 or complex128, got {dtype}")
     gen = torch.Generator().manual_seed(seed)
@@ -230,7 +230,7 @@ def rt60_to_gains(
     sr = check_sample_rate(sample_rate)
     check_positive(rt60_seconds, "rt60_seconds")
     check_positive(delays_samples, "delays_samples")
-    t60 = _param(rt60_seconds, "rt60_seconds")
+    t60 = as_tensor(rt60_seconds, "rt60_seconds")
     m = torch.as_tensor(
         np.asarray(
             delays_samples.detach().cpu()
@@ -273,7 +273,7 @@ def _check_delays(delays: Any) -> list[int]:
 
 
 def _as_matrix(value: Any, name: str) -> torch.Tensor:
-    """A real or complex tensor (matrix or gains); real values follow :func:`_param`'s rule."""
+    """A real or complex tensor (matrix or gains); real values follow ``as_tensor``'s rule."""
     if isinstance(value, torch.Tensor) and value.is_complex():
         t = value
     elif not isinstance(value, torch.Tensor) and np.iscomplexobj(np.asarray(value)):
@@ -282,7 +282,7 @@ def _as_matrix(value: Any, name: str) -> torch.Tensor:
             arr.astype(np.complex128 if arr.dtype == np.complex128 else np.complex64)
         )
     else:
-        t = _param(value, name)
+        t = as_tensor(value, name)
     return check_finite(t, name)
 
 
@@ -332,7 +332,9 @@ class _Net:
             if output_gains is None
             else _as_matrix(output_gains, "output_gains")
         )
-        gam = torch.ones(n, dtype=real) if line_gains is None else _param(line_gains, "line_gains")
+        gam = (
+            torch.ones(n, dtype=real) if line_gains is None else as_tensor(line_gains, "line_gains")
+        )
         d = _as_matrix(direct_gain, "direct_gain")
         for name, t in (
             ("input_gains", b),
@@ -381,7 +383,7 @@ def _gerzon_net(delays_samples: Any, feedback_matrix: Any, gain: Any) -> _Net:
     n = len(delays)
     u = _as_matrix(feedback_matrix, "feedback_matrix")
     _check_unitary(u, n, "feedback_matrix")
-    g = check_finite(_param(gain, "gain"), "gain")
+    g = check_finite(as_tensor(gain, "gain"), "gain")
     if g.ndim > 1 or (g.ndim == 1 and g.shape[0] not in (1, n)):
         raise ShapeError(f"gain: expected a scalar or shape ({n},), got {tuple(g.shape)}")
     bad = g.detach().abs() >= 1
@@ -456,17 +458,13 @@ def _run(
     m_min = min(net.delays)
     if block_size is None:
         length = m_min
-    elif (
-        isinstance(block_size, bool)
-        or not isinstance(block_size, int)
-        or not 1 <= block_size <= m_min
-    ):
-        raise InputError(
-            f"block_size: expected an integer 1 <= block_size <= min(delays_samples)={m_min}, "
-            f"got block_size={block_size!r}"
-        )
     else:
-        length = block_size
+        length = check_int(block_size, "block_size", minimum=1)
+        if length > m_min:
+            raise InputError(
+                f"block_size: expected 1 <= block_size <= min(delays_samples)={m_min}, "
+                f"got block_size={length}"
+            )
     offsets = torch.tensor(np.cumsum([0] + net.delays[:-1]), device=dev)
     index: dict[int, tuple[torch.Tensor, torch.Tensor]] = {}
     gam_col = gam[:, None]
@@ -489,8 +487,7 @@ def _run(
 def _freqz(
     net: _Net, n_freqs: int, whole: bool, sample_rate: float | None
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    n_freqs = _check_n_freqs(n_freqs)
-    w, freqs = _freq_grid(n_freqs, whole, sample_rate)
+    w, freqs, _, _ = frequency_grid(n_freqs, whole=whole, sample_rate=sample_rate)
     params = [t.detach() for t in net.params()]
     a, b, c, d, gam = (t.cpu().to(torch.complex128) for t in params)
     m = torch.tensor(net.delays, dtype=torch.float64)
@@ -782,7 +779,7 @@ class FDN(nn.Module):
         gains = {
             "input_gains": net.b[:, 0] if net.siso_in else net.b,
             "output_gains": net.c[0] if net.siso_out else net.c,
-            "direct_gain": _param(direct_gain, "direct_gain"),
+            "direct_gain": as_tensor(direct_gain, "direct_gain"),
             "line_gains": net.gamma,
         }
         for name, value in gains.items():
@@ -871,7 +868,7 @@ class GerzonAllpass(nn.Module):
         _gerzon_net(delays, u, gain)  # validates
         self.delays_samples = delays
         self.register_buffer("feedback_matrix", u.detach().clone())
-        _store(self, "gain", _param(gain, "gain").to(_REAL.get(u.dtype, u.dtype)), learnable)
+        _store(self, "gain", as_tensor(gain, "gain").to(_REAL.get(u.dtype, u.dtype)), learnable)
 
     @property
     def state_size(self) -> int:

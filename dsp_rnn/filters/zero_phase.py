@@ -20,8 +20,9 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
-from dsp_rnn._validate import as_tensor, check_finite, common_dtype
+from dsp_rnn._validate import as_tensor, check_finite, check_int
 from dsp_rnn.errors import InputError, ShapeError, UnstableFilterError
+from dsp_rnn.filters.convert import as_sos, as_tf
 from dsp_rnn.filters.filtering import lfilter, sosfilt
 
 __all__ = ["lfilter_zi", "sosfilt_zi", "lfiltic", "filtfilt", "sosfiltfilt"]
@@ -30,46 +31,12 @@ _PADTYPES = ("odd", "even", "constant", None)
 
 
 # ----------------------------------------------------------------------------- helpers
-def _poly(value: Any, name: str) -> torch.Tensor:
-    """Coefficients ``(..., n >= 1)``; a scalar is a one-coefficient polynomial."""
-    t = as_tensor(value, name)
-    t = t.reshape(1) if t.ndim == 0 else t
-    if t.shape[-1] == 0:
-        raise ShapeError(f"{name}: expected at least one coefficient, got shape {tuple(t.shape)}")
-    return check_finite(t, name)
-
-
-def _tf(b: Any, a: Any) -> tuple[torch.Tensor, torch.Tensor]:
-    """``(b, a)`` in one dtype, ``a0 != 0``, not yet normalised."""
-    bt, at = _poly(b, "b"), _poly(a, "a")
-    dtype = common_dtype(bt, at)
-    bt, at = bt.to(dtype), at.to(dtype=dtype, device=bt.device)
-    if bool((at[..., 0].detach() == 0).any()):
-        raise InputError("a: expected a0 != 0 (the leading denominator coefficient), found a0 == 0")
-    return bt, at
-
-
-def _as_sos(sos: Any) -> torch.Tensor:
-    t = as_tensor(sos, "sos", min_ndim=2)
-    if t.shape[-1] != 6 or t.shape[-2] == 0:
-        raise ShapeError(
-            f"sos: expected shape (..., n_sections >= 1, 6) with rows [b0 b1 b2 a0 a1 a2], "
-            f"got {tuple(t.shape)}"
-        )
-    check_finite(t, "sos")
-    if bool((t[..., 3].detach() == 0).any()):
-        raise InputError("sos: expected a0 != 0 in every section, found a0 == 0")
-    return t
-
-
 def _pad(x: torch.Tensor, padtype: str | None, padlen: Any, default: int):
     """Extend ``x`` at both ends as ``scipy.signal.filtfilt`` does; returns (edge, ext)."""
     if not (padtype is None or isinstance(padtype, str)) or padtype not in _PADTYPES:
         raise InputError(f"padtype: expected one of {_PADTYPES}, got padtype={padtype!r}")
-    if padlen is not None and (
-        isinstance(padlen, bool) or not isinstance(padlen, int) or padlen < 0
-    ):
-        raise InputError(f"padlen: expected None or an integer >= 0, got padlen={padlen!r}")
+    if padlen is not None:
+        padlen = check_int(padlen, "padlen", minimum=0)
     edge = 0 if padtype is None else (default if padlen is None else padlen)
     n_t = x.shape[-1]
     if n_t <= edge:
@@ -123,7 +90,7 @@ def lfilter_zi(b: Any, a: Any) -> torch.Tensor:
         >>> y  # already settled at the DC gain 2 times the step: no transient
         tensor([4., 4., 4., 4.])
     """
-    bt, at = _tf(b, a)
+    bt, at = as_tf(b, a)
     n = max(bt.shape[-1], at.shape[-1])
     bt = F.pad(bt, (0, n - bt.shape[-1])) / at[..., :1]
     at = F.pad(at, (0, n - at.shape[-1])) / at[..., :1]
@@ -182,7 +149,7 @@ def sosfilt_zi(sos: Any) -> torch.Tensor:
         >>> bool(torch.allclose(y, x))  # a lowpass in steady state passes DC unchanged
         True
     """
-    t = _as_sos(sos)
+    t = as_sos(sos)
     t = t / t[..., 3:4]
     zi = lfilter_zi(t[..., :3], t[..., 3:])  # (..., S, 2)
     dc = t[..., :3].sum(-1) / t[..., 3:].sum(-1)  # (..., S)
@@ -221,7 +188,7 @@ def lfiltic(b: Any, a: Any, y: Any, x: Any = None) -> torch.Tensor:
         >>> lfilter(b, a, torch.zeros(3), lfiltic(b, a, y_past))[0]  # keeps decaying
         tensor([2.0000, 1.0000, 0.5000])
     """
-    bt, at = _tf(b, a)
+    bt, at = as_tf(b, a)
     yt = as_tensor(y, "y", dtype=bt.dtype, device=bt.device)
     yt = check_finite(yt.reshape(1) if yt.ndim == 0 else yt, "y")
     m, k = bt.shape[-1] - 1, at.shape[-1] - 1
@@ -293,7 +260,7 @@ def filtfilt(b: Any, a: Any, x: Any, padtype: str | None = "odd", padlen: int | 
         >>> filtfilt(torch.tensor([0.5, 0.5]), 1.0, x, padtype=None)  # symmetric smoothing
         tensor([0.0000, 0.2500, 0.5000, 0.2500, 0.0000])
     """
-    bt, at = _tf(b, a)
+    bt, at = as_tf(b, a)
     xt = as_tensor(x, "x", min_ndim=1)
     edge, ext = _pad(xt, padtype, padlen, 3 * max(bt.shape[-1], at.shape[-1]))
     zi = lfilter_zi(bt, at)
@@ -340,7 +307,7 @@ def sosfiltfilt(sos: Any, x: Any, padtype: str | None = "odd", padlen: int | Non
         >>> err(sosfiltfilt(sos, x)), err(sosfilt(sos, x))  # a passband tone: no lag
         (0.01, 0.15)
     """
-    t = _as_sos(sos)
+    t = as_sos(sos)
     xt = as_tensor(x, "x", min_ndim=1)
     n_sec = t.shape[-2]
     # sections that are first order in both b and a do not lengthen the filter (as scipy)

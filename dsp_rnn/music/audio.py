@@ -29,7 +29,7 @@ import soundfile as sf
 import torch
 
 from dsp_rnn._atomic import atomic_file, check_target
-from dsp_rnn._validate import as_tensor, check_finite
+from dsp_rnn._validate import as_tensor, check_finite, check_float_dtype, check_int
 from dsp_rnn.errors import AudioError, InputError, ShapeError
 
 __all__ = [
@@ -60,16 +60,8 @@ Normalize = Literal["peak", "rms"] | None
 
 
 # ------------------------------------------------------------------------------- validation
-def _check_int(value: Any, name: str, *, minimum: int = 1) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
-        raise InputError(f"{name}: expected an integer >= {minimum}, got {name}={value!r}")
-    return int(value)
-
-
 def _check_dtype(dtype: Any) -> str:
-    if dtype not in _FLOATS:
-        raise InputError(f"dtype: expected torch.float32 or torch.float64, got {dtype!r}")
-    return _FLOATS[dtype]
+    return _FLOATS[check_float_dtype(dtype)]
 
 
 def _check_normalize(normalize: Any, level_db: float | None) -> float | None:
@@ -189,7 +181,7 @@ def _load(
     """:func:`read_audio`, also returning the file's own sample rate."""
     np_dtype = _check_dtype(dtype)
     if sample_rate is not None:
-        _check_int(sample_rate, "sample_rate")
+        check_int(sample_rate, "sample_rate", minimum=1)
     level = _check_normalize(normalize, level_db)
     if not isinstance(mono, bool):
         raise InputError(f"mono: expected True or False, got {mono!r}")
@@ -339,7 +331,7 @@ def write_audio(
         ...
         dsp_rnn.errors.AudioError: ...tone.wav: exists; pass overwrite=True to replace it
     """
-    rate = _check_int(sample_rate, "sample_rate")
+    rate = check_int(sample_rate, "sample_rate", minimum=1)
     if subtype not in _SUBTYPES:
         raise InputError(f"subtype: expected one of {', '.join(_SUBTYPES)}, got {subtype!r}")
     if normalize not in (None, "peak"):
@@ -386,7 +378,7 @@ def write_audio(
 
 # ------------------------------------------------------------------------------------ mu-law
 def _check_channels(quantization_channels: Any) -> int:
-    return _check_int(quantization_channels, "quantization_channels", minimum=2)
+    return check_int(quantization_channels, "quantization_channels", minimum=2)
 
 
 def mu_law_encode(x: Any, quantization_channels: int = 256) -> torch.Tensor:
@@ -530,8 +522,8 @@ def frame_windows(x: Any, *, window: int, hop: int, pad_tail: bool = False) -> t
         >>> frame_windows(x, window=4, hop=4, pad_tail=True)[-1]
         tensor([8., 9., 0., 0.])
     """
-    window = _check_int(window, "window")
-    hop = _check_int(hop, "hop")
+    window = check_int(window, "window", minimum=1)
+    hop = check_int(hop, "hop", minimum=1)
     t = as_tensor(x, "x", min_ndim=1)
     n = t.shape[-1]
     if pad_tail and n > 0:

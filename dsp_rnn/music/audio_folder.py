@@ -19,8 +19,9 @@ from typing import Any, Literal, NamedTuple
 
 import torch
 
+from dsp_rnn._validate import check_int
 from dsp_rnn.errors import AudioError, InputError
-from dsp_rnn.music.audio import AUDIO_EXTENSIONS, Normalize, _check_int, _load
+from dsp_rnn.music.audio import AUDIO_EXTENSIONS, Normalize, _load
 from dsp_rnn.music.folder import split_of
 
 __all__ = ["AudioFolder", "SkippedFile"]
@@ -118,9 +119,9 @@ class AudioFolder:
         normalize: Normalize = None,
         max_seconds: float | None = None,
     ) -> None:
-        self.sample_rate = _check_int(sample_rate, "sample_rate")
-        self.window = _check_int(window, "window")
-        self.hop = self.window if hop is None else _check_int(hop, "hop")
+        self.sample_rate = check_int(sample_rate, "sample_rate", minimum=1)
+        self.window = check_int(window, "window", minimum=1)
+        self.hop = self.window if hop is None else check_int(hop, "hop", minimum=1)
         if isinstance(valid_fraction, bool) or not (
             isinstance(valid_fraction, (int, float)) and 0.0 <= valid_fraction < 1.0
         ):
@@ -332,7 +333,7 @@ class AudioFolder:
         Raises:
             InputError: a bad ``batch_size`` or ``split``, or a split without windows.
         """
-        batch_size = _check_int(batch_size, "batch_size")
+        batch_size = check_int(batch_size, "batch_size", minimum=1)
         index = self._windows[self._check_split(split)]
         if index.shape[0] == 0:
             raise InputError(f"split {split!r} of {self.root} has no windows (no file in it)")
@@ -372,7 +373,7 @@ class AudioFolder:
             InputError: a bad ``batch_size`` or ``split``, or less than one window of
                 audio per lane.
         """
-        batch_size = _check_int(batch_size, "batch_size")
+        batch_size = check_int(batch_size, "batch_size", minimum=1)
         want = self._check_split(split) == "valid"
         ids = [i for i, v in enumerate(self._in_valid) if v == want]
         if shuffle:

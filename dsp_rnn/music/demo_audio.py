@@ -16,7 +16,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from dsp_rnn.music.audio import _check_int, write_audio
+from dsp_rnn._validate import check_int, check_seed
+from dsp_rnn.music.audio import write_audio
 
 __all__ = ["DemoNote", "DemoPhrase", "demo_phrases", "render_phrase", "make_demo_audio"]
 
@@ -129,8 +130,8 @@ def demo_phrases(*, n_files: int = 8, seed: int = 0) -> list[DemoPhrase]:
         >>> [p.kind for p in demo_phrases(n_files=4)]
         ['melody', 'arpeggio', 'chords', 'melody']
     """
-    n_files = _check_int(n_files, "n_files")
-    seed = _check_int(seed, "seed", minimum=0)
+    n_files = check_int(n_files, "n_files", minimum=1)
+    seed = check_seed(seed)
     return [_phrase(i, np.random.default_rng([seed, i])) for i in range(n_files)]
 
 
@@ -158,7 +159,7 @@ def render_phrase(phrase: DemoPhrase, *, sample_rate: int = 16000) -> torch.Tens
         >>> phrase.seconds, x.shape, round(float(x.abs().max()), 4)
         (2.5, torch.Size([20000]), 0.8)
     """
-    sr = _check_int(sample_rate, "sample_rate")
+    sr = check_int(sample_rate, "sample_rate", minimum=1)
     n = int(round(phrase.seconds * sr))
     out = np.zeros(n)
     attack = max(1, int(0.003 * sr))
@@ -215,7 +216,7 @@ def make_demo_audio(
         >>> [p.suffix for p in paths]
         ['.wav', '.wav']
     """
-    sr = _check_int(sample_rate, "sample_rate")
+    sr = check_int(sample_rate, "sample_rate", minimum=1)
     phrases = demo_phrases(n_files=n_files, seed=seed)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)

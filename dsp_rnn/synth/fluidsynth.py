@@ -16,6 +16,7 @@ from pathlib import Path
 
 import soundfile
 
+from dsp_rnn._validate import check_int
 from dsp_rnn.errors import FluidSynthNotFoundError, InputError, MidiError, RenderError
 
 __all__ = ["find_fluidsynth", "check_soundfont", "render_soundfont", "fluidsynth_version"]
@@ -159,9 +160,7 @@ def render_soundfont(
             message has FluidSynth's last error line and names the files. The other errors
             come before FluidSynth runs and leave ``out_path`` as it was.
     """
-    rate_ok = isinstance(sample_rate, int) and not isinstance(sample_rate, bool)
-    if not (rate_ok and 8000 <= sample_rate <= 192000):
-        raise InputError(f"sample_rate: expected an integer 8000..192000 (Hz), got {sample_rate!r}")
+    sample_rate = check_int(sample_rate, "sample_rate", minimum=8000, maximum=192000)
     if isinstance(gain, bool) or not isinstance(gain, (int, float)) or not 0 <= gain <= 10:
         raise InputError(f"gain: expected a number in 0..10, got {gain!r}")
     if timeout_s is not None and not (isinstance(timeout_s, (int, float)) and timeout_s > 0):

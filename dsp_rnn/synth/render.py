@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any, Union
 
 import numpy as np
 
+from dsp_rnn._validate import check_int
 from dsp_rnn.errors import InputError
 from dsp_rnn.synth import _kernels as k
 from dsp_rnn.synth.drums import DrumKit
@@ -190,8 +191,7 @@ def render_blocks(
     The result does not depend on ``block_size`` (tested bit for bit). No normalisation:
     :func:`render` and :func:`dsp_rnn.synth.render_file` scale afterwards.
     """
-    if isinstance(block_size, bool) or not isinstance(block_size, int) or block_size < 1:
-        raise InputError(f"block_size: expected an integer >= 1, got {block_size!r}")
+    check_int(block_size, "block_size", minimum=1)
     if reverb is not None and (reverb.channels != plan.channels
                                or reverb.sample_rate != plan.sample_rate):  # fmt: skip
         raise InputError(
