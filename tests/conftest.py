@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from pathlib import Path
 
@@ -96,3 +97,41 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+# ----------------------------------------------------------------------------- streaming states
+def state_leaves(state) -> list[torch.Tensor]:
+    """The tensors of a processor's state, in order: a tensor, a tuple/list of states, or a
+    dataclass of numpy arrays (the synth's) -> a flat list of tensors."""
+    if state is None:
+        return []
+    if isinstance(state, torch.Tensor):
+        return [state]
+    if isinstance(state, np.ndarray):
+        return [torch.from_numpy(state)]
+    if isinstance(state, (tuple, list)):
+        return [t for s in state for t in state_leaves(s)]
+    if dataclasses.is_dataclass(state):
+        return [t for f in dataclasses.fields(state) for t in state_leaves(getattr(state, f.name))]
+    raise TypeError(f"state_leaves: unsupported state {type(state).__name__}")
+
+
+def rebuild_state(template, leaves):
+    """The inverse of :func:`state_leaves` for torch states: ``template``'s structure, filled
+    from ``leaves`` (an iterator or a list)."""
+    leaves = iter(leaves)
+    if isinstance(template, torch.Tensor):
+        return next(leaves)
+    return type(template)(rebuild_state(s, leaves) for s in template)
+
+
+def map_state(fn, state):
+    """Apply ``fn`` to every tensor of a torch state, keeping its structure."""
+    return rebuild_state(state, [fn(t) for t in state_leaves(state)])
+
+
+def flat(value) -> torch.Tensor:
+    """A state or an output as one real float64 vector (complex parts side by side)."""
+    leaves = state_leaves(value)
+    parts = [torch.view_as_real(t) if t.is_complex() else t for t in leaves]
+    return torch.cat([p.detach().double().flatten() for p in parts]) if parts else torch.zeros(0)
