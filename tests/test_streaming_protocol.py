@@ -484,7 +484,8 @@ def test_gradcheck_x_state_and_parameters(name):
         return (y, *state_leaves(s))
 
     inputs = (x.requires_grad_(), *leaves, *params)
-    assert torch.autograd.gradcheck(f, inputs, fast_mode=True)
+    fast = sum(t.numel() for t in inputs) > 150  # full Jacobians for small problems only
+    assert torch.autograd.gradcheck(f, inputs, fast_mode=fast)
 
 
 @pytest.mark.parametrize("name", _cases(DIFFERENTIABLE))
