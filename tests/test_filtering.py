@@ -111,26 +111,6 @@ def test_lfilter_matches_torchaudio_biquad():
 
 
 # ----------------------------------------------------------------------------- invariants
-@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
-def test_blockwise_equals_one_shot(dtype):
-    rng = np.random.default_rng(4)
-    sos = torch.from_numpy(random_stable_sos(rng, 8)).to(dtype)
-    b, a = (torch.from_numpy(v).to(dtype) for v in random_stable_ba(rng, 5))
-    x = torch.from_numpy(_signal(rng, 3, 1000)).to(dtype)
-    y_one = sosfilt(sos, x)
-    yl_one = lfilter(b, a, x)
-    state = torch.zeros(3, 4, 2, dtype=dtype)
-    state_l = torch.zeros(3, 5, dtype=dtype)
-    blocks, blocks_l = [], []
-    for lo, hi in [(0, 1), (1, 3), (3, 250), (250, 251), (251, 1000)]:
-        yb, state = sosfilt(sos, x[..., lo:hi], state)
-        ylb, state_l = lfilter(b, a, x[..., lo:hi], state_l)
-        blocks.append(yb)
-        blocks_l.append(ylb)
-    assert torch.equal(torch.cat(blocks, -1), y_one)
-    assert torch.equal(torch.cat(blocks_l, -1), yl_one)
-
-
 def test_batch_consistency_and_per_example_filters():
     rng = np.random.default_rng(5)
     sos = torch.from_numpy(np.stack([random_stable_sos(rng, 4) for _ in range(3)]))  # (3, 2, 6)
@@ -183,41 +163,6 @@ def test_empty_and_short_signals():
 
 
 # ----------------------------------------------------------------------------- gradients
-def test_gradcheck_sosfilt_x_sos_zi_and_zf():
-    torch.manual_seed(0)
-    sos = torch.from_numpy(scipy.signal.butter(4, 0.25, output="sos")).requires_grad_()
-    x = torch.randn(2, 25, dtype=torch.float64, requires_grad=True)
-    zi = torch.randn(2, 2, 2, dtype=torch.float64, requires_grad=True)
-    assert torch.autograd.gradcheck(lambda s, v, z: sosfilt(s, v, z), (sos, x, zi))
-
-
-@pytest.mark.parametrize("order", [1, 3, 6])
-def test_gradcheck_lfilter_b_a_x_zi(order):
-    rng = np.random.default_rng(order)
-    b, a = random_stable_ba(rng, order, max_radius=0.8)
-    b = torch.from_numpy(b).requires_grad_()
-    a = torch.from_numpy(a).requires_grad_()
-    x = torch.randn(2, 20, dtype=torch.float64, requires_grad=True)
-    zi = torch.randn(2, order, dtype=torch.float64, requires_grad=True)
-    assert torch.autograd.gradcheck(lambda b_, a_, x_, z_: lfilter(b_, a_, x_, z_), (b, a, x, zi))
-
-
-def test_gradient_through_block_chain_equals_one_shot():
-    torch.manual_seed(1)
-    sos = torch.from_numpy(scipy.signal.butter(4, 0.25, output="sos")).requires_grad_()
-    x = torch.randn(300, dtype=torch.float64)
-    sosfilt(sos, x).square().sum().backward()
-    g_one = sos.grad.clone()
-    sos.grad = None
-    state = torch.zeros(2, 2, dtype=torch.float64)
-    loss = 0.0
-    for lo in range(0, 300, 70):
-        yb, state = sosfilt(sos, x[lo : lo + 70], state)
-        loss = loss + yb.square().sum()
-    loss.backward()
-    assert rel_err(sos.grad, g_one) < 1e-10
-
-
 def test_torch_block_path_equals_kernels_with_gradients():
     rng = np.random.default_rng(7)
     sos = random_stable_sos(rng, 6)
