@@ -176,19 +176,15 @@ def test_lossless_fdn_freqz_marks_singular_frequencies():
 
 
 # ----------------------------------------------------------------------------- block processing
-@SETTINGS
-@given(cuts=st.lists(st.integers(1, 299), min_size=1, max_size=5), block=st.integers(1, 5))
-def test_fdn_blockwise_equals_one_shot(cuts, block):
+# calls block by block == one shot: tests/test_streaming_protocol.py
+def test_fdn_result_does_not_depend_on_block_size():
     kw = _random_net(5, 2, None, [5, 9, 6])
     x = torch.tensor(_rng(6).standard_normal((3, 2, 300)), dtype=F64)
     y_ref, s_ref = fdn(x, **kw)
-    state, ys = None, []
-    edges = [0, *sorted(set(cuts)), 300]
-    for t0, t1 in zip(edges[:-1], edges[1:], strict=True):
-        y, state = fdn(x[..., t0:t1], **kw, state=state, block_size=block)
-        ys.append(y)
-    assert torch.allclose(torch.cat(ys, -1), y_ref, rtol=0, atol=1e-12)
-    assert torch.allclose(state, s_ref, rtol=0, atol=1e-12)
+    for block in range(1, 6):
+        y, state = fdn(x, **kw, block_size=block)
+        assert torch.allclose(y, y_ref, rtol=0, atol=1e-12)
+        assert torch.allclose(state, s_ref, rtol=0, atol=1e-12)
 
 
 def test_fdn_float32_matches_float64():
@@ -332,47 +328,8 @@ def test_fdn_rt60_measured_by_schroeder_integration(rt60):
     assert abs(measured / rt60 - 1) < 0.10, measured
 
 
-# ----------------------------------------------------------------------------- gradients
-def test_fdn_gradcheck_through_gains():
-    delays = [2, 3, 5]
-    a = random_orthogonal(3, seed=0, dtype=F64)
-    rng = _rng(14)
-    x = torch.tensor(rng.standard_normal(25), dtype=F64, requires_grad=True)
-    b = torch.tensor(rng.standard_normal(3), dtype=F64, requires_grad=True)
-    c = torch.tensor(rng.standard_normal((2, 3)), dtype=F64, requires_grad=True)
-    d = torch.tensor([0.3, -0.2], dtype=F64, requires_grad=True)
-    gam = torch.tensor([0.9, 0.8, 0.95], dtype=F64, requires_grad=True)
-    s0 = torch.tensor(rng.standard_normal(10), dtype=F64, requires_grad=True)
-
-    def f(x, b, c, d, gam, s0):
-        y, s = fdn(
-            x,
-            delays_samples=delays,
-            feedback_matrix=a,
-            input_gains=b,
-            output_gains=c,
-            direct_gain=d[:, None],
-            line_gains=gam,
-            state=s0,
-            block_size=2,
-        )
-        return y, s
-
-    assert torch.autograd.gradcheck(f, (x, b, c, d, gam, s0))
-
-
-def test_gerzon_gradcheck_through_gain():
-    u = hadamard_matrix(2, dtype=F64)
-    x = torch.tensor(_rng(15).standard_normal((2, 20)), dtype=F64, requires_grad=True)
-    g = torch.tensor([0.4, -0.3], dtype=F64, requires_grad=True)
-
-    def f(x, g):
-        return gerzon_allpass(x, delays_samples=[2, 3], feedback_matrix=u, gain=g)[0]
-
-    assert torch.autograd.gradcheck(f, (x, g))
-
-
 # ----------------------------------------------------------------------------- modules
+# gradcheck of the FDN and Gerzon networks: tests/test_streaming_protocol.py
 def test_fdn_module_matches_functional_and_learns():
     kw = _random_net(16, None, None, [3, 5, 7])
     net = FDN(
@@ -396,17 +353,12 @@ def test_fdn_module_matches_functional_and_learns():
     assert float(g.grad.abs().max()) > 0
 
 
-def test_gerzon_module_state_round_trip():
+def test_gerzon_module_state_size_and_paraunitary_response():
     ap = GerzonAllpass(
         [4, 6, 9], random_orthogonal(3, seed=2, dtype=F64), gain=torch.tensor(0.5, dtype=F64)
     )
     x = torch.tensor(_rng(18).standard_normal((3, 100)), dtype=F64)
-    y, s = ap(x)
-    y1, s1 = ap(x[:, :37])
-    y2, s2 = ap(x[:, 37:], s1)
-    assert torch.allclose(torch.cat([y1, y2], -1), y, atol=1e-13) and torch.allclose(
-        s2, s, atol=1e-13
-    )
+    _, s = ap(x)  # streaming (blocks == one shot): tests/test_streaming_protocol.py
     assert ap.state_size == 19 == s.shape[-1]
     _, h = ap.freqz(512, sample_rate=48000.0)
     hh = h.permute(2, 0, 1)
