@@ -21,7 +21,7 @@ from dsp_rnn.compare import (
     probe_signal,
     snr_db,
 )
-from dsp_rnn.errors import InputError, ShapeError
+from dsp_rnn.errors import InputError, OutputError, ShapeError
 from dsp_rnn.filters import biquad_lowpass, butter, sosfilt
 
 from .conftest import random_stable_sos
@@ -145,8 +145,11 @@ def test_summary_and_plot(tmp_path):
     text = str(c)
     assert text == c.summary() and f"{c.esr:.3e}" in text and f"{c.snr_db:.2f} dB" in text
     assert "tanh" in text and "estimated" in text and "exact" in text
-    png = c.plot(tmp_path / "sub" / "c.png")
+    png = c.plot(tmp_path / "c.png")
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 30_000
+    with pytest.raises(OutputError, match="does not exist"):  # folders are never created
+        c.plot(tmp_path / "sub" / "c.png")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["c.png"]
 
 
 def test_compare_errors():

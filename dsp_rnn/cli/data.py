@@ -56,9 +56,9 @@ def _cmd_grid(args: argparse.Namespace) -> int:
     from dsp_rnn.errors import OutputError
     from dsp_rnn.music.grid import NoteGrid
     from dsp_rnn.music.midi import read_midi
-    from dsp_rnn.plotting import _pyplot, _save
+    from dsp_rnn.plotting import pyplot, save_figure
 
-    plt = _pyplot()
+    plt = pyplot()
     out = Path(args.out)
     score = read_midi(args.input)
     grid = NoteGrid.from_score(score, steps_per_quarter=args.steps_per_quarter)
@@ -76,7 +76,7 @@ def _cmd_grid(args: argparse.Namespace) -> int:
     ax.set(xlabel="quarter notes", ylabel="MIDI pitch", title=title)
     fig.tight_layout()
     with atomic_path(out, args.overwrite, OutputError, "--overwrite") as tmp:
-        _save(fig, tmp)
+        save_figure(fig, tmp)
     for w in score.warnings:
         print(f"repaired: {w}")
     print(f"wrote {out}")

@@ -1,6 +1,6 @@
 """Save and load fitted cells: safetensors weights + a JSON config, never pickle.
 
-The model-folder layout of :mod:`dsp_rnn.checkpoint`: ``weights.safetensors`` (the cell's
+The model-folder layout of :mod:`dsp_rnn.training.checkpoint`: ``weights.safetensors`` (the cell's
 ``state_dict``, with the config also in its header) and ``config.json``::
 
     {"config": {"cell": "LSTMCell", "dtype": "float32",
@@ -23,7 +23,7 @@ import torch
 from torch import nn
 
 from dsp_rnn import cells
-from dsp_rnn.checkpoint import (
+from dsp_rnn._tensor_io import (
     CONFIG,
     FORMAT_VERSION,
     WEIGHTS,

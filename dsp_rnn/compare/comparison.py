@@ -139,12 +139,16 @@ class Comparison:
         """Write a PNG: magnitude, phase, impulse responses and the output error.
 
         Args:
-            path: the PNG to write (parent folders are created).
+            path: the image to write (PNG, SVG, ...) in an existing folder; replaced if
+                it exists.
 
         Returns:
             The path written.
+
+        Raises:
+            OutputError: the folder of ``path`` is missing or read-only.
         """
-        from dsp_rnn.plotting import plot_comparison
+        from dsp_rnn.compare.plots import plot_comparison
 
         return plot_comparison(self, path)
 

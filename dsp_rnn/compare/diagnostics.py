@@ -280,16 +280,19 @@ def plot_gradient_stability(
 
     Args:
         results: the measurements (a mapping's keys replace the labels).
-        path: output PNG (parent folders are created).
+        path: output image (PNG, SVG, ...) in an existing folder; replaced if it exists.
         title: figure title.
         ylim: y-axis range (default: all values); curves leaving it are cut at the edge.
 
     Returns:
         The path written.
-    """
-    from dsp_rnn.plotting import _pyplot, _save
 
-    plt = _pyplot()
+    Raises:
+        OutputError: the folder of ``path`` is missing or read-only, or ``path`` is a folder.
+    """
+    from dsp_rnn.plotting import pyplot, save_figure
+
+    plt = pyplot()
     items = (
         [(k, r) for k, r in results.items()]
         if isinstance(results, Mapping)
@@ -316,4 +319,4 @@ def plot_gradient_stability(
     ax.grid(True, which="both", alpha=0.3)
     ax.legend(fontsize=9)
     fig.tight_layout()
-    return _save(fig, path)
+    return save_figure(fig, path)

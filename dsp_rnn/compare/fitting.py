@@ -61,8 +61,9 @@ class FitResult:
     steps: int
 
     def plot(self, path: str | Path, *, title: str = "") -> Path:
-        """Write the training curve (ESR against step, log scale) as a PNG."""
-        from dsp_rnn.plotting import plot_fit_curve
+        """Write the training curve (ESR against step, log scale) as an image (PNG, SVG,
+        ...) in an existing folder (:func:`~dsp_rnn.compare.plots.plot_fit_curve`)."""
+        from dsp_rnn.compare.plots import plot_fit_curve
 
         return plot_fit_curve(self, path, title=title)
 
