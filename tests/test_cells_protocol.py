@@ -1,4 +1,7 @@
-"""The cell protocol for every cell: block-wise == one shot, step == sequence, TBPTT == BPTT."""
+"""The cell protocol for every cell: step == sequence, TBPTT == BPTT.
+
+Block-wise == one shot, batch == items and gradcheck: tests/test_streaming_protocol.py.
+"""
 
 from __future__ import annotations
 
@@ -53,19 +56,6 @@ def _flat(state) -> torch.Tensor:
     if isinstance(state, torch.Tensor):
         return torch.view_as_real(state).flatten() if state.is_complex() else state.flatten()
     return torch.cat([_flat(s) for s in state])
-
-
-@pytest.mark.parametrize("name", FACTORIES)
-def test_block_wise_equals_one_shot(name):
-    cell, x = _make(name)
-    y, state = cell(x)
-    ys, s = [], None
-    for start, stop in ((0, 7), (7, 8), (8, 31), (31, 40)):
-        y_b, s = cell(x[:, start:stop], s)
-        ys.append(y_b)
-    assert y.shape == (3, 40, cell.output_size)
-    assert rel_err(torch.cat(ys, 1), y) < 1e-13
-    assert rel_err(_flat(s), _flat(state)) < 1e-13
 
 
 @pytest.mark.parametrize("name", FACTORIES)
