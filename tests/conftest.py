@@ -41,6 +41,24 @@ def random_stable_ba(rng: np.random.Generator, order: int, max_radius: float = 0
     return np.real(b), np.real(a)
 
 
+def check_sos(sos) -> None:
+    """Every row is a valid section for sosfilt: ``(n, 6)``, ``a0 == 1`` exactly."""
+    from dsp_rnn.filters import sosfilt
+
+    sos = torch.as_tensor(sos)
+    assert sos.ndim == 2 and sos.shape[1] == 6
+    assert bool((sos[:, 3] == 1).all()), sos
+    sosfilt(sos, torch.ones(4, dtype=sos.dtype), check_stable=False)  # accepted as it is
+
+
+def sos_response_np(sos, w) -> np.ndarray:
+    """Product of the rows' responses at ``w`` (rad/sample) in numpy, for rows with
+    ``a0 == 0`` too (scipy's minimal pairing)."""
+    e = np.exp(-1j * np.asarray(w))[:, None] ** np.arange(3)  # (n_w, 3): 1, z^-1, z^-2
+    sos = np.asarray(sos, dtype=float)
+    return np.prod((e @ sos[:, :3].T) / (e @ sos[:, 3:].T), -1)
+
+
 orders = st.integers(min_value=1, max_value=12)
 seeds = st.integers(min_value=0, max_value=2**31 - 1)
 

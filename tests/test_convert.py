@@ -10,16 +10,6 @@ from hypothesis import given, settings
 
 from dsp_rnn.errors import InputError, NonFiniteError, ShapeError
 from dsp_rnn.filters import (
-    biquad_allpass,
-    biquad_bandpass,
-    biquad_highpass,
-    biquad_highshelf,
-    biquad_lowpass,
-    biquad_lowshelf,
-    biquad_notch,
-    biquad_peaking,
-    butter,
-    cheby1,
     cheby2,
     ellip,
     freqz,
@@ -37,7 +27,15 @@ from dsp_rnn.filters import (
     zpk2tf,
 )
 
-from .conftest import orders, random_stable_ba, random_stable_sos, random_stable_zpk, seeds
+from .conftest import (
+    check_sos,
+    orders,
+    random_stable_ba,
+    random_stable_sos,
+    random_stable_zpk,
+    seeds,
+    sos_response_np,
+)
 
 FAST = settings(max_examples=25, deadline=None, derandomize=True)
 F64 = torch.float64
@@ -316,20 +314,13 @@ def test_typed_errors(call, exc, match):
 
 
 # ----------------------------------------------------------------------------- a0 == 1 always
+# (the designs' a0 == 1: tests/test_design.py)
 PAIRINGS = [None, "nearest", "keep_odd", "minimal"]
 W = np.linspace(0.01, np.pi - 0.01, 64)
 
 
 def _sos_response(sos):
     return sosfreqz(_t(sos), freqs=_t(W))[1].numpy()
-
-
-def _check_sos(sos):
-    """Every row is a valid section for sosfilt: a0 == 1 exactly."""
-    sos = torch.as_tensor(sos)
-    assert sos.ndim == 2 and sos.shape[1] == 6
-    assert bool((sos[:, 3] == 1).all()), sos
-    sosfilt(sos, torch.ones(4, dtype=sos.dtype), check_stable=False)  # accepted as it is
 
 
 @pytest.mark.parametrize("pairing", PAIRINGS)
@@ -342,24 +333,17 @@ def test_zpk2sos_a0_is_one_and_response_is_exact(pairing, n_p):
             p = random_stable_zpk(rng, n_p)[1]
             k = float(rng.uniform(0.5, 2.0))
             sos = zpk2sos(z, p, k, pairing=pairing)
-            _check_sos(sos)
+            check_sos(sos)
             assert sos.shape[0] == max((n_p + 1) // 2, 1)
             assert rel_err(_sos_response(sos), _zpk_response(z, p, k, W)) < 1e-9
             # scipy's own sections: the same system up to the zeros it adds at the origin
             try:
-                ref = _sos_response_np(scipy.signal.zpk2sos(z, p, k, pairing=pairing))
+                ref = sos_response_np(scipy.signal.zpk2sos(z, p, k, pairing=pairing), W)
             except IndexError:  # scipy's 'minimal' fails on some root sets; ours does not
                 assert pairing == "minimal"
                 continue
             delay = 0 if pairing == "minimal" else n_p - n_z
             assert rel_err(_sos_response(sos), ref * np.exp(-1j * W * delay)) < 1e-9
-
-
-def _sos_response_np(sos):
-    """Product of the rows' responses in numpy, for rows with a0 == 0 too (scipy's minimal)."""
-    e = np.exp(-1j * W)[:, None] ** np.arange(3)  # (n_w, 3): 1, z^-1, z^-2
-    sos = np.asarray(sos, dtype=float)
-    return np.prod((e @ sos[:, :3].T) / (e @ sos[:, 3:].T), -1)
 
 
 @pytest.mark.parametrize("pairing", PAIRINGS)
@@ -371,7 +355,7 @@ def test_tf2sos_a0_is_one_for_longer_b_or_longer_a(pairing, n_b, n_a):
         b = np.concatenate([np.zeros(delay), rng.standard_normal(n_b)])
         _, a = random_stable_ba(rng, n_a - 1) if n_a > 1 else (None, np.ones(1))
         sos = tf2sos(b, a * 2.0, pairing=pairing)
-        _check_sos(sos)
+        check_sos(sos)
         want = scipy.signal.freqz(b, a * 2.0, worN=W)[1]
         assert rel_err(_sos_response(sos), want) < 1e-8
 
@@ -385,44 +369,8 @@ def test_ss2sos_a0_is_one(pairing, order):
     for bb in (b, np.concatenate([[0.0], b[:-1]])):  # proper and strictly proper
         A, B, C, D = scipy.signal.tf2ss(bb, a)
         sos = ss2sos(A, B, C, D, pairing=pairing)
-        _check_sos(sos)
+        check_sos(sos)
         assert rel_err(_sos_response(sos), scipy.signal.freqz(bb, a, worN=W)[1]) < 1e-8
-
-
-@pytest.mark.parametrize("order", [1, 2, 3, 4, 5])
-@pytest.mark.parametrize("btype", ["lowpass", "highpass", "bandpass", "bandstop"])
-@pytest.mark.parametrize(
-    ("design", "ref", "db"),
-    [
-        (butter, scipy.signal.butter, ()),
-        (cheby1, scipy.signal.cheby1, (1.0,)),
-        (cheby2, scipy.signal.cheby2, (40.0,)),
-        (ellip, scipy.signal.ellip, (1.0, 40.0)),
-    ],
-)
-def test_designs_return_a0_one(design, ref, db, order, btype):
-    cutoff = (2000.0, 6000.0) if btype in ("bandpass", "bandstop") else 3000.0
-    sos = design(order, *db, cutoff, btype=btype, sample_rate=48000, dtype=F64)
-    _check_sos(sos)
-    want = ref(order, *db, cutoff, btype=btype, fs=48000, output="sos")
-    assert rel_err(_sos_response(sos), _sos_response_np(want)) < 1e-12
-
-
-@pytest.mark.parametrize(
-    "design",
-    [
-        lambda: biquad_lowpass(1000.0, q=0.7, sample_rate=48000),
-        lambda: biquad_highpass(1000.0, q=0.7, sample_rate=48000),
-        lambda: biquad_bandpass(1000.0, q=2.0, sample_rate=48000),
-        lambda: biquad_notch(1000.0, q=2.0, sample_rate=48000),
-        lambda: biquad_peaking(1000.0, gain_db=6.0, sample_rate=48000),
-        lambda: biquad_lowshelf(1000.0, gain_db=-6.0, sample_rate=48000),
-        lambda: biquad_highshelf(1000.0, gain_db=6.0, sample_rate=48000),
-        lambda: biquad_allpass(1000.0, q=0.7, sample_rate=48000),
-    ],
-)
-def test_biquad_designs_return_a0_one(design):
-    _check_sos(design())
 
 
 # ----------------------------------------------------------------------------- typed input errors
@@ -503,7 +451,7 @@ def test_minimal_pairing_where_scipy_fails():
     with pytest.raises(IndexError):
         scipy.signal.zpk2sos(z, p, 1.0, pairing="minimal")
     sos = zpk2sos(z, p, 1.0, pairing="minimal")
-    _check_sos(sos)
+    check_sos(sos)
     assert sos.shape == (2, 6)
     assert rel_err(_sos_response(sos), _zpk_response(z, p, 1.0, W)) < 1e-12
 

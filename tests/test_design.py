@@ -29,6 +29,8 @@ from dsp_rnn.filters import (
 )
 from dsp_rnn.filters.design import BUTTERWORTH_Q
 
+from .conftest import check_sos, sos_response_np
+
 SR = 48000
 
 # (ours, torchaudio function, maps (f0, q, gain) to torchaudio's keyword arguments, has gain)
@@ -248,6 +250,47 @@ def test_classic_designs_equal_scipy(ours, ref, extra, btype, cutoff, order):
     as32 = ours(order, *extra, cutoff, btype=btype, sample_rate=sr)
     assert as32.dtype == torch.float32
     assert np.array_equal(as32.numpy(), expect.astype(np.float32))
+
+
+# ----------------------------------------------------------------------------- a0 == 1 always
+W_A0 = np.linspace(0.01, np.pi - 0.01, 64)
+
+
+@pytest.mark.parametrize("order", [1, 2, 3, 4, 5])
+@pytest.mark.parametrize("btype", ["lowpass", "highpass", "bandpass", "bandstop"])
+@pytest.mark.parametrize(
+    ("design", "ref", "db"),
+    [
+        (butter, scipy.signal.butter, ()),
+        (cheby1, scipy.signal.cheby1, (1.0,)),
+        (cheby2, scipy.signal.cheby2, (40.0,)),
+        (ellip, scipy.signal.ellip, (1.0, 40.0)),
+    ],
+)
+def test_designs_return_a0_one(design, ref, db, order, btype):
+    cutoff = (2000.0, 6000.0) if btype in ("bandpass", "bandstop") else 3000.0
+    sos = design(order, *db, cutoff, btype=btype, sample_rate=48000, dtype=torch.float64)
+    check_sos(sos)
+    want = sos_response_np(ref(order, *db, cutoff, btype=btype, fs=48000, output="sos"), W_A0)
+    got = sosfreqz(sos, freqs=torch.as_tensor(W_A0))[1].numpy()
+    assert np.linalg.norm(got - want) / np.linalg.norm(want) < 1e-12
+
+
+@pytest.mark.parametrize(
+    "design",
+    [
+        lambda: biquad_lowpass(1000.0, q=0.7, sample_rate=48000),
+        lambda: biquad_highpass(1000.0, q=0.7, sample_rate=48000),
+        lambda: biquad_bandpass(1000.0, q=2.0, sample_rate=48000),
+        lambda: biquad_notch(1000.0, q=2.0, sample_rate=48000),
+        lambda: biquad_peaking(1000.0, gain_db=6.0, sample_rate=48000),
+        lambda: biquad_lowshelf(1000.0, gain_db=-6.0, sample_rate=48000),
+        lambda: biquad_highshelf(1000.0, gain_db=6.0, sample_rate=48000),
+        lambda: biquad_allpass(1000.0, q=0.7, sample_rate=48000),
+    ],
+)
+def test_biquad_designs_return_a0_one(design):
+    check_sos(design())
 
 
 # ----------------------------------------------------------------------------- errors
