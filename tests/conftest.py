@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import os
 from pathlib import Path
 
@@ -153,3 +154,51 @@ def flat(value) -> torch.Tensor:
     leaves = state_leaves(value)
     parts = [torch.view_as_real(t) if t.is_complex() else t for t in leaves]
     return torch.cat([p.detach().double().flatten() for p in parts]) if parts else torch.zeros(0)
+
+
+# ----------------------------------------------------------------------------- audio files
+def audio_signal(seed: int, n: int, channels: int = 1, peak: float = 0.9) -> np.ndarray:
+    """(time, channels) float64: two sines plus noise, scaled to ``peak``."""
+    rng = np.random.default_rng(seed)
+    t = np.arange(n)[:, None]
+    f = rng.uniform(0.005, 0.05, size=(1, channels))
+    x = np.sin(2 * np.pi * f * t) + 0.5 * np.sin(2 * np.pi * 3.1 * f * t)
+    x = x + 0.2 * rng.standard_normal((n, channels))
+    return peak * x / np.abs(x).max()
+
+
+def write_sound(path: Path, data: np.ndarray, sr: int, subtype: str | None = "PCM_16") -> Path:
+    import soundfile as sf
+
+    sf.write(path, data, sr, subtype=subtype)
+    return path
+
+
+def sha1_of(path: Path) -> str:
+    return hashlib.sha1(path.read_bytes()).hexdigest()
+
+
+def bad_audio_files(folder: Path) -> dict[str, str]:
+    """Write one damaged file per kind; return {name: a word its reason must contain}."""
+    good = folder / "_good.tmp.wav"
+    write_sound(good, audio_signal(9, 2000), 16000)
+    blob = good.read_bytes()
+    good.unlink()
+    (folder / "text.wav").write_text("this is not audio\n")
+    (folder / "empty.wav").write_bytes(b"")
+    write_sound(folder / "zero.wav", np.zeros((0, 1)), 16000)
+    write_sound(folder / "nan.wav", np.array([0.1, np.nan, 0.2, np.inf]), 16000, "FLOAT")
+    (folder / "header.wav").write_bytes(blob[:20])  # cut inside the fmt chunk
+    (folder / "nodata.wav").write_bytes(blob[:12] + b"\xff" * 24 + blob[36:])
+    (folder / "random.flac").write_bytes(np.random.default_rng(0).bytes(3000))
+    (folder / "dir.wav").mkdir()
+    return {
+        "text.wav": "not readable as audio",
+        "empty.wav": "empty file (0 bytes)",
+        "zero.wav": "zero-length",
+        "nan.wav": "NaN/inf",
+        "header.wav": "not readable as audio",
+        "nodata.wav": "not readable as audio",
+        "random.flac": "not readable as audio",
+        "dir.wav": "folder",
+    }
