@@ -1,5 +1,7 @@
 """Write files atomically: a temporary file beside the target, then a rename that never
-replaces a file by accident."""
+replaces a file by accident. Missing folders are never created for a file target (only
+:func:`check_folder_target`'s last folder may be). Every writer of the package goes through
+here; this module imports neither torch nor numpy."""
 
 from __future__ import annotations
 
@@ -86,9 +88,11 @@ def check_folder_target(path: Path, error: type[DspRnnError], *, overwrite: bool
 
 @contextmanager
 def atomic_file(path: Path, overwrite: bool, error: type[DspRnnError],
-                flag: str = "overwrite=True") -> Iterator[BinaryIO]:  # fmt: skip
-    """An open binary file that becomes ``path`` (synced, then :func:`publish`) when the
-    block ends without an exception; a failed write leaves nothing behind."""
+                flag: str = "overwrite=True", *,
+                sync: bool = True) -> Iterator[BinaryIO]:  # fmt: skip
+    """An open binary file that becomes ``path`` (synced unless ``sync=False``, then
+    :func:`publish`) when the block ends without an exception; a failed write leaves nothing
+    behind."""
     tmp = path.parent / f".{path.name}.{secrets.token_hex(6)}.tmp"
     try:
         # O_EXCL: never reuse an existing name; mode 0o666 lets the umask decide as usual
@@ -96,10 +100,18 @@ def atomic_file(path: Path, overwrite: bool, error: type[DspRnnError],
         with os.fdopen(fd, "wb") as fh:
             yield fh
             fh.flush()
-            os.fsync(fh.fileno())
+            if sync:
+                os.fsync(fh.fileno())
         publish(tmp, path, overwrite, error, flag)
     finally:
         tmp.unlink(missing_ok=True)
+
+
+def write_bytes(path: Path, data: bytes, *, overwrite: bool, error: type[DspRnnError],
+                sync: bool = True) -> None:  # fmt: skip
+    """Write ``data`` to ``path`` through :func:`atomic_file`."""
+    with atomic_file(Path(path), overwrite, error, sync=sync) as fh:
+        fh.write(data)
 
 
 @contextmanager

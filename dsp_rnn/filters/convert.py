@@ -785,6 +785,3 @@ def _conjugate_clean(r: np.ndarray, tol: float = 1e-8) -> np.ndarray:
     small = np.abs(r.imag) <= tol * np.maximum(np.abs(r), 1.0)
     r[small] = r[small].real
     return r
-
-
-_as_sos = as_sos  # the former private name, for callers not yet moved to ``as_sos``

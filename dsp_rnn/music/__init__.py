@@ -1,7 +1,9 @@
 """MIDI and audio pipeline: readers/writers, note grids, folder datasets, demo corpora.
 
 Submodules load on first use (PEP 562), so ``dsp_rnn.music.midi`` and the renderer run
-without importing torch (about 0.5 GB of memory for a CUDA build).
+without importing torch (about 0.5 GB of memory for a CUDA build). The public names are
+the submodules' ``__all__`` (the table below says where each lives; the test suite checks
+that it lists exactly those names).
 """
 
 from __future__ import annotations
@@ -9,6 +11,7 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
+#: every public name of the package -> the submodule that defines it
 _WHERE = {
     "AUDIO_EXTENSIONS": "audio",
     "frame_windows": "audio",
@@ -17,19 +20,36 @@ _WHERE = {
     "read_audio": "audio",
     "write_audio": "audio",
     "AudioFolder": "audio_folder",
-    "SkippedFile": "audio_folder",
+    "DemoNote": "demo_audio",
+    "DemoPhrase": "demo_audio",
+    "demo_phrases": "demo_audio",
     "make_demo_audio": "demo_audio",
+    "render_phrase": "demo_audio",
     "make_demo_midi": "demo_midi",
+    "make_demo_piece": "demo_midi",
+    "PARSER_VERSION": "folder",
     "MidiFolder": "folder",
     "Skipped": "folder",
+    "default_cache_dir": "folder",
+    "split_of": "folder",
+    "split_position": "folder",
     "GridNote": "grid",
     "NoteGrid": "grid",
+    "PIANO_KEYS": "grid",
+    "PIANO_LOW": "grid",
+    "JSBNotFoundError": "jsb",
+    "SHIPPED_JSB": "jsb",
+    "default_jsb_path": "jsb",
+    "jsb_steps_per_quarter": "jsb",
     "load_jsb": "jsb",
+    "DRUM_CHANNEL": "midi",
     "Limits": "midi",
     "Note": "midi",
     "Score": "midi",
     "parse_midi_bytes": "midi",
     "read_midi": "midi",
+    "score_to_midi_file": "midi",
+    "write_midi": "midi",
 }
 
 __all__ = list(_WHERE)
@@ -47,19 +67,12 @@ def __dir__() -> list[str]:
     return sorted(__all__)
 
 
-if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs
-    from dsp_rnn.music.audio import (  # noqa: F401
-        AUDIO_EXTENSIONS,
-        frame_windows,
-        mu_law_decode,
-        mu_law_encode,
-        read_audio,
-        write_audio,
-    )
-    from dsp_rnn.music.audio_folder import AudioFolder, SkippedFile  # noqa: F401
-    from dsp_rnn.music.demo_audio import make_demo_audio  # noqa: F401
-    from dsp_rnn.music.demo_midi import make_demo_midi  # noqa: F401
-    from dsp_rnn.music.folder import MidiFolder, Skipped  # noqa: F401
-    from dsp_rnn.music.grid import GridNote, NoteGrid  # noqa: F401
-    from dsp_rnn.music.jsb import load_jsb  # noqa: F401
-    from dsp_rnn.music.midi import Limits, Note, Score, parse_midi_bytes, read_midi  # noqa: F401
+if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs (each module's __all__)
+    from dsp_rnn.music.audio import *  # noqa: F403
+    from dsp_rnn.music.audio_folder import *  # noqa: F403
+    from dsp_rnn.music.demo_audio import *  # noqa: F403
+    from dsp_rnn.music.demo_midi import *  # noqa: F403
+    from dsp_rnn.music.folder import *  # noqa: F403
+    from dsp_rnn.music.grid import *  # noqa: F403
+    from dsp_rnn.music.jsb import *  # noqa: F403
+    from dsp_rnn.music.midi import *  # noqa: F403

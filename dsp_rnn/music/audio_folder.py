@@ -15,35 +15,20 @@ import os
 from collections import Counter
 from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Any, Literal, NamedTuple
+from typing import Any, Literal
 
 import torch
 
 from dsp_rnn._validate import check_int
 from dsp_rnn.errors import AudioError, InputError
 from dsp_rnn.music.audio import AUDIO_EXTENSIONS, Normalize, _load
-from dsp_rnn.music.folder import split_of
+from dsp_rnn.music.folder import Skipped, split_of, split_position
 
-__all__ = ["AudioFolder", "SkippedFile"]
+__all__ = ["AudioFolder"]
 
 Split = Literal["train", "valid"]
 _SPLITS: tuple[Split, Split] = ("train", "valid")
 _MAX_REASONS = 8  # reasons quoted in the "no usable file" message
-
-
-class SkippedFile(NamedTuple):
-    """A file or folder that was not used, and why (a ``(path, reason)`` tuple)."""
-
-    path: Path
-    reason: str
-
-    def __str__(self) -> str:
-        return f"{self.path}: {self.reason}"
-
-
-def _bucket(digest: str) -> float:
-    """Where a SHA-1 hex digest falls in ``[0, 1]``: the rule of :func:`split_of`."""
-    return int(digest[:8], 16) / 0xFFFFFFFF
 
 
 class AudioFolder:
@@ -142,7 +127,7 @@ class AudioFolder:
             raise InputError(f"root: {self.root} does not exist")
 
         self.files: list[Path] = []
-        self.skipped: list[SkippedFile] = []
+        self.skipped: list[Skipped] = []
         self.hashes: dict[Path, str] = {}
         self._audio: list[torch.Tensor] = []  # (time,) or (channels, time), float32
         self._native_rates: list[int] = []
@@ -194,7 +179,7 @@ class AudioFolder:
             self.hashes[path] = digest
             self._audio.append(audio.to(torch.float32))
             self._native_rates.append(int(native_rate))
-            self._bucket.append(_bucket(digest))
+            self._bucket.append(split_position(digest))
 
         self.skipped.sort(key=lambda s: str(s.path))
         if not self.files:
@@ -204,7 +189,7 @@ class AudioFolder:
 
     # ------------------------------------------------------------------------------ scan
     def _skip(self, path: Path, reason: str) -> None:
-        self.skipped.append(SkippedFile(path, reason))
+        self.skipped.append(Skipped(path, reason))
 
     def _scan(self) -> list[Path]:
         """Candidate audio files in sorted order; everything else goes to ``skipped``."""

@@ -81,7 +81,8 @@ def make_demo_piece(seed: int, *, bars: int = 8, steps_per_quarter: int = 4) -> 
 
 def make_demo_midi(out_dir: str | Path, *, n_pieces: int = 24, seed: int = 0,
                    overwrite: bool = False) -> list[Path]:  # fmt: skip
-    """Write ``n_pieces`` demo pieces as ``demo_000.mid`` ... into ``out_dir``."""
+    """Write ``n_pieces`` demo pieces as ``demo_000.mid`` ... into ``out_dir`` (made, with
+    its parents, if missing: a demo corpus is a folder tree of its own)."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     paths = []

@@ -24,11 +24,19 @@ from typing import NamedTuple
 
 import numpy as np
 
+from dsp_rnn._atomic import write_bytes
 from dsp_rnn.errors import DspRnnError, InputError
 from dsp_rnn.music.grid import PIANO_KEYS, PIANO_LOW, NoteGrid
 from dsp_rnn.music.midi import parse_midi_bytes
 
-__all__ = ["MidiFolder", "Skipped", "PARSER_VERSION", "split_of", "default_cache_dir"]
+__all__ = [
+    "MidiFolder",
+    "Skipped",
+    "PARSER_VERSION",
+    "split_of",
+    "split_position",
+    "default_cache_dir",
+]
 
 PARSER_VERSION = 2  # bumped whenever parsing changes what a file reads as
 _PACK_MAGIC = b"DSPKv3\0\0"  # 8 bytes; older packs are rebuilt from the per-file cache
@@ -36,7 +44,9 @@ MIDI_EXTENSIONS = (".mid", ".midi", ".kar", ".smf")
 
 
 class Skipped(NamedTuple):
-    """A file that was not used: unpacks as ``(path, reason)``, prints as ``path: reason``."""
+    """A file or folder that was not used (by :class:`MidiFolder` or
+    :class:`~dsp_rnn.music.AudioFolder`): unpacks as ``(path, reason)``, prints as
+    ``path: reason``."""
 
     path: Path
     reason: str
@@ -50,9 +60,21 @@ def default_cache_dir() -> Path:
     return Path(base) / "dsp_rnn" / "grids"
 
 
+def split_position(digest: str) -> float:
+    """Where a SHA-1 hex digest falls in ``[0, 1]`` (its first 32 bits): the rule of
+    :func:`split_of`.
+
+    Example:
+        >>> split_position("00000000"), split_position("ffffffff")
+        (0.0, 1.0)
+    """
+    return int(digest[:8], 16) / 0xFFFFFFFF
+
+
 def split_of(digest: str, valid_fraction: float) -> str:
-    """Deterministic split from a content hash: the same bytes always land in one split."""
-    return "valid" if int(digest[:8], 16) / 0xFFFFFFFF < valid_fraction else "train"
+    """Deterministic split from a content hash: the same bytes always land in one split
+    (``"valid"`` when :func:`split_position` ``< valid_fraction``, else ``"train"``)."""
+    return "valid" if split_position(digest) < valid_fraction else "train"
 
 
 def _is_midi_name(name: str) -> bool:
@@ -74,10 +96,10 @@ def _read_entry(data: bytes | memoryview) -> tuple[memoryview, list[str]]:
 
 
 def _atomic_write(path: Path, data: bytes) -> None:
+    """A cache file: the cache's own folder is made here; not synced (a lost entry is
+    parsed again)."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
-    tmp.write_bytes(data)
-    os.replace(tmp, path)
+    write_bytes(path, data, overwrite=True, error=DspRnnError, sync=False)
 
 
 def _parse_one(args: tuple) -> tuple[str, str, bytes | None, list[str], str | None]:

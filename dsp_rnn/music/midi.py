@@ -20,7 +20,7 @@ from typing import NamedTuple
 import mido
 import numpy as np
 
-from dsp_rnn.errors import MidiError
+from dsp_rnn.errors import MidiError, OutputError
 from dsp_rnn.music._smf import (
     CONTROL,
     NOTE_OFF,
@@ -428,12 +428,25 @@ def _track_from(events: list) -> mido.MidiTrack:
 
 
 def write_midi(score: Score, path: str | Path, *, overwrite: bool = False) -> Path:
-    """Write a score to a .mid file atomically; never overwrites unless ``overwrite``."""
+    """Write a score to a .mid file atomically (temporary file, then rename).
+
+    Args:
+        score: the notes, tempo map and resolution to write.
+        path: the .mid file; its folder must exist (it is never created).
+        overwrite: replace an existing file (default ``False``).
+
+    Returns:
+        ``path`` as a :class:`~pathlib.Path`.
+
+    Raises:
+        OutputError: the file exists (without ``overwrite``), is a folder, or its folder is
+            missing, a file or not writable; nothing is written then.
+    """
+    from dsp_rnn._atomic import atomic_file, check_target
+
     out = Path(path)
-    if out.exists() and not overwrite:
-        raise MidiError(f"{out}: exists; pass overwrite=True to replace it")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(out.name + ".part")
-    score_to_midi_file(score).save(str(tmp))
-    tmp.replace(out)
+    check_target(out, overwrite, OutputError)
+    mid = score_to_midi_file(score)
+    with atomic_file(out, overwrite, OutputError) as fh:
+        mid.save(file=fh)
     return out
