@@ -47,6 +47,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from dsp_rnn import _tuning
 from dsp_rnn._validate import (
     as_tensor,
     check_finite,
@@ -142,8 +143,7 @@ def thiran1_coeff(delay_samples: float) -> float:
         (0.0, 0.333333)
     """
     check_positive(delay_samples, "delay_samples")
-    d = float(delay_samples)
-    return (1.0 - d) / (1.0 + d)
+    return _tuning.thiran1_coeff(float(delay_samples))
 
 
 # ----------------------------------------------------------------------------- first order

@@ -37,6 +37,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from dsp_rnn._tuning import rt60_to_gain
 from dsp_rnn._validate import (
     as_tensor,
     check_finite,
@@ -242,7 +243,7 @@ def rt60_to_gains(
         device=t60.device,
     )
     try:
-        return torch.pow(10.0, -3.0 * m / (t60 * sr))
+        return rt60_to_gain(m, t60, sr)
     except RuntimeError as exc:
         raise ShapeError(
             f"rt60_seconds: expected a shape broadcasting against ({m.shape[0]},), "

@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from dsp_rnn._tuning import midi_to_hz
 from dsp_rnn._validate import check_int, check_seed
 from dsp_rnn.music.audio import write_audio
 
@@ -54,10 +55,6 @@ class DemoPhrase:
     seconds: float
     decay_s: float
     notes: tuple[DemoNote, ...]
-
-
-def _midi_to_hz(pitch: float) -> float:
-    return 440.0 * 2.0 ** ((pitch - 69.0) / 12.0)
 
 
 def _scale_pitches(root: int, scale: tuple[int, ...], lo: int, hi: int) -> list[int]:
@@ -168,7 +165,7 @@ def render_phrase(phrase: DemoPhrase, *, sample_rate: int = 16000) -> torch.Tens
         if start >= n:
             continue
         t = np.arange(n - start) / sr
-        f0 = _midi_to_hz(note.pitch)
+        f0 = midi_to_hz(note.pitch)
         tone = np.zeros_like(t)
         for k in range(1, 17):
             if k * f0 >= 0.45 * sr:

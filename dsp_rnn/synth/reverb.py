@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from dsp_rnn._tuning import rt60_to_gain
 from dsp_rnn.errors import InputError, ShapeError
 from dsp_rnn.synth import _kernels as k
 
@@ -107,8 +108,8 @@ class Reverb:
         """``(gamma, poles)``: DC gain ``10^(-3 m / (T60 fs))`` per line (Jot) and the
         one-pole absorption pole that makes the Nyquist gain match ``hf_ratio * T60``."""
         m = np.asarray(self.delays_samples, np.float64)
-        gamma = 10.0 ** (-3.0 * m / (self.rt60_s * self.sample_rate))
-        gamma_nyq = 10.0 ** (-3.0 * m / (self.hf_ratio * self.rt60_s * self.sample_rate))
+        gamma = rt60_to_gain(m, self.rt60_s, self.sample_rate)
+        gamma_nyq = rt60_to_gain(m, self.hf_ratio * self.rt60_s, self.sample_rate)
         r = gamma_nyq / gamma  # |H(-1)| / |H(1)| = (1 - p) / (1 + p)
         return gamma, (1.0 - r) / (1.0 + r)
 

@@ -20,6 +20,7 @@ from typing import Protocol
 
 import numpy as np
 
+from dsp_rnn._tuning import allpass1_delay_coeff, midi_to_hz, rt60_to_gain
 from dsp_rnn.errors import InputError
 from dsp_rnn.synth import _kernels as k
 
@@ -35,11 +36,6 @@ __all__ = [
     "midi_to_hz",
     "ks_tuning",
 ]
-
-
-def midi_to_hz(pitch: float) -> float:
-    """Equal temperament, A4 = MIDI 69 = 440 Hz."""
-    return 440.0 * 2.0 ** ((pitch - 69.0) / 12.0)
 
 
 def _samples(seconds: float, sample_rate: float) -> int:
@@ -160,8 +156,7 @@ def ks_tuning(f0_hz: float, sample_rate: float) -> tuple[int, float, float]:
         )
     delay = int(math.floor(period - 1.0))
     d = period - 0.5 - delay
-    w0 = 2.0 * math.pi * f0_hz / sample_rate
-    coeff = math.sin(w0 * (1.0 - d) / 2.0) / math.sin(w0 * (1.0 + d) / 2.0)
+    coeff = allpass1_delay_coeff(d, 2.0 * math.pi * f0_hz / sample_rate)
     return delay, coeff, d
 
 
@@ -220,7 +215,7 @@ class KarplusStrong(_RenderNote):
         f0 = midi_to_hz(pitch)
         delay, coeff, _ = ks_tuning(f0, sample_rate)
         w0 = 2.0 * math.pi * f0 / sample_rate
-        per_period = 10.0 ** (-3.0 / (self.t60(pitch, velocity) * f0))
+        per_period = rt60_to_gain(1.0, self.t60(pitch, velocity), f0)  # one period, f0 per s
         loop_gain = min(per_period / math.cos(w0 / 2.0), 0.99999)
         period = int(round(sample_rate / f0))
         burst = k.noise(period, seed)
