@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import torch
 
-from dsp_rnn.errors import InputError
+from dsp_rnn.errors import InputError, OutputError
 from dsp_rnn.gridrnn import GridRNN, GridRNNConfig
 from dsp_rnn.gridrnn.quality import (
     MAX_DURATION,
@@ -262,8 +262,10 @@ def test_report_table_json_and_plot(tmp_path):
     d = json.loads(json.dumps(report.to_dict(), allow_nan=False))
     assert d["n_test"] == 12 and d["n_samples"] == 7 and d["settings"] == {"seed": 3}
     assert [s["name"] for s in d["statistics"]] == [s.name for s in STATISTICS]
-    path = report.plot(tmp_path / "sub" / "q.png", title="t")
+    path = report.plot(tmp_path / "q.png", title="t")
     assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    with pytest.raises(OutputError, match="sub"):
+        report.plot(tmp_path / "sub" / "q.png")  # folders are not made
 
 
 # ---------------------------------------------------------------------- sampling

@@ -378,16 +378,17 @@ class SampleReport:
     def plot(self, path: str | Path, *, title: str = "") -> Path:
         """Write a PNG of small multiples: per scalar statistic the test and sample
         histograms (density) with their KDEs and the test 1-99 % band shaded; per histogram
-        statistic the two sets' mean histograms side by side. Parent folders are created.
+        statistic the two sets' mean histograms side by side, written atomically into an existing
+        folder (:func:`~dsp_rnn.plotting.save_figure`).
 
         Returns:
             The path written.
         """
-        from dsp_rnn.plotting import _pyplot, _save
+        from dsp_rnn.plotting import pyplot, save_figure
 
         if not self.test_values:
             raise InputError("SampleReport.plot: the report carries no per-piece values")
-        plt = _pyplot()
+        plt = pyplot()
         n = len(self.results)
         cols = 4
         rows = math.ceil(n / cols)
@@ -428,7 +429,7 @@ class SampleReport:
         head = title or "samples vs test pieces"
         fig.suptitle(f"{head}: {self.n_samples} samples, {self.n_test} test pieces", fontsize=11)
         fig.tight_layout()
-        return _save(fig, path)
+        return save_figure(fig, path)
 
 
 def _bin_positions(name: str, bins: int) -> np.ndarray:

@@ -8,20 +8,8 @@ comparison and fit plots live with :mod:`dsp_rnn.compare`, the sample-statistics
 
 from __future__ import annotations
 
-from pathlib import Path
-from typing import Any
-
 from dsp_rnn.plotting.figure import DPI, pyplot, save_figure
 from dsp_rnn.plotting.response import plot_sos_response
 from dsp_rnn.plotting.spectrogram import plot_spectrogram
 
 __all__ = ["pyplot", "save_figure", "DPI", "plot_sos_response", "plot_spectrogram"]
-
-# The names of the earlier plotting module, for dsp_rnn.gridrnn.quality until it imports
-# pyplot and save_figure: _save there still creates missing parent folders (as it documents).
-_pyplot = pyplot
-
-
-def _save(fig: Any, path: str | Path) -> Path:
-    Path(path).parent.mkdir(parents=True, exist_ok=True)
-    return save_figure(fig, path)
