@@ -2,39 +2,28 @@
 
 ``y, state = cell(x, state=None)`` over a whole sequence ``x (batch, time, features)``;
 ``y_t, state = cell.step(x_t, state)`` for one step. Truncated BPTT (:func:`tbptt_step`) is
-shared by every cell and by the trainers.
+shared by every cell and by the trainers. Linear cells follow :class:`FilterTwin`
+(``from_filter`` / ``to_filter``). The public names are each submodule's ``__all__``.
 """
 
-from dsp_rnn.cells.base import (
-    Cell,
-    State,
-    TBPTTConfig,
-    check_sequence,
-    check_step,
-    detach_state,
-    tbptt_step,
-    tbptt_windows,
-)
-from dsp_rnn.cells.iir import IIRCell
-from dsp_rnn.cells.orthogonal import OrthogonalCell
-from dsp_rnn.cells.phased_lstm import PhasedLSTMCell
-from dsp_rnn.cells.recurrent import ElmanCell, GRUCell, LSTMCell
-from dsp_rnn.cells.state_space import StateSpaceCell
+from dsp_rnn.cells import base as _base
+from dsp_rnn.cells import iir as _iir
+from dsp_rnn.cells import orthogonal as _orthogonal
+from dsp_rnn.cells import phased_lstm as _phased_lstm
+from dsp_rnn.cells import recurrent as _recurrent
+from dsp_rnn.cells import state_space as _state_space
+from dsp_rnn.cells.base import *  # noqa: F403
+from dsp_rnn.cells.iir import *  # noqa: F403
+from dsp_rnn.cells.orthogonal import *  # noqa: F403
+from dsp_rnn.cells.phased_lstm import *  # noqa: F403
+from dsp_rnn.cells.recurrent import *  # noqa: F403
+from dsp_rnn.cells.state_space import *  # noqa: F403
 
 __all__ = [
-    "Cell",
-    "State",
-    "StateSpaceCell",
-    "IIRCell",
-    "OrthogonalCell",
-    "PhasedLSTMCell",
-    "ElmanCell",
-    "LSTMCell",
-    "GRUCell",
-    "TBPTTConfig",
-    "tbptt_step",
-    "tbptt_windows",
-    "check_sequence",
-    "check_step",
-    "detach_state",
+    *_base.__all__,
+    *_state_space.__all__,
+    *_iir.__all__,
+    *_orthogonal.__all__,
+    *_phased_lstm.__all__,
+    *_recurrent.__all__,
 ]

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol, runtime_checkable
 
 import torch
 from torch import nn
@@ -20,6 +20,7 @@ from dsp_rnn.errors import InputError, ShapeError
 
 __all__ = [
     "Cell",
+    "FilterTwin",
     "State",
     "check_sequence",
     "check_step",
@@ -30,6 +31,36 @@ __all__ = [
 ]
 
 State = Any  # a tensor, a tuple of tensors, or None
+
+
+@runtime_checkable
+class FilterTwin(Protocol):
+    """A cell with an exact linear-systems twin in :mod:`dsp_rnn.filters`.
+
+    ``cls.from_filter(f)`` builds the cell that reproduces the filter ``f``, and
+    ``cell.to_filter()`` returns the filter the cell is (detached): for every ``f`` a cell
+    accepts, ``to_filter(from_filter(f))`` has ``f``'s frequency response, and the cell's
+    output on a signal ``x (batch, time, 1)`` is the filter's output on ``x``.
+
+    ========================  ==========================================  ===================
+    cell                      ``from_filter`` takes                        ``to_filter`` gives
+    ========================  ==========================================  ===================
+    ``StateSpaceCell``        SOS, ``(b, a)``, ``(A, B, C, D)``            SOS
+    ``IIRCell``               SOS ``(n_sections, 6)`` or ``(b, a)``        SOS
+    ``OrthogonalCell``        an orthogonal/unitary matrix, an FDN or      an FDN with unit
+                              a Gerzon allpass (unit delays)               delays
+    ========================  ==========================================  ===================
+
+    Example:
+        >>> from dsp_rnn.cells import GRUCell, IIRCell
+        >>> isinstance(IIRCell(2), FilterTwin), isinstance(GRUCell(1, 2), FilterTwin)
+        (True, False)
+    """
+
+    @classmethod
+    def from_filter(cls, system: Any, /, **kwargs: Any) -> Any: ...
+
+    def to_filter(self) -> Any: ...
 
 
 class Cell(nn.Module):

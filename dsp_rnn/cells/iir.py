@@ -43,7 +43,7 @@ from dsp_rnn.cells.base import Cell
 from dsp_rnn.cells.state_space import _CascadeCell, _unit_noise_numerators
 from dsp_rnn.errors import InputError, ShapeError, UnstableFilterError
 from dsp_rnn.filters.analysis import frequency_grid, unit_circle
-from dsp_rnn.filters.convert import as_sos
+from dsp_rnn.filters.convert import as_sos, tf2sos
 
 __all__ = ["IIRCell"]
 
@@ -233,16 +233,18 @@ class IIRCell(_CascadeCell):
         gain = unit_circle(den, frequency_grid(4096)).abs().amin(-1)  # 1 / peak of 1/A
         zeros = torch.zeros_like(gain)
         sos = torch.stack([gain, zeros, zeros, torch.ones_like(gain), a1, a2], -1)
-        return cls.from_sos(sos.float(), r_max=r_max, parameterization=parameterization)
+        return cls.from_filter(sos.float(), r_max=r_max, parameterization=parameterization)
 
     @classmethod
-    def from_sos(
+    def from_filter(
         cls, sos: Any, *, r_max: float = 0.999, parameterization: str = "triangle"
     ) -> IIRCell:
-        """The cell whose cascade equals ``sos`` (in the dtype of ``sos``).
+        """The cell whose cascade equals ``sos`` (in the dtype of ``sos``); ``from_sos`` is
+        the same method (:class:`~dsp_rnn.cells.FilterTwin`).
 
         Args:
-            sos: second-order sections ``(n_sections, 6)``, ``a0 != 0``; every pole radius
+            sos: second-order sections ``(n_sections, 6)``, ``a0 != 0``, or a ``tuple``
+                ``(b, a)`` (converted by :func:`~dsp_rnn.filters.tf2sos`); every pole radius
                 ``< r_max``.
             r_max: pole radius bound of the cell (default 0.999).
             parameterization: ``"triangle"`` (default) or ``"polar"``.
@@ -263,7 +265,7 @@ class IIRCell(_CascadeCell):
             >>> bool(torch.allclose(cell.to_sos(), sos, atol=1e-12))
             True
         """
-        t = as_sos(sos)
+        t = tf2sos(*sos) if isinstance(sos, tuple) and len(sos) == 2 else as_sos(sos)
         if t.ndim != 2:
             raise ShapeError(f"sos: expected shape (n_sections, 6), got {tuple(t.shape)}")
         t = (t / t[:, 3:4]).detach()
@@ -275,6 +277,8 @@ class IIRCell(_CascadeCell):
         cell.numerator = nn.Parameter(t[:, :3].clone())
         cell.pole_params = nn.Parameter(cell._raw_from_denominator(t[:, 4:]).to(t.dtype))
         return cell
+
+    from_sos = from_filter
 
     def to_sos(self) -> torch.Tensor:
         """The cell's sections ``(n_sections, 6)``, detached (same as :meth:`to_filter`)."""

@@ -234,7 +234,7 @@ class OrthogonalCell(Cell):
 
     # ------------------------------------------------------------------ construction
     @classmethod
-    def from_matrix(
+    def from_filter(
         cls,
         matrix: Any,
         *,
@@ -242,7 +242,8 @@ class OrthogonalCell(Cell):
         output_size: int = 1,
         activation: str = "identity",
     ) -> OrthogonalCell:
-        """A cell whose transition is a given orthogonal/unitary matrix.
+        """A cell whose transition is a given orthogonal/unitary matrix; ``from_matrix`` is
+        the same method (:class:`~dsp_rnn.cells.FilterTwin`, inverse of :meth:`to_filter`).
 
         Args:
             matrix: ``(N, N)`` orthogonal (real) or unitary (complex) tensor, or an
@@ -267,7 +268,7 @@ class OrthogonalCell(Cell):
         Example:
             >>> from dsp_rnn.filters import householder_matrix
             >>> h = householder_matrix(4, dtype=torch.float64)  # a reflection, det = -1
-            >>> cell = OrthogonalCell.from_matrix(h)
+            >>> cell = OrthogonalCell.from_filter(h)
             >>> bool((cell.transition() - h).abs().max() < 1e-12)
             True
         """
@@ -306,6 +307,50 @@ class OrthogonalCell(Cell):
                 cell._c(cell.output_weight).copy_(c)
                 cell.direct_weight.copy_(d.real if d.is_complex() else d)
         return cell
+
+    from_matrix = from_filter
+
+    def to_filter(self) -> FDN:
+        """The feedback delay network the cell is: unit delays, unit line gains, the cell's
+        transition as feedback matrix and its input, output and direct weights as gains
+        (a detached copy, not learnable).
+
+        Returns:
+            An :class:`~dsp_rnn.filters.FDN` with ``delays_samples = [1] * hidden_size``;
+            SISO gains (1-D) when ``input_size`` / ``output_size`` is 1. Its output on
+            ``x (time,)`` equals the cell's on ``x (1, time, 1)``.
+
+        Raises:
+            InputError: a nonlinear cell (``activation`` other than ``"identity"``) or a
+                unitary (complex) one: neither is an FDN.
+
+        Example:
+            >>> from dsp_rnn.filters import householder_matrix
+            >>> cell = OrthogonalCell.from_filter(householder_matrix(4, dtype=torch.float64))
+            >>> net = cell.to_filter()
+            >>> net.delays_samples, bool(torch.allclose(net.feedback_matrix, cell.transition()))
+            ([1, 1, 1, 1], True)
+        """
+        if self.activation != "identity" or self.unitary:
+            raise InputError(
+                "OrthogonalCell.to_filter: only a real cell with activation='identity' is a "
+                f"linear filter, got activation={self.activation!r}, unitary={self.unitary}"
+            )
+        with torch.no_grad():
+            u = self.transition().detach().clone()
+            b = self.input_weight.detach().clone()  # (N, I)
+            c = self.output_weight.detach().clone()  # (O, N)
+            d = self.direct_weight.detach().clone()  # (O, I)
+        siso_in, siso_out = self.input_size == 1, self.output_size == 1
+        return FDN(
+            [1] * self.hidden_size,
+            u,
+            input_gains=b[:, 0] if siso_in else b,
+            output_gains=c[0] if siso_out else c,
+            direct_gain=d[0, 0] if siso_in and siso_out else d,
+            line_gains=torch.ones(self.hidden_size, dtype=u.dtype),
+            learnable=False,
+        )
 
     def extra_repr(self) -> str:
         return (

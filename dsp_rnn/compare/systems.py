@@ -20,7 +20,8 @@ import torch
 from torch import nn
 
 from dsp_rnn._validate import as_tensor, check_finite, check_sample_rate
-from dsp_rnn.errors import InputError, ShapeError
+from dsp_rnn.cells.base import FilterTwin
+from dsp_rnn.errors import DspRnnError, InputError, ShapeError
 
 __all__ = [
     "probe_signal",
@@ -192,18 +193,14 @@ def as_system(system: Any, label: str | None) -> System:
         )
     if is_cell(system):
         sos = None
-        for method in ("to_filter", "to_sos"):
-            fn = getattr(system, method, None)
-            if callable(fn):
-                try:
-                    with torch.no_grad():
-                        cand = fn()
-                    sos = as_sos(cand).detach() if not isinstance(cand, tuple) else None
-                    if sos is not None and sos.ndim != 2:
-                        sos = None
-                except Exception:  # noqa: BLE001 - no exact twin (e.g. MIMO): estimate instead
-                    sos = None
-                break
+        if isinstance(system, FilterTwin):  # an exact twin, when it is one SISO cascade
+            try:
+                with torch.no_grad():
+                    cand = system.to_filter()
+                if isinstance(cand, torch.Tensor) and cand.ndim == 2:
+                    sos = as_sos(cand).detach()
+            except DspRnnError:  # no linear twin (a nonlinear cell): estimate instead
+                sos = None
 
         def run(x: torch.Tensor) -> torch.Tensor:
             return run_cell(system, x)
