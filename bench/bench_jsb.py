@@ -26,13 +26,13 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 from _common import machine_line, median_seconds  # noqa: E402
 
-from dsp_rnn.checkpoint import load_model  # noqa: E402
 from dsp_rnn.gridrnn.data import grid_to_array, padded_batches, sample_windows  # noqa: E402
 from dsp_rnn.gridrnn.model import GridRNN, GridState  # noqa: E402
 from dsp_rnn.gridrnn.sampler import sample  # noqa: E402
 from dsp_rnn.gridrnn.stats import grid_stats  # noqa: E402
+from dsp_rnn.gridrnn.task import evaluate  # noqa: E402
 from dsp_rnn.music.jsb import default_jsb_path, load_jsb  # noqa: E402
-from dsp_rnn.train import evaluate  # noqa: E402
+from dsp_rnn.training import load_model  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 PUBLISHED = [("RNN (Boulanger-Lewandowski 2012)", 8.71), ("LSTM (Chung 2014)", 8.67),

@@ -25,9 +25,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import torch  # noqa: E402
 from _common import machine_line  # noqa: E402
 
-from dsp_rnn.checkpoint import load_model  # noqa: E402
 from dsp_rnn.gridrnn.quality import evaluate_samples  # noqa: E402
 from dsp_rnn.music.jsb import load_jsb  # noqa: E402
+from dsp_rnn.training import load_model  # noqa: E402
 
 
 def _png_for(base: Path, label: str, several: bool) -> Path:

@@ -49,15 +49,15 @@ def work(tmp_path: Path) -> tuple[Path, dict[str, str]]:
 def _no_heavy_work(monkeypatch):
     """Refusals must come before any model is loaded, data read, cell fitted or piece
     sampled: these raise a non-DspRnnError, which would surface as a test failure."""
-    import dsp_rnn.checkpoint
     import dsp_rnn.compare
     import dsp_rnn.gridrnn.data
     import dsp_rnn.gridrnn.sampler
+    import dsp_rnn.training.registry
 
     def forbidden(*args, **kwargs):
         raise AssertionError("heavy work started before the outputs were checked")
 
-    monkeypatch.setattr(dsp_rnn.checkpoint, "load_model", forbidden)
+    monkeypatch.setattr(dsp_rnn.training.registry, "load_model", forbidden)
     monkeypatch.setattr(dsp_rnn.gridrnn.data, "load_corpus", forbidden)
     monkeypatch.setattr(dsp_rnn.compare, "fit", forbidden)
     monkeypatch.setattr(dsp_rnn.gridrnn.sampler, "sample", forbidden)
@@ -394,13 +394,13 @@ def test_version(capsys):
 def tiny_model(tmp_path, monkeypatch):
     import torch
 
-    import dsp_rnn.checkpoint
+    import dsp_rnn.training
     from dsp_rnn.gridrnn import GridRNN, GridRNNConfig
 
     monkeypatch.undo()  # the real loader and sampler
     torch.manual_seed(0)
     model = GridRNN(GridRNNConfig(time_hidden=8, time_layers=1, pitch_hidden=6, pitch_layers=1))
-    return dsp_rnn.checkpoint.save_model(tmp_path / "m", model, {})
+    return dsp_rnn.training.save_model(tmp_path / "m", model, {})
 
 
 def test_generate_seed_is_random_printed_and_reproducible(tiny_model, tmp_path, capsys):
@@ -431,8 +431,8 @@ def test_generate_refuses_long_pieces_before_sampling(tiny_model, tmp_path, caps
 
 
 def test_sampler_reports_progress_per_step(tiny_model):
-    from dsp_rnn.checkpoint import load_model
     from dsp_rnn.gridrnn.sampler import sample
+    from dsp_rnn.training import load_model
 
     model, _ = load_model(tiny_model)
     seen: list[tuple[int, int]] = []

@@ -33,7 +33,7 @@ def test_flag_defaults_off_and_old_configs_load():
 
 
 def test_shipped_default_is_unchanged_by_the_flag():
-    from dsp_rnn.checkpoint import load_model
+    from dsp_rnn.training import load_model
 
     model, _ = load_model("default")
     members = getattr(model, "models", [model])
@@ -105,8 +105,8 @@ def test_fast_sampler_equals_the_pitch_step_reference(articulation):
 
 
 def test_train_cli_flag_writes_the_config(tmp_path):
-    from dsp_rnn.checkpoint import load_model
     from dsp_rnn.cli import main
+    from dsp_rnn.training import load_model
 
     rng = np.random.default_rng(1)
     piece = lambda n: [sorted(set(rng.integers(55, 68, 3).tolist())) for _ in range(n)]  # noqa: E731

@@ -7,13 +7,13 @@ import numpy as np
 import pretty_midi
 import pytest
 
-from dsp_rnn.checkpoint import load_model
 from dsp_rnn.cli import main
 from dsp_rnn.errors import InputError
 from dsp_rnn.gridrnn import GridRNNConfig
 from dsp_rnn.gridrnn.sampler import primer_grid, sample, written_grid
 from dsp_rnn.music.grid import GridNote, NoteGrid
 from dsp_rnn.music.midi import read_midi
+from dsp_rnn.training import load_model
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 

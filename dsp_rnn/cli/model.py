@@ -6,6 +6,7 @@ import argparse
 import json
 import sys
 from pathlib import Path
+from typing import Any
 
 from dsp_rnn.cli.common import (
     OVERWRITE_HELP,
@@ -24,12 +25,7 @@ from dsp_rnn.cli.common import (
     stderr_is_tty,
     threads_int,
 )
-from dsp_rnn.cli.render import (
-    AUDIO_SUFFIXES,
-    add_render_flags,
-    check_render_target,
-    render_from_args,
-)
+from dsp_rnn.cli.render import AUDIO_SUFFIXES, add_render_flags, check_render_target
 from dsp_rnn.errors import DspRnnError, InputError
 
 __all__ = ["register", "DEFAULT_JSB"]
@@ -57,7 +53,8 @@ def _threads(args: argparse.Namespace) -> None:
 def _cmd_train(args: argparse.Namespace) -> int:
     from dsp_rnn.gridrnn.config import GridRNNConfig
     from dsp_rnn.gridrnn.data import load_corpus
-    from dsp_rnn.train import STATE_FILE, TrainConfig, TrainingInterrupted, train
+    from dsp_rnn.gridrnn.task import GridTask
+    from dsp_rnn.training import STATE_FILE, TrainConfig, TrainingInterrupted, train
 
     if args.steps is not None and args.steps < 1:
         raise InputError(f"--steps {args.steps}: expected at least 1 optimiser step (no steps "
@@ -93,8 +90,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
     config = TrainConfig(
         steps=args.steps, epochs=args.epochs, batch_size=args.batch_size, window=args.window,
         lr=args.lr, weight_decay=args.weight_decay, lr_decay_steps=args.lr_decay_steps,
-        clip_grad_norm=args.clip, transpose=args.transpose, start_share=args.start_share,
-        patience=args.patience,
+        clip_grad_norm=args.clip, patience=args.patience,
         checkpoint_every=args.checkpoint_every, max_minutes=args.max_minutes, seed=args.seed,
         checkpoint_minutes=getattr(args, "checkpoint_minutes", 1.0) or None,
         progress=not args.quiet,
@@ -102,9 +98,10 @@ def _cmd_train(args: argparse.Namespace) -> int:
     print(corpus.summary)
     if args.resume and not state.is_file():
         print(f"{args.out}: no saved train state; starting from step 0")
+    task = GridTask(model_config, corpus, transpose=args.transpose,
+                    start_share=args.start_share, init=init)  # fmt: skip
     try:
-        result = train(model_config, corpus, args.out, config, resume=args.resume,
-                       overwrite=overwrite, init=init)  # fmt: skip
+        result = train(task, args.out, config, resume=args.resume, overwrite=overwrite)
     except TrainingInterrupted as stop:
         if stop.rank == 0:
             print(json.dumps(stop.result), flush=True)
@@ -127,10 +124,11 @@ def _jsb_resolution(data: str) -> int | None:
 def _saved_resolution(state: Path) -> int | None:
     """The steps per quarter of the run whose state this is (None if unreadable: train
     reports the damage)."""
-    from dsp_rnn.checkpoint import read_metadata
+    from dsp_rnn.gridrnn.task import saved_model_config
+    from dsp_rnn.training.checkpoint import read_metadata
 
     try:
-        return int(read_metadata(state)["model_config"]["steps_per_quarter"])
+        return saved_model_config(read_metadata(state)).steps_per_quarter
     except (DspRnnError, KeyError, TypeError, ValueError):
         return None
 
@@ -139,7 +137,7 @@ def _interrupted_message(args: argparse.Namespace, stop) -> str:
     """Two lines: what was saved, and the command that continues the run."""
     import shlex
 
-    from dsp_rnn.train import STATE_FILE
+    from dsp_rnn.training import STATE_FILE
 
     again = ["dsp-rnn", "train", str(args.data), "--out", str(args.out), "--resume"]
     if args.steps is not None:
@@ -190,10 +188,13 @@ def _init_weights(args: argparse.Namespace, data_config):
     articulation must be the data's (checked by the trainer)."""
     from dataclasses import replace
 
-    from dsp_rnn.checkpoint import load_model
     from dsp_rnn.gridrnn.ensemble import GridEnsemble
+    from dsp_rnn.gridrnn.model import GridRNN
+    from dsp_rnn.training import registry
 
-    model, _ = load_model(args.init)
+    model, _ = registry.load_model(args.init)
+    if not isinstance(model, (GridRNN, GridEnsemble)):
+        raise InputError(f"--init {args.init}: not a note-grid model")
     if isinstance(model, GridEnsemble):
         if args.init_member is None or args.init_member >= len(model.members):
             n = len(model.members)
@@ -207,137 +208,106 @@ def _init_weights(args: argparse.Namespace, data_config):
     return config, {k: v.detach().clone() for k, v in model.state_dict().items()}
 
 
+def _render_options(args: argparse.Namespace, *, default_voice: str) -> dict[str, Any]:
+    """The keyword arguments of :func:`dsp_rnn.synth.render_file` from the flags of
+    :func:`~dsp_rnn.cli.render.add_render_flags`, with a progress bar on a terminal."""
+    from dsp_rnn.synth import Reverb
+
+    reverb = None
+    if args.reverb > 0 and args.wet > 0:
+        reverb = Reverb(sample_rate=args.sample_rate, rt60_s=args.reverb, wet=args.wet,
+                        channels=args.channels)  # fmt: skip
+    voice = args.voice or default_voice
+    bar = None
+
+    def progress(done: int, total: int) -> None:
+        nonlocal bar
+        if bar is None and not args.quiet and stderr_is_tty():
+            from tqdm import tqdm
+
+            bar = tqdm(total=1.0, unit="s audio", desc="render", leave=False)
+        if bar is not None:
+            bar.total = round(total / args.sample_rate, 1)
+            bar.n = round(done / args.sample_rate, 1)
+            bar.refresh()
+            if done >= total:
+                bar.close()
+
+    return {"sample_rate": args.sample_rate, "channels": args.channels, "subtype": args.format,
+            "voice": None if voice == "gm" else voice, "reverb": reverb,
+            "drums": not args.no_drums, "peak_db": args.peak_db, "soundfont": args.soundfont,
+            "max_seconds": args.max_seconds, "progress": progress}  # fmt: skip
+
+
 def _cmd_generate(args: argparse.Namespace) -> int:
-    from dsp_rnn._atomic import atomic_file
-    from dsp_rnn.checkpoint import load_model
-    from dsp_rnn.errors import OutputError
-    from dsp_rnn.gridrnn.sampler import primer_grid, sample, steps_for, written_grid
-    from dsp_rnn.music.midi import read_midi
+    from dsp_rnn.training import generate
 
     _threads(args)
     out = Path(args.out)
-    audio = out.suffix.lower() in AUDIO_SUFFIXES
-    primer_score = read_midi(args.primer) if args.primer else None  # fails before loading
-    model, _ = load_model(args.model)
-    c = model.config
-    primer = None
-    if primer_score is not None:
-        primer = primer_grid(primer_score, c)  # written pitches -> the model's encoding
-    if args.min_notes > c.n_pitches:
-        raise InputError(f"--min-notes {args.min_notes}: expected at most the model's "
-                         f"{c.n_pitches} keys")  # fmt: skip
-    if args.tempo is not None:
-        tempo = args.tempo
-    else:
-        tempo = primer.tempo_bpm if primer is not None else c.tempo_bpm
-    bars = args.bars
-    if args.steps is None and args.bars is None and args.seconds is None:
-        bars = 16.0  # the default length
-    n = steps_for(steps=args.steps, bars=bars, seconds=args.seconds,
-                  steps_per_quarter=c.steps_per_quarter, tempo_bpm=tempo)  # fmt: skip
-    given = (("--steps", args.steps), ("--bars", bars), ("--seconds", args.seconds))
-    flag, value = next((f, v) for f, v in given if v is not None)
-    _check_length(n, f"{flag} {value:g}", args.max_steps)
     seed = random_seed() if args.seed is None else args.seed
     bar = None
-    if not args.quiet and (stderr_is_tty() or n >= LONG_PIECE):
-        from tqdm import tqdm
 
-        bar = tqdm(total=n, unit="step", desc="sample", leave=False, mininterval=0.5)
+    def progress(done: int, total: int) -> None:
+        nonlocal bar
+        if bar is None and not args.quiet and (stderr_is_tty() or total >= LONG_PIECE):
+            from tqdm import tqdm
+
+            bar = tqdm(total=total, unit="step", desc="sample", leave=False, mininterval=0.5)
+        if bar is not None:
+            bar.update(done - bar.n)
+            if done >= total:
+                bar.close()
+
+    audio = out.suffix.lower() in AUDIO_SUFFIXES
     try:
-        (grid,) = sample(
-            model,
-            n,
-            temperature=args.temperature,
-            seed=seed,
-            primer=primer,
-            min_notes=args.min_notes,
-            max_notes=args.max_notes,
-            tempo_bpm=tempo,
-            progress=None if bar is None else (lambda done, total: bar.update(1)),
-        )
+        made = generate(
+            args.model, out, steps=args.steps, bars=args.bars, seconds=args.seconds,
+            temperature=args.temperature, seed=seed, primer=args.primer, tempo_bpm=args.tempo,
+            min_notes=args.min_notes, max_notes=args.max_notes, max_steps=args.max_steps,
+            render=_render_options(args, default_voice="ks") if audio else None,
+            overwrite=args.overwrite, progress=progress, flag_style="cli",
+        )  # fmt: skip
     finally:
         if bar is not None:
             bar.close()
-    grid = written_grid(grid, c)  # in the register music is written in (see the model card)
-    notes = len(grid.to_notes())
-    what = (f"{grid.n_steps} steps, {notes} notes, {tempo:g} bpm, "
-            f"{grid.n_steps * grid.seconds_per_step:.1f} s")  # fmt: skip
     if audio:
-        print(f"generated {what}")
-        print(f"wrote {render_from_args(grid, out, args, default_voice='ks')}")
+        print(f"generated {made.describe()}")
+        print(f"wrote {made.render}")
     else:
-        with atomic_file(out, args.overwrite, OutputError, "--overwrite") as fh:
-            grid.to_midi_file().save(file=fh)
-        print(f"wrote {out} ({what})")
+        print(f"wrote {out} ({made.describe()})")
     if args.seed is None:
         print(f"seed {seed}: pass --seed {seed} to make this piece again")
     return 0
 
 
 def _cmd_eval(args: argparse.Namespace) -> int:
-    from dsp_rnn.checkpoint import load_model
-    from dsp_rnn.gridrnn.data import grid_to_array
-    from dsp_rnn.music.jsb import jsb_steps_per_quarter, load_jsb
-    from dsp_rnn.train import evaluate
+    from tqdm import tqdm
+
+    from dsp_rnn.training import evaluate_model
 
     _threads(args)
-    model, meta = load_model(args.model)
-    c = model.config
-    data_spq = jsb_steps_per_quarter(args.jsb)
-    if data_spq != c.steps_per_quarter:
-        other = {1: " (jsb-chorales-quarter.json)", 4: " (jsb-chorales-16th.json)"}
-        raise InputError(
-            f"{args.jsb}: {data_spq} step(s) per quarter note (from its name), the model "
-            f"{args.model or 'default'} works at {c.steps_per_quarter}; pass --jsb with the JSB "
-            f"file at {c.steps_per_quarter} step(s) per quarter"
-            f"{other.get(c.steps_per_quarter, '')}"
-        )
-    grids = load_jsb(args.jsb, args.split, steps_per_quarter=data_spq)
-    pieces = [grid_to_array(g, low_pitch=c.low_pitch, n_pitches=c.n_pitches) for g in grids]
-    result = evaluate(model, pieces)
-    result.update(model=str(args.model or "default"), data=str(args.jsb), split=args.split,
-                  parameters=model.count_parameters(), kind=c.kind)  # fmt: skip
-    report = _sample_report(model, grids, args) if args.samples else None
-    if report is not None:
-        result["samples"] = report.to_dict()
+    with tqdm(total=args.samples, desc="sampling", unit="piece", leave=False,
+              disable=not (args.samples and stderr_is_tty())) as bar:  # fmt: skip
+        evaluation = evaluate_model(
+            args.model, args.jsb, split=args.split, samples=args.samples, bars=args.bars,
+            temperature=args.temperature, seed=args.seed,
+            progress=lambda done, total: bar.update(done - bar.n),
+        )  # fmt: skip
+    result = {**evaluation.metrics, "model": str(args.model or "default"), "data": str(args.jsb),
+              "split": args.split}  # fmt: skip
     if args.json:
         print(json.dumps(result, allow_nan=False))
     else:
-        planes = "play and onsets: not the JSB benchmark" if c.articulation else "play"
-        print(f"{Path(args.jsb).name} {args.split}: NLL {result['nll_per_step']:.3f} nats per "
-              f"time step ({planes}, {c.n_pitches} keys), frame accuracy "
-              f"{result['frame_accuracy']:.3f} "
-              f"({result['pieces']} pieces, {result['steps']} steps)")  # fmt: skip
-        if report is not None:
-            print(
-                f"\n{args.samples} samples of {args.bars:g} bars (temperature "
-                f"{args.temperature:g}, seed {args.seed}) against the {args.split} pieces:\n"
-            )
-            print(report.table())  # fmt: skip
-    if report is not None and args.plot:
+        print("\n".join(evaluation.lines))
+    if evaluation.plot is not None and args.plot:
         from dsp_rnn._atomic import atomic_path
         from dsp_rnn.errors import OutputError
 
         with atomic_path(Path(args.plot), args.overwrite, OutputError, "--overwrite") as tmp:
-            report.plot(tmp, title=f"{args.model or 'default'}, T={args.temperature:g}: "
-                                   f"{args.samples} samples vs {args.split}")  # fmt: skip
+            evaluation.plot(tmp, f"{args.model or 'default'}, T={args.temperature:g}: "
+                                 f"{args.samples} samples vs {args.split}")  # fmt: skip
         print(f"wrote {args.plot}", file=sys.stderr if args.json else sys.stdout)
     return 0
-
-
-def _sample_report(model, grids, args: argparse.Namespace):
-    """Sample ``--samples`` pieces and compare their statistics with ``grids``."""
-    from tqdm import tqdm
-
-    from dsp_rnn.gridrnn.quality import evaluate_samples
-
-    with tqdm(total=args.samples, desc="sampling", unit="piece", leave=False,
-              disable=not stderr_is_tty()) as bar:  # fmt: skip
-        return evaluate_samples(
-            model, grids, args.samples, bars=args.bars, temperature=args.temperature,
-            seed=args.seed, progress=lambda done, total: bar.update(done - bar.n),
-        )  # fmt: skip
 
 
 def _check_eval(args: argparse.Namespace) -> None:
@@ -354,21 +324,25 @@ def _check_eval(args: argparse.Namespace) -> None:
 
 
 def _cmd_ensemble(args: argparse.Namespace) -> int:
-    from dsp_rnn.checkpoint import load_model, save_model
     from dsp_rnn.gridrnn.ensemble import GridEnsemble
+    from dsp_rnn.gridrnn.model import GridRNN
+    from dsp_rnn.training import registry
 
     out = Path(args.out)
-    loaded = [load_model(m) for m in args.models]
+    loaded = [registry.load_model(m) for m in args.models]
     if any(isinstance(m, GridEnsemble) for m, _ in loaded):
         raise InputError("ensemble: members must be single models (run folders), not ensembles")
-    model = GridEnsemble.from_models([m for m, _ in loaded])
+    singles = [m for m, _ in loaded if isinstance(m, GridRNN)]
+    if len(singles) != len(loaded):
+        raise InputError("ensemble: members must be note-grid models (GridRNN run folders)")
+    model = GridEnsemble.from_models(singles)
     members = [{"source": str(name), "metrics": meta.get("metrics", {})}
                for name, (_, meta) in zip(args.models, loaded, strict=True)]  # fmt: skip
     seconds = sum(float(meta.get("training_seconds", 0.0)) for _, meta in loaded)
     info = {"members": members, "parameters": model.count_parameters(),
             "training_seconds": seconds, "data": loaded[0][1].get("data", "")}  # fmt: skip
     out.mkdir(exist_ok=True)  # its parent was checked to exist
-    save_model(out, model, info)
+    registry.save_model(out, model, info)
     print(f"wrote {out} (a mixture of {len(members)} models, "
           f"{model.count_parameters()} parameters)")  # fmt: skip
     return 0
