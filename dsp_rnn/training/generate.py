@@ -195,10 +195,6 @@ def generate(
         raise InputError(f"{primer}: no such MIDI file (primer)")
     if steps is None and bars is None and seconds is None:
         bars = 16.0
-    net = _model(model)
-    family = registry.family_of(net)
-    if family.generate is None:
-        raise InputError(f"{family.name} models cannot generate files")
     request = GenerateRequest(
         out=path, seed=secrets.randbelow(2**31) if seed is None else int(seed), steps=steps,
         bars=bars, seconds=seconds, temperature=float(temperature),
@@ -208,6 +204,10 @@ def generate(
     )  # fmt: skip
     if steps is not None:
         check_length(request, steps)
+    net = _model(model)
+    family = registry.family_of(net)
+    if family.generate is None:
+        raise InputError(f"{family.name} models cannot generate files")
     return family.generate(net, request)
 
 
