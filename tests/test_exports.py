@@ -4,6 +4,7 @@ declared twice: the package ``__all__`` is the union of its modules' (one list e
 from __future__ import annotations
 
 import importlib
+import inspect
 import pkgutil
 import subprocess
 import sys
@@ -34,6 +35,17 @@ def test_package_all_is_the_union_of_its_modules_all(package):
         names += [n for n in module.__all__ if n not in names]
     assert sorted(pkg.__all__) == sorted(names)
     assert len(pkg.__all__) == len(set(pkg.__all__))
+
+
+@pytest.mark.parametrize("package", PACKAGES)
+def test_every_public_function_and_class_is_declared(package):
+    for module in _public_modules(package):
+        for name, value in vars(module).items():
+            defined_here = getattr(value, "__module__", None) == module.__name__
+            if name.startswith("_") or not defined_here:
+                continue
+            if inspect.isfunction(value) or inspect.isclass(value):
+                assert name in module.__all__, f"{module.__name__}.{name} is not in __all__"
 
 
 def test_music_and_synth_packages_import_without_torch():

@@ -24,6 +24,7 @@ __all__ = [
     "State",
     "check_sequence",
     "check_step",
+    "describe_state",
     "detach_state",
     "TBPTTConfig",
     "tbptt_windows",

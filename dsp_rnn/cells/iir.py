@@ -39,8 +39,8 @@ import torch
 from torch import nn
 
 from dsp_rnn._validate import check_int, check_seed
+from dsp_rnn.cells._cascade import CascadeCell, unit_noise_numerators
 from dsp_rnn.cells.base import Cell
-from dsp_rnn.cells.state_space import _CascadeCell, _unit_noise_numerators
 from dsp_rnn.errors import InputError, ShapeError, UnstableFilterError
 from dsp_rnn.filters.analysis import frequency_grid, unit_circle
 from dsp_rnn.filters.convert import as_sos, tf2sos
@@ -67,7 +67,7 @@ def _roots(a1: torch.Tensor, a2: torch.Tensor) -> torch.Tensor:
     return torch.stack([(-a1 + disc) / 2, (-a1 - disc) / 2], -1)
 
 
-class IIRCell(_CascadeCell):
+class IIRCell(CascadeCell):
     """A learnable cascade of biquads whose poles stay strictly inside the unit circle.
 
     See the module docstring for the two parameterisations. Single input, single output;
@@ -115,7 +115,7 @@ class IIRCell(_CascadeCell):
         radius = 0.3 + 0.5 * torch.rand(n_sections, dtype=torch.float64)
         theta = math.pi * torch.rand(n_sections, dtype=torch.float64)
         den = torch.stack([-2 * radius * torch.cos(theta), radius**2], -1)
-        self.numerator = nn.Parameter(_unit_noise_numerators(den[:, 0], den[:, 1]))
+        self.numerator = nn.Parameter(unit_noise_numerators(den[:, 0], den[:, 1]))
         self.pole_params = nn.Parameter(self._raw_from_denominator(den).float())
 
     # ------------------------------------------------------------------ parameter maps

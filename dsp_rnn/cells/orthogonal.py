@@ -25,7 +25,7 @@ from torch import nn
 from dsp_rnn._validate import check_int
 from dsp_rnn.cells.base import Cell, check_sequence, check_step
 from dsp_rnn.errors import InputError, ShapeError
-from dsp_rnn.filters.networks import FDN, GerzonAllpass, _check_unitary
+from dsp_rnn.filters.networks import FDN, GerzonAllpass, check_unitary
 
 __all__ = ["OrthogonalCell"]
 
@@ -290,7 +290,7 @@ class OrthogonalCell(Cell):
             u = u.to(torch.float32)
         if u.ndim != 2 or u.shape[0] != u.shape[1]:
             raise ShapeError(f"matrix: expected a square (N, N) matrix, got {tuple(u.shape)}")
-        _check_unitary(u, u.shape[0], "matrix")
+        check_unitary(u, u.shape[0], "matrix")
         wide = u.to(torch.complex128 if u.is_complex() else torch.float64).cpu().numpy()
         log, reflect = _skew_log(wide)
         cell = cls(u.shape[0], input_size, output_size, activation, unitary=bool(u.is_complex()))

@@ -55,6 +55,7 @@ __all__ = [
     "hadamard_matrix",
     "random_orthogonal",
     "random_unitary",
+    "check_unitary",
     "rt60_to_gains",
     "fdn",
     "fdn_freqz",
@@ -287,7 +288,17 @@ def _as_matrix(value: Any, name: str) -> torch.Tensor:
     return check_finite(t, name)
 
 
-def _check_unitary(a: torch.Tensor, n: int, name: str) -> None:
+def check_unitary(a: torch.Tensor, n: int, name: str = "feedback_matrix") -> None:
+    """Refuse a matrix that is not ``(n, n)`` and orthogonal (real) or unitary (complex):
+    ``max |A^H A - I| <= 1e-9`` in double precision, ``1e-5`` in single.
+
+    Raises:
+        ShapeError: not ``(n, n)``. InputError: not orthogonal/unitary (the message gives
+            the deviation).
+
+    Example:
+        >>> check_unitary(householder_matrix(3), 3)  # passes silently
+    """
     if a.shape != (n, n):
         raise ShapeError(
             f"{name}: expected shape ({n}, {n}) for {n} delay lines, got {tuple(a.shape)}"
@@ -321,7 +332,7 @@ class _Net:
         n = len(self.delays)
         a = _as_matrix(feedback_matrix, "feedback_matrix")
         if check_matrix:
-            _check_unitary(a, n, "feedback_matrix")
+            check_unitary(a, n, "feedback_matrix")
         real = _REAL.get(a.dtype, a.dtype)
         b = (
             torch.ones(n, dtype=real)
@@ -383,7 +394,7 @@ def _gerzon_net(delays_samples: Any, feedback_matrix: Any, gain: Any) -> _Net:
     delays = _check_delays(delays_samples)
     n = len(delays)
     u = _as_matrix(feedback_matrix, "feedback_matrix")
-    _check_unitary(u, n, "feedback_matrix")
+    check_unitary(u, n, "feedback_matrix")
     g = check_finite(as_tensor(gain, "gain"), "gain")
     if g.ndim > 1 or (g.ndim == 1 and g.shape[0] not in (1, n)):
         raise ShapeError(f"gain: expected a scalar or shape ({n},), got {tuple(g.shape)}")

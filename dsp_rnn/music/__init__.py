@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 _WHERE = {
     "AUDIO_EXTENSIONS": "audio",
     "frame_windows": "audio",
+    "load_audio": "audio",
     "mu_law_decode": "audio",
     "mu_law_encode": "audio",
     "read_audio": "audio",
@@ -46,6 +47,7 @@ _WHERE = {
     "Limits": "midi",
     "Note": "midi",
     "Score": "midi",
+    "bisect_tempo": "midi",
     "parse_midi_bytes": "midi",
     "read_midi": "midi",
     "score_to_midi_file": "midi",

@@ -35,6 +35,7 @@ from dsp_rnn.errors import AudioError, InputError, ShapeError
 __all__ = [
     "AUDIO_EXTENSIONS",
     "read_audio",
+    "load_audio",
     "write_audio",
     "mu_law_encode",
     "mu_law_decode",
@@ -161,14 +162,14 @@ def read_audio(
         >>> read_audio(p, mono=False)[0].shape
         torch.Size([2, 8000])
     """
-    audio, rate, _ = _load(
+    audio, rate, _ = load_audio(
         path, sample_rate=sample_rate, mono=mono, normalize=normalize, level_db=level_db,
         dtype=dtype, max_seconds=max_seconds,
     )  # fmt: skip
     return audio, rate
 
 
-def _load(
+def load_audio(
     path: str | os.PathLike[str],
     *,
     sample_rate: int | None = None,
@@ -178,7 +179,8 @@ def _load(
     dtype: torch.dtype = torch.float32,
     max_seconds: float | None = None,
 ) -> tuple[torch.Tensor, int, int]:
-    """:func:`read_audio`, also returning the file's own sample rate."""
+    """:func:`read_audio`, also returning the file's own sample rate:
+    ``(audio, sample_rate, file_sample_rate)``."""
     np_dtype = _check_dtype(dtype)
     if sample_rate is not None:
         check_int(sample_rate, "sample_rate", minimum=1)

@@ -21,7 +21,7 @@ import torch
 
 from dsp_rnn._validate import check_int
 from dsp_rnn.errors import AudioError, InputError
-from dsp_rnn.music.audio import AUDIO_EXTENSIONS, Normalize, _load
+from dsp_rnn.music.audio import AUDIO_EXTENSIONS, Normalize, load_audio
 from dsp_rnn.music.folder import Skipped, split_of, split_position
 
 __all__ = ["AudioFolder"]
@@ -146,7 +146,7 @@ class AudioFolder:
                 self._skip(path, f"same content as {first_with[digest]}")
                 continue
             try:
-                audio, _, native_rate = _load(
+                audio, _, native_rate = load_audio(
                     path,
                     sample_rate=self.sample_rate,
                     mono=self.mono,

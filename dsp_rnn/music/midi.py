@@ -41,6 +41,7 @@ __all__ = [
     "score_to_midi_file",
     "Limits",
     "DRUM_CHANNEL",
+    "bisect_tempo",
 ]
 
 DRUM_CHANNEL = 9  # General MIDI channel 10, zero-based

@@ -74,7 +74,7 @@ def adsr(n: int, env: np.ndarray) -> np.ndarray:
 
 
 @njit(cache=True, inline="always")
-def _mix(ring: np.ndarray, j: int, gains: np.ndarray, v: float) -> None:
+def mix(ring: np.ndarray, j: int, gains: np.ndarray, v: float) -> None:
     for c in range(ring.shape[0]):
         ring[c, j] += gains[c] * v
 
@@ -126,7 +126,7 @@ def karplus_strong(
         j += 1
         if j == delay:
             j = 0
-        _mix(ring, (start + i) & mask, gains, y * _env(i, env, level_off))
+        mix(ring, (start + i) & mask, gains, y * _env(i, env, level_off))
 
 
 @njit(cache=True, inline="always")
@@ -204,7 +204,7 @@ def subtractive(
         v2 = ic2 + a2 * ic1 + a3 * v3
         ic1 = 2.0 * v1 - ic1
         ic2 = 2.0 * v2 - ic2
-        _mix(ring, (start + i) & mask, gains, v2 * _env(i, env, level_off))
+        mix(ring, (start + i) & mask, gains, v2 * _env(i, env, level_off))
 
 
 @njit(cache=True)
@@ -231,7 +231,7 @@ def additive(
                 r = 1.0 / np.sqrt(c[p] * c[p] + s[p] * s[p])
                 c[p] *= r
                 s[p] *= r
-        _mix(ring, (start + i) & mask, gains, v * _env(i, env, level_off))
+        mix(ring, (start + i) & mask, gains, v * _env(i, env, level_off))
 
 
 # ----------------------------------------------------------------------------- mix ring

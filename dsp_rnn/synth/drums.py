@@ -23,7 +23,7 @@ import numpy as np
 from numba import njit
 
 from dsp_rnn.synth import _kernels as k
-from dsp_rnn.synth.voices import _RenderNote
+from dsp_rnn.synth.voices import RenderNote
 
 __all__ = ["DrumKit", "Hit", "GM_DRUMS"]
 
@@ -93,11 +93,11 @@ def _hit(
             g = (i + 1.0) / attack
         elif i >= n - fade:
             g = 0.5 * (1.0 + np.cos(np.pi * (i - (n - fade) + 1.0) / fade))
-        k._mix(ring, (start + i) & mask, gains, v * g)
+        k.mix(ring, (start + i) & mask, gains, v * g)
 
 
 @dataclass(frozen=True)
-class DrumKit(_RenderNote):
+class DrumKit(RenderNote):
     """The General MIDI percussion map (keys 35-59 have their own sounds)."""
 
     name: str = "drums"

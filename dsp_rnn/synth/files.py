@@ -27,7 +27,7 @@ from dsp_rnn.errors import AudioError, InputError, NonFiniteError
 from dsp_rnn.synth.render import (
     SAMPLE_RATES,
     Source,
-    _reverb,
+    as_reverb,
     peak_gain,
     plan_notes,
     render_blocks,
@@ -166,7 +166,7 @@ def render_file(
                 max_seconds=max_seconds,
             )  # fmt: skip
         else:
-            rev = _reverb(reverb, sample_rate, channels)
+            rev = as_reverb(reverb, sample_rate, channels)
             plan = plan_notes(source, sample_rate=sample_rate, channels=channels, voice=voice,
                               drums=drums, tail_s=rev.tail_s if rev else 0.0)  # fmt: skip
             if len(plan) == 0:

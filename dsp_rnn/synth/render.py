@@ -33,7 +33,16 @@ if TYPE_CHECKING:  # the renderer imports them lazily: no torch, fast start
     from dsp_rnn.music.grid import NoteGrid
     from dsp_rnn.music.midi import Score
 
-__all__ = ["NotePlan", "plan_notes", "render_blocks", "render", "SAMPLE_RATES", "scale_block"]
+__all__ = [
+    "NotePlan",
+    "plan_notes",
+    "render_blocks",
+    "render",
+    "SAMPLE_RATES",
+    "scale_block",
+    "peak_gain",
+    "as_reverb",
+]
 
 SAMPLE_RATES = (22_050, 44_100, 48_000)
 MAX_NOTE_S = 60.0  # a held note longer than this is cut (with its release) to keep memory flat
@@ -268,7 +277,7 @@ def render(
         >>> y.shape[0], round(float(np.abs(y).max()), 4)
         (1, 0.8913)
     """
-    rev = _reverb(reverb, sample_rate, channels)
+    rev = as_reverb(reverb, sample_rate, channels)
     plan = plan_notes(source, sample_rate=sample_rate, channels=channels, voice=voice,
                       drums=drums, tail_s=rev.tail_s if rev else 0.0)  # fmt: skip
     blocks = list(render_blocks(plan, reverb=rev, block_size=block_size, seed=seed))
@@ -277,7 +286,13 @@ def render(
     return scale_block(y, peak_gain(peak, peak_db=peak_db))
 
 
-def _reverb(reverb: Reverb | bool | None, sample_rate: int, channels: int) -> Reverb | None:
+def as_reverb(reverb: Reverb | bool | None, sample_rate: int, channels: int) -> Reverb | None:
+    """The renderers' ``reverb`` argument as a :class:`Reverb` or ``None``: ``True`` is the
+    default room for ``sample_rate`` and ``channels``, ``False``/``None`` is dry.
+
+    Raises:
+        InputError: anything else.
+    """
     if reverb is True:
         return Reverb(sample_rate=sample_rate, channels=channels)
     if reverb is None or reverb is False:

@@ -25,6 +25,7 @@ from dsp_rnn.errors import InputError
 from dsp_rnn.synth import _kernels as k
 
 __all__ = [
+    "RenderNote",
     "ADSR",
     "Voice",
     "KarplusStrong",
@@ -104,7 +105,7 @@ class Voice(Protocol):
     def playable(self, pitch: int, sample_rate: float) -> bool: ...
 
 
-class _RenderNote:
+class RenderNote:
     """What voices share: ``render_note`` from ``add_note`` (mixed into a one-channel ring
     of the note's size) and, by default, a note that lasts its duration plus the release
     of ``self.envelope``."""
@@ -161,7 +162,7 @@ def ks_tuning(f0_hz: float, sample_rate: float) -> tuple[int, float, float]:
 
 
 @dataclass(frozen=True)
-class KarplusStrong(_RenderNote):
+class KarplusStrong(RenderNote):
     """Plucked string (extended Karplus-Strong, Jaffe and Smith 1983).
 
     A zero-mean noise burst one period long, lowpassed (darker at low velocity), circulates in a
@@ -235,7 +236,7 @@ class KarplusStrong(_RenderNote):
 
 
 @dataclass(frozen=True)
-class Subtractive(_RenderNote):
+class Subtractive(RenderNote):
     """Analogue-style voice: a PolyBLEP sawtooth or square through a resonant lowpass.
 
     The lowpass is the cookbook biquad in its trapezoidal state-variable form, so its
@@ -284,7 +285,7 @@ class Subtractive(_RenderNote):
 
 
 @dataclass(frozen=True)
-class Additive(_RenderNote):
+class Additive(RenderNote):
     """Organ (or sine) voice: a sum of harmonics, each dropped above 0.45 fs.
 
     The default drawbars sound harmonics 1, 2, 3, 4, 6 and 8 (the organ's 8', 4',
