@@ -285,3 +285,36 @@ def test_check_stable_names_section_and_radius():
 def test_typed_errors(call, exc, match):
     with pytest.raises(exc, match=match):
         call()
+
+
+# ----------------------------------------------------------------------------- one engine
+@pytest.mark.parametrize("whole", [False, True])
+@pytest.mark.parametrize("length", [3, 40, 1000])  # shorter and longer than the FFT period
+def test_unit_circle_grid_fft_equals_explicit_exponentials(whole, length):
+    from dsp_rnn.filters import frequency_grid, unit_circle
+
+    c = torch.randn(2, length, dtype=torch.float64, generator=torch.Generator().manual_seed(4))
+    grid = frequency_grid(16, whole=whole)
+    explicit = frequency_grid(freqs=grid.w)
+    assert explicit.n_freqs is None and torch.equal(explicit.w, grid.w)
+    for weighted in (False, True):
+        fast = unit_circle(c, grid, weighted=weighted)
+        slow = unit_circle(c, explicit, weighted=weighted)
+        assert (fast - slow).abs().max() < 1e-10 * c.abs().sum() * length
+
+
+def test_every_response_uses_the_one_grid():
+    from dsp_rnn.filters import FDN, SchroederAllpass, frequency_grid
+
+    grid = frequency_grid(64, sample_rate=8000.0)
+    ap = SchroederAllpass(7.5, 0.6)
+    f_ap, h_ap = ap.freqz(64, sample_rate=8000.0)
+    b, a = ap.transfer_function()
+    f_tf, h_tf = freqz(b.double(), a.double(), n_freqs=64, sample_rate=8000.0)
+    f_fdn, _ = FDN([3, 5]).freqz(64, sample_rate=8000.0)
+    for f in (f_ap, f_tf, f_fdn):
+        assert torch.equal(f, grid.freqs)
+    assert (h_ap - h_tf).abs().max() < 1e-6
+    # explicit frequencies reach the allpass modules too
+    _, h_at = ap.freqz(sample_rate=8000.0, freqs=grid.freqs[:3])
+    assert (h_at - h_ap[:3]).abs().max() < 1e-6
