@@ -9,7 +9,12 @@ import pytest
 
 from dsp_rnn.errors import InputError
 from dsp_rnn.music import jsb as jsb_module
-from dsp_rnn.music.jsb import JSBNotFoundError, default_jsb_path, load_jsb
+from dsp_rnn.music.jsb import (
+    JSBNotFoundError,
+    default_jsb_path,
+    load_jsb,
+    written_register_offset,
+)
 
 
 def test_jsb_small_file_and_errors(tmp_path):
@@ -60,3 +65,26 @@ def test_missing_shipped_jsb_says_to_pass_a_path(tmp_path, monkeypatch, capsys):
     assert issubclass(JSBNotFoundError, InputError)
     assert main(["eval", "default", "--jsb", str(missing)]) == 1
     assert "pass the path" in capsys.readouterr().err
+
+
+def _chorale_file(path: Path, shift: int) -> Path:
+    """Two four-part pieces around the chorales' written register, moved by ``shift``."""
+    pieces = [[[48, 55, 64, 72], [50, 57, 65, 74]], [[43, 59, 62, 67], [45, 60, 64, 69]]]
+    moved = [[[p + shift for p in step] for step in piece] for piece in pieces]
+    path.write_text(json.dumps({"train": moved, "valid": [], "test": []}))
+    return path
+
+
+@pytest.mark.parametrize("shift,offset", [(0, 0), (5, 0), (-4, 0), (12, -12), (14, -12),
+                                          (24, -24), (-12, 12)])  # fmt: skip
+def test_written_register_offset_moves_by_whole_octaves(tmp_path, shift, offset):
+    path = _chorale_file(tmp_path / "jsb-chorales-quarter.json", shift)
+    assert written_register_offset(path) == offset
+
+
+def test_written_register_offset_of_the_shipped_file_and_errors(tmp_path):
+    assert written_register_offset() == -12  # the quarter-note encoding sits an octave up
+    empty = tmp_path / "jsb-chorales-quarter.json"
+    empty.write_text(json.dumps({"train": [[[], []]], "valid": [], "test": []}))
+    with pytest.raises(InputError, match="no notes"):
+        written_register_offset(empty)

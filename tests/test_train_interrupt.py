@@ -227,7 +227,8 @@ def test_resolution_mismatches_are_refused(tmp_path, capsys):
     assert cli([*base, str(quarter), "--steps", "2"], capsys)[0] == 0
     from dsp_rnn.training import load_model
 
-    assert load_model(tmp_path / "run")[0].config.output_transpose == -12  # JSB: octave down
+    # this small file already sits in the chorales' written register: written as it is
+    assert load_model(tmp_path / "run")[0].config.output_transpose == 0
     code, _, err = cli([*base, str(sixteenth), "--steps", "4", "--resume"], capsys)
     assert code == 1 and "works at 1 step(s) per quarter note, the data at 4" in err
     assert saved_step(tmp_path / "run") == 2

@@ -35,9 +35,6 @@ DEFAULT_JSB = str(Path(__file__).resolve().parents[2] / "data/jsb/jsb-chorales-q
 MIDI_SUFFIXES = (".mid", ".midi")
 MAX_STEPS = 10_000  # generate: refuse longer pieces (minutes of sampling) unless --max-steps
 LONG_PIECE = 1_000  # generate: a progress bar from this many steps on, even off a terminal
-# The JSB JSON encodes the chorales about an octave above their written pitch: models trained
-# on it write their music an octave lower (their likelihoods stay in the JSON's encoding).
-JSB_OUTPUT_TRANSPOSE = -12
 TEMPO = float_range(0.0, 1000.0, lo_open=True, what="a tempo > 0 and <= 1000 bpm")
 
 
@@ -81,7 +78,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
         time_hidden=args.time_hidden, time_layers=args.time_layers,
         pitch_hidden=args.pitch_hidden, pitch_layers=args.pitch_layers, dropout=args.dropout,
         articulation=corpus.articulation, tempo_bpm=args.tempo or (90.0 if spq == 1 else 100.0),
-        output_transpose=JSB_OUTPUT_TRANSPOSE if data_spq is not None else 0,
+        output_transpose=_output_transpose(args.data, data_spq),
         register_features=bool(getattr(args, "register_features", False)),
     )  # fmt: skip
     init = None
@@ -112,6 +109,15 @@ def _cmd_train(args: argparse.Namespace) -> int:
               "nothing to do (a larger --steps trains on)")  # fmt: skip
     print(json.dumps(result))
     return 0
+
+
+def _output_transpose(data: str, data_spq: int | None) -> int:
+    """Where a model writes its music for a user: a JSB file's pieces are moved by whole
+    octaves into the chorales' written register (the quarter-note file sits an octave above
+    it; likelihoods stay in the file's encoding); a MIDI folder is written as it is."""
+    from dsp_rnn.music.jsb import written_register_offset
+
+    return 0 if data_spq is None else written_register_offset(data)
 
 
 def _jsb_resolution(data: str) -> int | None:

@@ -43,6 +43,8 @@ _WHERE = {
     "default_jsb_path": "jsb",
     "jsb_steps_per_quarter": "jsb",
     "load_jsb": "jsb",
+    "WRITTEN_CHORALE_MEAN_PITCH": "jsb",
+    "written_register_offset": "jsb",
     "DRUM_CHANNEL": "midi",
     "Limits": "midi",
     "Note": "midi",

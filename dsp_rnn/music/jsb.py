@@ -25,12 +25,19 @@ __all__ = [
     "default_jsb_path",
     "JSBNotFoundError",
     "SHIPPED_JSB",
+    "WRITTEN_CHORALE_MEAN_PITCH",
+    "written_register_offset",
 ]
 
 SPLITS = ("train", "valid", "test")
 
 # where a checkout keeps the quarter-note file: <repository>/data/jsb/ beside the package
 SHIPPED_JSB = Path(__file__).resolve().parents[2] / "data" / "jsb" / "jsb-chorales-quarter.json"
+
+
+# Median over pieces of the mean MIDI pitch of the 368 four-part Bach chorales in music21's
+# corpus, read in their written keys (bench/bench_written_register.py measures it).
+WRITTEN_CHORALE_MEAN_PITCH = 61.4
 
 
 class JSBNotFoundError(InputError, FileNotFoundError):
@@ -107,3 +114,26 @@ def load_jsb(
         grids.append(NoteGrid(play, onset, velocity, low_pitch, spq, 120.0, (4, 4),
                               f"{p.name}:{split}[{i}]"))  # fmt: skip
     return grids
+
+
+def written_register_offset(path: str | Path | None = None) -> int:
+    """Whole octaves (in semitones) that move a JSB file's pieces to the chorales' written
+    register: ``-12`` for the quarter-note file, which sits about an octave above it, ``0``
+    for the sixteenth-note file, which keeps the written pitch (and the written keys).
+
+    The offset is measured, not looked up by name: the median over the train pieces of each
+    piece's mean pitch, moved by whole octaves to the nearest of
+    :data:`WRITTEN_CHORALE_MEAN_PITCH`. Whole octaves keep every piece's key.
+
+    Raises:
+        InputError: the file is not a JSB JSON file, or its train split holds no notes.
+    """
+    means = []
+    for grid in load_jsb(path, "train"):
+        per_key = np.asarray(grid.play, bool).sum(0)
+        if per_key.any():
+            pitches = grid.low_pitch + np.arange(grid.n_pitches)
+            means.append(float((per_key * pitches).sum() / per_key.sum()))
+    if not means:
+        raise InputError(f"{path}: the train split holds no notes; no register to measure")
+    return -12 * round((float(np.median(means)) - WRITTEN_CHORALE_MEAN_PITCH) / 12.0)
