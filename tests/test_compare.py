@@ -221,13 +221,3 @@ def test_fit_a_callable_target_with_a_custom_cell():
               batch_size=2, val_samples=500, progress=False)  # fmt: skip
     assert res.curve[0][1] == pytest.approx((0.9 / 0.7) ** 2, rel=1e-9)
     assert res.esr < 1e-4 and abs(float(res.cell.g.detach()) + 0.7) < 1e-2
-
-
-def test_documented_import_paths_of_earlier_releases_still_work():
-    import dsp_rnn.cell_io
-    import dsp_rnn.compare
-    import dsp_rnn.diagnostics
-
-    for old in (dsp_rnn.cell_io, dsp_rnn.diagnostics):
-        for name in old.__all__:
-            assert getattr(old, name) is getattr(dsp_rnn.compare, name), name
