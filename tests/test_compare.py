@@ -16,6 +16,7 @@ from dsp_rnn.compare import (
     esr,
     esr_loss,
     fit,
+    gradient_norms,
     log_spectral_distance,
     max_abs_error,
     probe_signal,
@@ -221,3 +222,67 @@ def test_fit_a_callable_target_with_a_custom_cell():
               batch_size=2, val_samples=500, progress=False)  # fmt: skip
     assert res.curve[0][1] == pytest.approx((0.9 / 0.7) ** 2, rel=1e-9)
     assert res.esr < 1e-4 and abs(float(res.cell.g.detach()) + 0.7) < 1e-2
+
+
+# ------------------------------------------------------------------ integer arguments
+def _fit_esr(**kw) -> float:
+    """Validation ESR of a short, seeded fit of a gain (settings overridden by ``kw``)."""
+    settings = dict(sample_rate=8000, steps=2, window=16, batch_size=1, val_samples=64,
+                    progress=False) | kw  # fmt: skip
+    return fit(_Gain(), lambda s: -0.7 * s, **settings).esr
+
+
+def _leaky_norms(**kw) -> np.ndarray:
+    class Leaky(Cell):
+        input_size = output_size = 1
+
+        def step(self, x_t, state=None):
+            h = x_t if state is None else 0.5 * state + x_t
+            return h, h
+
+    settings = dict(n_steps=4, dtype=torch.float64) | kw
+    return gradient_norms(Leaky(), **settings).norms
+
+
+_NOISE = torch.randn(512, generator=torch.Generator().manual_seed(5), dtype=torch.float64)
+_SOS = butter(2, 1000.0, sample_rate=8000, dtype=torch.float64)
+
+# (argument, valid value, call with that argument set)
+INTEGER_ARGUMENTS = [
+    ("n_samples", 64, lambda v: probe_signal(v, sample_rate=8000)),
+    ("seed", 3, lambda v: probe_signal(64, sample_rate=8000, seed=v)),
+    ("n_fft", 128, lambda v: log_spectral_distance(_NOISE, 2 * _NOISE, n_fft=v)),
+    ("hop", 32, lambda v: log_spectral_distance(_NOISE, 2 * _NOISE, n_fft=128, hop=v)),
+    ("n_fft", 256, lambda v: compare(_SOS, _SOS, sample_rate=8000, n_fft=v).esr),
+    ("ir_samples", 64, lambda v: compare(_SOS, _SOS, sample_rate=8000, ir_samples=v).esr),
+    ("steps", 2, lambda v: _fit_esr(steps=v)),
+    ("window", 16, lambda v: _fit_esr(window=v)),
+    ("warmup", 1, lambda v: _fit_esr(warmup=v)),
+    ("val_samples", 64, lambda v: _fit_esr(val_samples=v)),
+    ("seed", 1, lambda v: _fit_esr(seed=v)),
+    ("n_steps", 4, lambda v: _leaky_norms(n_steps=v)),
+    ("batch_size", 2, lambda v: _leaky_norms(batch_size=v)),
+    ("seed", 1, lambda v: _leaky_norms(seed=v)),
+]
+
+
+@pytest.mark.parametrize(("name", "value", "call"), INTEGER_ARGUMENTS,
+                         ids=[f"{i}-{c[0]}" for i, c in enumerate(INTEGER_ARGUMENTS)])  # fmt: skip
+def test_integer_arguments_take_numpy_integers_and_refuse_bools(name, value, call):
+    """One rule for integers at every entry point: a numpy integer is the same number, a
+    ``bool`` is refused with a message naming the argument."""
+    expected = call(value)
+    for as_numpy in (np.int64(value), np.int32(value)):
+        got = call(as_numpy)
+        if isinstance(expected, torch.Tensor):
+            assert torch.equal(got, expected)
+        else:
+            np.testing.assert_array_equal(got, expected)
+    for flag in (True, np.bool_(True)):
+        with pytest.raises(InputError, match=rf"{name}: expected an integer"):
+            call(flag)
+
+
+def test_a_float_dtype_is_checked_by_gradient_norms():
+    with pytest.raises(InputError, match="dtype: expected torch.float32 or torch.float64"):
+        _leaky_norms(dtype=torch.int64)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 
 import numpy as np
@@ -230,3 +231,39 @@ def test_ensemble_sampler_fast_equals_slow_and_save_load_round_trips(kind, tmp_p
     other = GridRNN(GridRNNConfig(time_hidden=4, time_layers=1, pitch_hidden=4, pitch_layers=1))
     with pytest.raises(InputError, match="config differs"):
         GridEnsemble.from_models([members[0], other])
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [("n_pitches", 24), ("low_pitch", 40), ("neighbourhood", 6), ("time_hidden", 8),
+     ("output_transpose", -12)],
+)  # fmt: skip
+def test_config_integers_take_numpy_integers_and_refuse_bools(name, value):
+    """numpy integers are stored as Python ints (the config is JSON), bools are refused."""
+    cfg = GridRNNConfig(**(TINY | {name: np.int64(value)}))
+    assert type(getattr(cfg, name)) is int and cfg == GridRNNConfig(**(TINY | {name: value}))
+    json.dumps(cfg.to_dict())
+    for flag in (True, np.bool_(True)):
+        with pytest.raises(InputError, match=rf"{name}: expected an integer"):
+            GridRNNConfig(**(TINY | {name: flag}))
+
+
+@pytest.mark.parametrize(("name", "value"), [("steps", 3), ("n_samples", 2), ("seed", 5),
+                                             ("min_notes", 1), ("candidates", 2)])  # fmt: skip
+def test_sample_integers_take_numpy_integers_and_refuse_bools(name, value):
+    torch.manual_seed(3)
+    model = GridRNN(GridRNNConfig(**TINY))
+    kw = {"steps": 3, "seed": 1} | {name: value}
+    expected = sample(model, **kw)
+    assert sample(model, **(kw | {name: np.int64(value)})) == expected
+    for flag in (True, np.bool_(True)):
+        with pytest.raises(InputError, match=rf"{name}: expected an integer"):
+            sample(model, **(kw | {name: flag}))
+
+
+def test_task_transpose_is_an_integer_from_0_to_12():
+    corpus = Corpus([np.zeros((4, 88, 2), np.uint8)], [], 1, False, "silence", [])
+    assert GridTask(GridRNNConfig(**TINY), corpus, transpose=np.int64(3)).transpose == 3
+    for bad in (True, 13, 2.0):
+        with pytest.raises(InputError, match="transpose: expected an integer 0 <= transpose <= 12"):
+            GridTask(GridRNNConfig(**TINY), corpus, transpose=bad)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 
@@ -313,3 +314,18 @@ def test_shipped_default_is_the_mixture_its_card_describes():
     result = evaluate(model, pieces)
     assert result["steps"] == 4602
     assert abs(result["nll_per_step"] - 4.408) < 0.002
+
+
+@pytest.mark.parametrize(("name", "value"), [("steps", 5), ("epochs", 2), ("batch_size", 3),
+                                             ("window", 8), ("patience", 2),
+                                             ("checkpoint_every", 7), ("lr_decay_steps", 9),
+                                             ("seed", 4)])  # fmt: skip
+def test_train_config_integers_take_numpy_integers_and_refuse_bools(name, value):
+    """numpy integers are stored as Python ints (the config is saved as JSON), bools are
+    refused."""
+    cfg = TrainConfig(**{name: np.int64(value)})
+    assert type(getattr(cfg, name)) is int and cfg == TrainConfig(**{name: value})
+    json.dumps(dataclasses.asdict(cfg))
+    for flag in (True, np.bool_(True)):
+        with pytest.raises(InputError, match=rf"{name}: expected an integer"):
+            TrainConfig(**{name: flag})

@@ -24,7 +24,6 @@ References:
 
 from __future__ import annotations
 
-import numbers
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -32,7 +31,13 @@ from typing import Any
 import numpy as np
 import torch
 
-from dsp_rnn._validate import as_tensor, check_finite, check_positive, check_sample_rate
+from dsp_rnn._validate import (
+    as_tensor,
+    check_finite,
+    check_int,
+    check_positive,
+    check_sample_rate,
+)
 from dsp_rnn.compare.metrics import (
     esr,
     hann_frames,
@@ -41,7 +46,7 @@ from dsp_rnn.compare.metrics import (
     snr_db,
 )
 from dsp_rnn.compare.systems import System, as_system, probe_signal, system_output
-from dsp_rnn.errors import InputError, ShapeError
+from dsp_rnn.errors import ShapeError
 
 __all__ = ["Comparison", "compare"]
 
@@ -212,9 +217,8 @@ def compare(
         (0.0, 0.0, 0.0)
     """
     sr = check_sample_rate(sample_rate)
-    for name, size, lo in (("n_fft", n_fft, 2), ("ir_samples", ir_samples, 1)):
-        if isinstance(size, bool) or not isinstance(size, numbers.Integral) or size < lo:
-            raise InputError(f"{name}: expected an integer >= {lo}, got {name}={size!r}")
+    n_fft = check_int(n_fft, "n_fft", minimum=2)
+    ir_samples = check_int(ir_samples, "ir_samples", minimum=1)
     check_positive(impulse_amplitude, "impulse_amplitude")
     check_positive(band_db, "band_db")
     la, lb = labels if labels is not None else (None, None)

@@ -31,6 +31,8 @@ import numpy as np
 import torch
 from torch import nn
 
+from dsp_rnn._validate import check_float_dtype, check_int, check_seed
+from dsp_rnn.compare.systems import module_device, module_dtype
 from dsp_rnn.errors import InputError
 
 __all__ = ["GradientNorms", "gradient_norms", "plot_gradient_stability"]
@@ -94,15 +96,6 @@ def _map_state(state: Any, fn: Callable[[torch.Tensor], torch.Tensor]) -> Any:
     return state
 
 
-def _dtype(cell: nn.Module, dtype: torch.dtype | None) -> torch.dtype:
-    if dtype is not None:
-        return dtype
-    for p in cell.parameters():
-        if p.is_floating_point():
-            return p.dtype
-    return torch.float32
-
-
 def gradient_norms(
     cell: nn.Module,
     n_steps: int = 200,
@@ -149,7 +142,8 @@ def gradient_norms(
         A :class:`GradientNorms` (``.lags``, ``.norms``, ``.ratio``).
 
     Raises:
-        InputError: bad ``n_steps``, ``wrt``, ``batch_size``, ``warmup`` or ``input_scale``.
+        InputError: bad ``n_steps``, ``wrt``, ``batch_size``, ``warmup``, ``seed``, ``dtype`` or
+            ``input_scale``.
 
     Properties: the cell's parameters are not modified and get no ``.grad``; CPU or CUDA
     (the cell's device).
@@ -169,13 +163,10 @@ def gradient_norms(
         >>> g.norms[:3].tolist(), g.ratio == 0.5**10
         ([1.0, 0.5, 0.25], True)
     """
-    for name, v, lo in (
-        ("n_steps", n_steps, 1),
-        ("batch_size", batch_size, 1),
-        ("warmup", warmup, 0),
-    ):
-        if isinstance(v, bool) or not isinstance(v, numbers.Integral) or v < lo:
-            raise InputError(f"{name}: expected an integer >= {lo}, got {name}={v!r}")
+    n_steps = check_int(n_steps, "n_steps", minimum=1)
+    batch_size = check_int(batch_size, "batch_size", minimum=1)
+    warmup = check_int(warmup, "warmup", minimum=0)
+    seed = check_seed(seed)
     if wrt not in ("state", "input"):
         raise InputError(f"wrt: expected 'state' or 'input', got wrt={wrt!r}")
     if wrt == "state" and warmup < 1:
@@ -184,11 +175,11 @@ def gradient_norms(
         )
     if not (isinstance(input_scale, numbers.Real) and input_scale >= 0):
         raise InputError(f"input_scale: expected a number >= 0, got input_scale={input_scale!r}")
-    dt = _dtype(cell, dtype)
-    device = next((p.device for p in cell.parameters()), torch.device("cpu"))
-    gen = torch.Generator().manual_seed(int(seed))
+    dt = (module_dtype(cell) or torch.float32) if dtype is None else check_float_dtype(dtype)
+    device = module_device(cell)
+    gen = torch.Generator().manual_seed(seed)
     n_in = int(getattr(cell, "input_size", 1))
-    total = int(warmup) + int(n_steps)
+    total = warmup + n_steps
     x = float(input_scale) * torch.randn(
         batch_size, total, n_in, generator=gen, dtype=torch.float64
     )
@@ -199,16 +190,16 @@ def gradient_norms(
     try:
         with torch.enable_grad():
             if wrt == "state":
-                norms = _state_norms(cell, x, int(warmup), int(n_steps), gen)
+                norms = _state_norms(cell, x, warmup, n_steps, gen)
             else:
-                norms = _input_norms(cell, x, int(warmup), int(n_steps), gen)
+                norms = _input_norms(cell, x, warmup, n_steps, gen)
     finally:
         for p, req in zip(cell.parameters(), grads_enabled, strict=True):
             p.requires_grad_(req)
     return GradientNorms(
         label=label or type(cell).__name__,
         wrt=wrt,
-        lags=np.arange(int(n_steps) + 1),
+        lags=np.arange(n_steps + 1),
         norms=norms,
     )
 

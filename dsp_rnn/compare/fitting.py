@@ -24,7 +24,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from dsp_rnn._validate import as_tensor, check_finite, check_sample_rate
+from dsp_rnn._validate import as_tensor, check_finite, check_int, check_sample_rate, check_seed
 from dsp_rnn.compare.metrics import esr, esr_loss, pre_emphasis_taps
 from dsp_rnn.compare.systems import (
     System,
@@ -66,12 +66,6 @@ class FitResult:
         from dsp_rnn.compare.plots import plot_fit_curve
 
         return plot_fit_curve(self, path, title=title)
-
-
-def _check_int(value: Any, name: str, minimum: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < minimum:
-        raise InputError(f"{name}: expected an integer >= {minimum}, got {name}={value!r}")
-    return int(value)
 
 
 def _rms_range(noise_rms: Any) -> tuple[float, float]:
@@ -211,14 +205,14 @@ def fit(
         True
     """
     sr = check_sample_rate(sample_rate)
-    steps = _check_int(steps, "steps", 1)
-    warmup = _check_int(warmup, "warmup", 0)
-    window = _check_int(window, "window", 1)
-    segment_windows = _check_int(segment_windows, "segment_windows", 1)
-    batch_size = _check_int(batch_size, "batch_size", 1)
+    steps = check_int(steps, "steps", minimum=1)
+    warmup = check_int(warmup, "warmup", minimum=0)
+    window = check_int(window, "window", minimum=1)
+    segment_windows = check_int(segment_windows, "segment_windows", minimum=1)
+    batch_size = check_int(batch_size, "batch_size", minimum=1)
     if eval_every is None:
         eval_every = max(1, steps // 20)
-    eval_every = _check_int(eval_every, "eval_every", 1)
+    eval_every = check_int(eval_every, "eval_every", minimum=1)
     if not (isinstance(lr, numbers.Real) and math.isfinite(lr) and lr > 0):
         raise InputError(f"lr: must be > 0 and finite, got lr={lr!r}")
     if lr_min is not None and not (isinstance(lr_min, numbers.Real) and 0 <= lr_min <= lr):
@@ -238,7 +232,8 @@ def fit(
     rms_lo, rms_hi = _rms_range(noise_rms)
     dtype = module_dtype(cell) or torch.float32
     device = module_device(cell)
-    gen = torch.Generator().manual_seed(int(seed))
+    seed = check_seed(seed)
+    gen = torch.Generator().manual_seed(seed)
     seg_len = warmup + segment_windows * window
 
     pair = _as_pair(target, x)
@@ -252,14 +247,16 @@ def fit(
             x_t = x_t.reshape(-1, x_t.shape[-1]).to(torch.float64)
             with torch.no_grad():
                 pair = (x_t, system_output(sys_, x_t))
-    n_val = (int(sr) // 2) if val_samples is None else _check_int(val_samples, "val_samples", 1)
+    n_val = (
+        (int(sr) // 2) if val_samples is None else check_int(val_samples, "val_samples", minimum=1)
+    )
     if pair is not None:
         x_all = pair[0].to(dtype)
         y_all = pair[1].to(dtype)
         seg_len = min(seg_len, x_all.shape[-1])
         x_val, y_val = x_all[:, :n_val], y_all[:, :n_val]
     elif system is not None:
-        vgen = torch.Generator().manual_seed(int(seed) + 1_000_003)
+        vgen = torch.Generator().manual_seed(seed + 1_000_003)
         levels = torch.logspace(math.log10(rms_lo), math.log10(rms_hi), 4, dtype=torch.float64)
         quarter = (torch.arange(n_val) * 4) // n_val
         x_val = levels[quarter] * torch.randn(1, n_val, generator=vgen, dtype=torch.float64)

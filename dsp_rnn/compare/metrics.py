@@ -16,7 +16,7 @@ from typing import Any
 
 import torch
 
-from dsp_rnn._validate import as_tensor, check_finite
+from dsp_rnn._validate import as_tensor, check_finite, check_int
 from dsp_rnn.errors import InputError, ShapeError
 
 __all__ = [
@@ -141,11 +141,8 @@ def log_spectral_distance(
     n_t = y_t.shape[-1] if y_t.ndim else 0
     if n_t == 0:
         raise ShapeError("y and ref: expected at least one sample, got an empty signal")
-    for name, v in (("n_fft", n_fft), ("hop", hop)):
-        if v is not None and (isinstance(v, bool) or not isinstance(v, numbers.Integral) or v < 1):
-            raise InputError(f"{name}: expected an integer >= 1, got {name}={v!r}")
-    n_fft = min(int(n_fft), n_t)
-    hop = max(1, n_fft // 4) if hop is None else int(hop)
+    n_fft = min(check_int(n_fft, "n_fft", minimum=1), n_t)
+    hop = max(1, n_fft // 4) if hop is None else check_int(hop, "hop", minimum=1)
     p_y = torch.fft.rfft(hann_frames(y_t, n_fft, hop)).abs().square()
     p_r = torch.fft.rfft(hann_frames(r_t, n_fft, hop)).abs().square()
     floor = max(float(eps) * float(p_r.max()), torch.finfo(torch.float64).tiny)

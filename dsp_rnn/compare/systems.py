@@ -10,7 +10,6 @@ when linear, its exact sections); :func:`system_output` runs one and checks what
 from __future__ import annotations
 
 import math
-import numbers
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -19,7 +18,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from dsp_rnn._validate import as_tensor, check_finite, check_sample_rate
+from dsp_rnn._validate import as_tensor, check_finite, check_int, check_sample_rate, check_seed
 from dsp_rnn.cells.base import FilterTwin
 from dsp_rnn.errors import DspRnnError, InputError, ShapeError
 
@@ -70,11 +69,8 @@ def probe_signal(
         (torch.Size([1000]), 0.5)
     """
     sr = check_sample_rate(sample_rate)
-    n = round(sr) if n_samples is None else n_samples
-    if isinstance(n, bool) or not isinstance(n, numbers.Integral) or n < 2:
-        raise InputError(f"n_samples: expected an integer >= 2, got n_samples={n_samples!r}")
-    n = int(n)
-    rng = np.random.default_rng(seed)
+    n = round(sr) if n_samples is None else check_int(n_samples, "n_samples", minimum=2)
+    rng = np.random.default_rng(check_seed(seed))
     n_noise = n // 2
     noise = noise_rms * rng.standard_normal(n_noise)
     n_sweep = n - n_noise

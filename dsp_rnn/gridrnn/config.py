@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, fields
 from typing import Any
 
+from dsp_rnn._validate import check_int
 from dsp_rnn.errors import InputError
 
 __all__ = ["GridRNNConfig", "MODEL_KINDS"]
@@ -72,11 +73,13 @@ class GridRNNConfig:
             raise InputError(f"kind must be one of {MODEL_KINDS}, got {self.kind!r}")
         for name in ("n_pitches", "steps_per_quarter", "beat_period", "time_hidden",
                      "time_layers", "pitch_hidden", "pitch_layers"):  # fmt: skip
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise InputError(f"{name}: expected an integer >= 1, got {name}={value!r}")
-        if not isinstance(self.neighbourhood, int) or not 0 <= self.neighbourhood <= 48:
-            raise InputError(f"neighbourhood: expected 0..48 semitones, got {self.neighbourhood!r}")
+            # numpy integers are stored as Python ints (the config is written as JSON)
+            setattr(self, name, check_int(getattr(self, name), name, minimum=1))
+        self.neighbourhood = check_int(self.neighbourhood, "neighbourhood", minimum=0, maximum=48)
+        self.low_pitch = check_int(self.low_pitch, "low_pitch", minimum=0, maximum=127)
+        self.output_transpose = check_int(
+            self.output_transpose, "output_transpose", minimum=-127, maximum=127
+        )
         if not (0 <= self.low_pitch and self.low_pitch + self.n_pitches <= 128):
             raise InputError(
                 f"pitch range {self.low_pitch}..{self.low_pitch + self.n_pitches - 1} "
@@ -84,12 +87,7 @@ class GridRNNConfig:
             )
         if not 0.0 <= float(self.dropout) < 1.0:
             raise InputError(f"dropout: expected 0 <= dropout < 1, got {self.dropout!r}")
-        low = (
-            self.low_pitch + self.output_transpose
-            if isinstance(self.output_transpose, int)
-            and not isinstance(self.output_transpose, bool)
-            else -1
-        )
+        low = self.low_pitch + self.output_transpose
         if not (0 <= low and low + self.n_pitches <= 128):
             raise InputError(
                 f"output_transpose: expected whole semitones keeping the written keys inside "

@@ -15,6 +15,7 @@ from functools import partial
 import numpy as np
 import torch
 
+from dsp_rnn._validate import check_int, check_seed
 from dsp_rnn.errors import InputError
 from dsp_rnn.gridrnn.config import GridRNNConfig
 from dsp_rnn.gridrnn.ensemble import GridEnsemble, mix_logits
@@ -135,6 +136,10 @@ def sample(
     Returns:
         a list of :class:`NoteGrid` at the model's resolution and pitch range.
 
+    Raises:
+        InputError: ``steps``, ``n_samples`` or ``candidates`` not an integer >= 1, bad
+            ``min_notes``/``max_notes`` or ``seed``, a negative ``temperature``.
+
     Example:
         >>> from dsp_rnn.gridrnn import GridRNNConfig
         >>> m = GridRNN(GridRNNConfig(time_hidden=8, time_layers=1, pitch_hidden=8,
@@ -143,8 +148,13 @@ def sample(
         [3, 3]
     """
     c = model.config
-    if steps < 1 or n_samples < 1:
-        raise InputError(f"steps and n_samples must be >= 1, got {steps}, {n_samples}")
+    steps = check_int(steps, "steps", minimum=1)
+    n_samples = check_int(n_samples, "n_samples", minimum=1)
+    min_notes = check_int(min_notes, "min_notes", minimum=0)
+    if max_notes is not None:
+        max_notes = check_int(max_notes, "max_notes", minimum=0)
+    candidates = check_int(candidates, "candidates", minimum=1)
+    seed = check_seed(seed)
     if not temperature >= 0:
         raise InputError(f"temperature must be >= 0, got {temperature}")
     if max_notes is not None and max_notes < min_notes:
@@ -155,9 +165,9 @@ def sample(
     members: list[GridRNN] = model.models if isinstance(model, GridEnsemble) else [model]
     mix = partial(mix_logits, articulation=c.articulation)
     bounded = min_notes > 0 or max_notes is not None
-    k = max(1, candidates) if bounded else 1
+    k = candidates if bounded else 1
     rows = n_samples * k
-    gen = torch.Generator().manual_seed(int(seed))
+    gen = torch.Generator().manual_seed(seed)
     dtype = members[0].out_time.weight.dtype
     states: list[GridState] = [m.begin(rows) for m in members]
     head = np.zeros((0, c.n_pitches, 2), np.uint8)

@@ -27,6 +27,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from dsp_rnn._validate import check_int
 from dsp_rnn.errors import InputError
 from dsp_rnn.gridrnn.config import GridRNNConfig
 from dsp_rnn.gridrnn.data import Corpus, padded_batches, sample_windows
@@ -90,9 +91,10 @@ class GridTask:
             isinstance(self.start_share, (int, float)) and 0 <= self.start_share <= 1
         ):
             raise InputError(f"start_share: expected a share from 0 to 1, got {self.start_share!r}")
-        if (isinstance(self.transpose, bool) or not isinstance(self.transpose, int)
-                or not 0 <= self.transpose <= 12):  # fmt: skip
-            raise InputError(f"transpose: expected 0..12 semitones, got {self.transpose!r}")
+        # frozen: numpy integers are stored as Python ints (the settings are JSON)
+        object.__setattr__(
+            self, "transpose", check_int(self.transpose, "transpose", minimum=0, maximum=12)
+        )
 
     @property
     def summary(self) -> str:

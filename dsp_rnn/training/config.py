@@ -6,6 +6,7 @@ import math
 from dataclasses import dataclass, fields
 from typing import Any
 
+from dsp_rnn._validate import check_int, check_seed
 from dsp_rnn.errors import InputError
 
 __all__ = ["TrainConfig"]
@@ -55,22 +56,22 @@ class TrainConfig:
     progress: bool = True
 
     def __post_init__(self) -> None:
+        # numpy integers are stored as Python ints (the config is written as JSON)
         for name in ("epochs", "batch_size", "window", "checkpoint_every", "patience"):
-            v = getattr(self, name)
-            if isinstance(v, bool) or not isinstance(v, int) or v < 1:
-                raise InputError(f"{name}: expected an integer >= 1, got {name}={v!r}")
-        if self.steps is not None and (
-            isinstance(self.steps, bool) or not isinstance(self.steps, int) or self.steps < 1
-        ):
-            raise InputError(f"steps: expected an integer >= 1 or None, got {self.steps!r} "
-                             "(no steps would leave an untrained model)")  # fmt: skip
+            setattr(self, name, check_int(getattr(self, name), name, minimum=1))
+        if self.steps is not None:
+            try:
+                self.steps = check_int(self.steps, "steps", minimum=1)
+            except InputError as exc:
+                raise InputError(f"{exc} (no steps would leave an untrained model)") from None
+        if self.lr_decay_steps is not None:
+            self.lr_decay_steps = check_int(self.lr_decay_steps, "lr_decay_steps", minimum=1)
+        self.seed = check_seed(self.seed)
         for name in ("checkpoint_minutes", "max_minutes"):
             v = getattr(self, name)
             if v is not None and (isinstance(v, bool) or not isinstance(v, (int, float))
                                   or not v > 0):  # fmt: skip
                 raise InputError(f"{name}: expected a number > 0 or None, got {v!r}")
-        if self.lr_decay_steps is not None and self.lr_decay_steps < 1:
-            raise InputError(f"lr_decay_steps: expected >= 1 or None, got {self.lr_decay_steps}")
         if not (isinstance(self.weight_decay, (int, float)) and 0 <= self.weight_decay < 10):
             raise InputError(f"weight_decay: expected 0 <= value < 10, got {self.weight_decay!r}")
         if not self.lr > 0 or not self.clip_grad_norm > 0:
