@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
 import pytest
 import torch
 from torch import nn
@@ -107,3 +108,23 @@ def _notes(path):
     from dsp_rnn.music.midi import read_midi
 
     return read_midi(path).notes
+
+
+@pytest.mark.parametrize(("name", "value"), [("steps", 5), ("seed", 3), ("min_notes", 1),
+                                             ("max_notes", 2), ("max_steps", 20)])  # fmt: skip
+def test_generate_takes_numpy_integers_and_refuses_bools_before_loading(
+    name, value, folder, tmp_path, monkeypatch
+):
+    kw = {"steps": 5, "seed": 3} | {name: value}
+    made = generate(folder, tmp_path / "a.mid", **kw)
+    again = generate(folder, tmp_path / "b.mid", **(kw | {name: np.int64(value)}))
+    assert again.seed == made.seed and type(again.seed) is int
+    assert again.path.read_bytes() == made.path.read_bytes()
+
+    def forbidden(*args, **kwargs):
+        raise AssertionError("loaded a model before checking the request")
+
+    monkeypatch.setattr(registry, "load_model", forbidden)
+    for flag in (True, np.bool_(True)):
+        with pytest.raises(InputError, match=rf"{name}: expected an integer"):
+            generate(folder, tmp_path / "c.mid", **(kw | {name: flag}))

@@ -17,6 +17,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from dsp_rnn._validate import check_int
 from dsp_rnn.errors import InputError
 from dsp_rnn.gridrnn.config import GridRNNConfig
 from dsp_rnn.gridrnn.model import GridRNN, GridState
@@ -52,8 +53,7 @@ class GridEnsemble(nn.Module):
 
     def __init__(self, config: GridRNNConfig, n_members: int) -> None:
         super().__init__()
-        if n_members < 1:
-            raise InputError(f"n_members: expected >= 1, got {n_members}")
+        n_members = check_int(n_members, "n_members", minimum=1)
         self.config = config
         self.members = nn.ModuleList(GridRNN(config) for _ in range(n_members))
 

@@ -17,6 +17,7 @@ from typing import Any, Literal
 
 from torch import nn
 
+from dsp_rnn._validate import check_int, check_seed
 from dsp_rnn.errors import InputError
 from dsp_rnn.training import registry
 
@@ -188,7 +189,14 @@ def generate(
                          f"bars={bars}, seconds={seconds}")  # fmt: skip
     if not temperature > 0:
         raise InputError(f"temperature: expected > 0, got {temperature!r}")
-    if min_notes < 0 or (max_notes is not None and max_notes < max(min_notes, 1)):
+    if steps is not None:
+        steps = check_int(steps, "steps", minimum=1)
+    seed = secrets.randbelow(2**31) if seed is None else check_seed(seed)
+    max_steps = check_int(max_steps, "max_steps", minimum=1)
+    min_notes = check_int(min_notes, "min_notes", minimum=0)
+    if max_notes is not None:
+        max_notes = check_int(max_notes, "max_notes", minimum=1)
+    if max_notes is not None and max_notes < min_notes:
         raise InputError("notes per step: expected 0 <= min_notes <= max_notes and max_notes "
                          f">= 1, got min_notes={min_notes}, max_notes={max_notes}")  # fmt: skip
     if primer is not None and not Path(primer).is_file():
@@ -196,7 +204,7 @@ def generate(
     if steps is None and bars is None and seconds is None:
         bars = 16.0
     request = GenerateRequest(
-        out=path, seed=secrets.randbelow(2**31) if seed is None else int(seed), steps=steps,
+        out=path, seed=seed, steps=steps,
         bars=bars, seconds=seconds, temperature=float(temperature),
         primer=None if primer is None else Path(primer), tempo_bpm=tempo_bpm,
         min_notes=min_notes, max_notes=max_notes, max_steps=max_steps, render=render,
@@ -238,6 +246,8 @@ def evaluate_model(
         InputError: data the model cannot be evaluated on; a family without evaluation.
         CheckpointError: the model cannot be loaded.
     """
+    samples = check_int(samples, "samples", minimum=0)
+    seed = check_seed(seed)
     net = _model(model)
     family = registry.family_of(net)
     if family.evaluate is None:
