@@ -161,6 +161,7 @@ def test_garbage_midi_raises(fluidsynth_setup, chord_midi, tmp_path, kind):
     else:  # FluidSynth exits 0 after one 64-frame block: caught by the frame count
         assert isinstance(info.value, RenderError) and "rendered nothing" in str(info.value)
         assert not out.exists()  # no stale or empty file left behind
+        assert not [p.name for p in tmp_path.iterdir() if p.name.startswith(".")]
 
 
 def test_timeout_stops_a_runaway_render(fluidsynth_setup, tmp_path):
@@ -176,6 +177,7 @@ def test_timeout_stops_a_runaway_render(fluidsynth_setup, tmp_path):
         render_soundfont(midi, sf2, out, sample_rate=8000, executable=exe, timeout_s=0.5)
     assert time.perf_counter() - t0 < 10
     assert not out.exists()
+    assert not [p.name for p in tmp_path.iterdir() if p.name.startswith(".")]  # no temporary
 
 
 # --------------------------------------------------------------------------- finding the CLI
@@ -288,8 +290,10 @@ def test_bad_numbers(tmp_path, chord_midi, fake_sf2, kwargs, match):
 
 
 def test_missing_output_folder(tmp_path, chord_midi, fake_sf2):
-    with pytest.raises(InputError, match="output folder not found"):
+    with pytest.raises(InputError, match=r"folder .*no does not exist; create it first"):
         render_soundfont(chord_midi, fake_sf2, tmp_path / "no" / "o.wav", sample_rate=44100)
+    with pytest.raises(InputError, match="is a folder, expected a file name"):
+        render_soundfont(chord_midi, fake_sf2, tmp_path, sample_rate=44100)
 
 
 # ------------------------------------------------------------ failures, with fake programs
@@ -327,27 +331,44 @@ def test_fluidsynth_failures(tmp_path, chord_midi, fake_sf2, body, match, timeou
     assert time.perf_counter() - t0 < 30
     assert "chord.mid" in str(info.value) and "fake.sf2" in str(info.value)
     assert not out.exists()
+    assert not [p.name for p in tmp_path.iterdir() if p.name.startswith(".")]  # no temporary
 
 
 @posix_only
 def test_command_line(monkeypatch, tmp_path, chord_midi, fake_sf2):
-    """The argv FluidSynth gets: no shell, absolute paths, flags from the arguments."""
+    """The argv FluidSynth gets: no shell, absolute paths, flags from the arguments. It
+    writes a temporary name beside the output; the output keeps its earlier content while
+    FluidSynth runs and is replaced, by a rename, only by the checked result."""
     exe = _fake_fluidsynth(
         tmp_path,
-        "import json, numpy, soundfile\n"
-        "open(out + '.argv', 'w').write(json.dumps(argv))\n"
-        "soundfile.write(out, numpy.zeros((48000, 2)), 48000, subtype='FLOAT')\n",
+        "import json, os, numpy, soundfile\n"
+        "final = os.path.join(os.path.dirname(out), 'o.wav')\n"
+        "seen = open(final).read() if os.path.exists(final) else None\n"
+        "soundfile.write(out, numpy.zeros((48000, 2)), 48000, subtype='FLOAT')\n"
+        "with open(os.path.join(os.path.dirname(out), 'run.json'), 'w') as f:\n"
+        "    json.dump({'argv': argv, 'seen': seen, 'inode': os.stat(out).st_ino}, f)\n",
     )
     monkeypatch.chdir(tmp_path)  # a relative output path becomes absolute
+    (tmp_path / "o.wav").write_text("an earlier render")
     got = render_soundfont(chord_midi, fake_sf2, "o.wav", sample_rate=48000, reverb=False,
                            gain=0.25, executable=exe)  # fmt: skip
     assert got == Path("o.wav")
-    argv = json.loads((tmp_path / "o.wav.argv").read_text())
+    run = json.loads((tmp_path / "run.json").read_text())
+    argv = run["argv"]
+    written = Path(argv[argv.index("-F") + 1])
+    assert written.parent == tmp_path and written.name.startswith(".o.")
+    assert written.suffix == ".wav" and written.name != "o.wav"
     assert argv == [
         "-n", "-i", "-q", "-g", "0.25", "-r", "48000", "-R", "0", "-C", "1",
-        "-F", str(tmp_path / "o.wav"), "-T", "wav", "-O", "float",
+        "-F", str(written), "-T", "wav", "-O", "float",
         str(fake_sf2), str(chord_midi),
     ]  # fmt: skip
+    assert run["seen"] == "an earlier render"  # untouched while FluidSynth ran
+    # the file FluidSynth wrote became o.wav by a rename (the same inode), nothing is left
+    assert (tmp_path / "o.wav").stat().st_ino == run["inode"]
+    assert soundfile.info(str(tmp_path / "o.wav")).frames == 48000
+    assert not written.exists()
+    assert not [p.name for p in tmp_path.iterdir() if p.name.startswith(".")]
 
 
 @posix_only

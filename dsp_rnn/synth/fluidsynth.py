@@ -16,6 +16,7 @@ from pathlib import Path
 
 import soundfile
 
+from dsp_rnn._atomic import atomic_path, check_target
 from dsp_rnn._validate import check_int
 from dsp_rnn.errors import FluidSynthNotFoundError, InputError, MidiError, RenderError
 
@@ -129,7 +130,9 @@ def render_soundfont(
 ) -> Path:
     """Render a MIDI file through a SoundFont to a stereo 32-bit float WAV with FluidSynth.
 
-    Runs ``fluidsynth -n -i -q -g GAIN -r RATE -R 0|1 -C 0|1 -F OUT -T wav -O float SF2 MIDI``.
+    Runs ``fluidsynth -n -i -q -g GAIN -r RATE -R 0|1 -C 0|1 -F TMP -T wav -O float SF2 MIDI``
+    with ``TMP`` a fresh name beside ``out_path``, which the checked result is renamed to:
+    ``out_path`` never holds a partial render.
     The output keeps FluidSynth's levels and its release tail (about 2 s after the last
     note); normalising, mixing down and converting are the caller's job.
 
@@ -152,7 +155,8 @@ def render_soundfont(
 
     Raises:
         InputError: a bad ``sample_rate``, ``gain`` or ``timeout_s``; a missing MIDI file,
-            SoundFont or output folder; a file that is not a SoundFont (names the file).
+            SoundFont or output folder, a read-only output folder, an output path that is a
+            folder; a file that is not a SoundFont (names the file).
         MidiError: the MIDI file has no MIDI header (an :class:`InputError`).
         FluidSynthNotFoundError: fluidsynth is not installed.
         RenderError: FluidSynth failed, timed out, rendered nothing (a MIDI file it could
@@ -168,23 +172,35 @@ def render_soundfont(
     midi = _check_midi(midi_path)
     sf2 = check_soundfont(soundfont)
     out = Path(out_path)
-    if not out.parent.is_dir():
-        raise InputError(f"output folder not found: {out.parent} (for {out})")
-    if out.is_dir():
-        raise InputError(f"output path is a folder: {out}")
+    check_target(out, True, InputError)  # an existing, writable folder; not a folder itself
     exe = find_fluidsynth(executable)
-    out.unlink(missing_ok=True)  # a stale file must not pass for FluidSynth's output
+    # FluidSynth writes a fresh temporary file beside ``out``; only a checked result
+    # replaces ``out``, and a failed render removes ``out`` (a stale file must not pass for
+    # this run's output)
+    try:
+        with atomic_path(out, True, RenderError) as tmp:
+            _run_fluidsynth(exe, tmp, out, sf2, midi, gain=gain, sample_rate=sample_rate,
+                            reverb=reverb, chorus=chorus, timeout_s=timeout_s)  # fmt: skip
+    except RenderError:
+        out.unlink(missing_ok=True)
+        raise
+    return out
+
+
+def _run_fluidsynth(exe: str, tmp: Path, out: Path, sf2: Path, midi: Path, *, gain: float,
+                    sample_rate: int, reverb: bool, chorus: bool,
+                    timeout_s: float | None) -> None:  # fmt: skip
+    """Run FluidSynth into ``tmp`` and check what it wrote (``out`` names it in messages)."""
     # absolute paths: a file name starting with "-" would be read as an option
     cmd = [
         exe, "-n", "-i", "-q", "-g", repr(float(gain)), "-r", str(sample_rate),
         "-R", "1" if reverb else "0", "-C", "1" if chorus else "0",
-        "-F", os.path.abspath(out), "-T", "wav", "-O", "float",
+        "-F", os.path.abspath(tmp), "-T", "wav", "-O", "float",
         os.path.abspath(sf2), os.path.abspath(midi),
     ]  # fmt: skip
     files = f"MIDI {midi}, SoundFont {sf2}, output {out}"
 
     def fail(message: str) -> RenderError:
-        out.unlink(missing_ok=True)
         return RenderError(f"{message} ({files})")
 
     try:
@@ -204,10 +220,10 @@ def render_soundfont(
     said = f": {(errors or lines)[-1]}" if lines else ""
     if proc.returncode != 0:
         raise fail(f"FluidSynth exited with status {proc.returncode}{said}")
-    if not out.is_file() or out.stat().st_size == 0:
+    if not tmp.is_file() or tmp.stat().st_size == 0:
         raise fail(f"FluidSynth wrote no audio file{said}")
     try:
-        info = soundfile.info(str(out))
+        info = soundfile.info(str(tmp))
     except RuntimeError as e:
         raise fail(f"FluidSynth wrote an unreadable audio file: {e}") from e
     if info.frames < _MIN_FRAMES:
@@ -217,7 +233,6 @@ def render_soundfont(
         )
     if info.samplerate != sample_rate:
         raise fail(f"FluidSynth wrote {info.samplerate} Hz instead of the {sample_rate} Hz asked")
-    return out
 
 
 def fluidsynth_version(executable: str | None = None) -> str | None:
