@@ -13,6 +13,7 @@ BLOCKS = re.findall(r"```python\n(.*?)```", README.read_text(), flags=re.S)
 DOCS = [
     README,
     ROOT / "docs" / "benchmarks.md",
+    ROOT / "docs" / "architecture.md",
     ROOT / "data" / "README.md",
     ROOT / "data" / "jsb" / "README.md",
     ROOT / "dsp_rnn" / "_models" / "default" / "MODEL_CARD.md",
