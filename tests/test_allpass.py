@@ -236,6 +236,36 @@ def test_modules_match_scipy_and_their_order():
         )
 
 
+EMPTY_BLOCK = {  # (filter with state) -> (y, zf); the state's length
+    "allpass1": (lambda x, z: allpass1(x, -0.3, z), 1),
+    "allpass2": (lambda x, z: allpass2(x, 900.0, sample_rate=SR, q=0.7, zi=z), 2),
+    "schroeder_integer": (lambda x, z: schroeder_allpass(x, delay_samples=3, gain=0.6, zi=z), 3),
+    "schroeder_fractional": (
+        lambda x, z: schroeder_allpass(x, delay_samples=2.5, gain=0.6, zi=z),
+        3,
+    ),
+    "schroeder_long": (
+        lambda x, z: schroeder_allpass(x, delay_samples=200.5, gain=0.6, zi=z),
+        201,
+    ),
+    "nested": (lambda x, z: nested_allpass(x, [(3, 0.5), (2.5, -0.3)], zi=z), 6),
+    "Allpass1": (lambda x, z: Allpass1(-0.3).double()(x, z), 1),
+    "Allpass2": (lambda x, z: Allpass2(900.0, sample_rate=SR, radius=0.8).double()(x, z), 2),
+    "SchroederAllpass": (lambda x, z: SchroederAllpass(4, 0.5).double()(x, z), 4),
+    "NestedAllpass": (lambda x, z: NestedAllpass([(3, 0.5), (2.5, -0.3)]).double()(x, z), 6),
+}
+
+
+@pytest.mark.parametrize("name", EMPTY_BLOCK)
+@pytest.mark.parametrize("batch", [(), (2,), (0,)])
+def test_empty_block_gives_empty_output_and_keeps_the_state(name, batch):
+    fn, order = EMPTY_BLOCK[name]
+    zi = t64(_signal(14, batch + (order,)))
+    y, zf = fn(torch.zeros(batch + (0,), dtype=F64), zi)
+    assert y.shape == batch + (0,) and y.dtype == F64
+    assert torch.equal(zf, zi)
+
+
 # ----------------------------------------------------------------------------- gradients
 # gradcheck of every allpass (x, state, parameters): tests/test_streaming_protocol.py
 def test_learnable_module_gradient_matches_functional():

@@ -365,6 +365,57 @@ def test_gerzon_module_state_size_and_paraunitary_response():
     assert float((hh.mH @ hh - torch.eye(3)).abs().max()) < 1e-12
 
 
+def test_complex_network_takes_its_own_state_and_complex_input_back():
+    u = random_unitary(3, seed=1, dtype=torch.complex128)
+    kw = {"delays_samples": [2, 3, 4], "feedback_matrix": u, "line_gains": [0.9, 0.8, 0.7]}
+    x = torch.tensor(_rng(19).standard_normal(60), dtype=F64)
+    y, s = fdn(x, **kw)
+    y1, s1 = fdn(x[:25], **kw)
+    y2, s2 = fdn(x[25:], **kw, state=s1)  # a complex state goes back in
+    assert s1.dtype == torch.complex128
+    assert torch.allclose(torch.cat([y1, y2]), y, rtol=0, atol=1e-13)
+    assert torch.allclose(s2, s, rtol=0, atol=1e-13)
+    net = FDN(**kw)
+    assert torch.allclose(net(x[25:], net(x[:25])[1])[0], y2, rtol=0, atol=1e-13)
+    # complex input: the network is linear, y(a + ib) = y(a) + i y(b)
+    xi = torch.tensor(_rng(20).standard_normal(60), dtype=F64)
+    yc, _ = fdn(torch.complex(x, xi), **kw)
+    assert torch.allclose(yc, y + 1j * fdn(xi, **kw)[0], rtol=0, atol=1e-13)
+    xg = torch.complex(*torch.tensor(_rng(21).standard_normal((2, 3, 40)), dtype=F64))
+    gkw = {"delays_samples": [2, 3, 4], "feedback_matrix": u, "gain": 0.6}
+    yg, sg = gerzon_allpass(xg, **gkw)
+    yg1, sg1 = gerzon_allpass(xg[:, :15], **gkw)
+    yg2, _ = GerzonAllpass([2, 3, 4], u, gain=0.6)(xg[:, 15:], sg1)
+    assert torch.allclose(torch.cat([yg1, yg2], -1), yg, rtol=0, atol=1e-13)
+
+
+def test_householder_matrix_is_rounded_once_from_float64():
+    for n in (3, 5, 7):
+        assert torch.equal(householder_matrix(n), householder_matrix(n, dtype=F64).float())
+
+
+def test_cast_modules_keep_an_orthogonal_matrix_in_the_new_dtype():
+    x = torch.tensor(_rng(22).standard_normal(50), dtype=F64)
+    # the default (Householder) matrix, built in float32, is rebuilt exactly in float64
+    net = FDN([3, 5, 7]).double()
+    assert torch.equal(net.feedback_matrix, householder_matrix(3, dtype=F64))
+    y, _ = net(x)
+    assert torch.equal(y, fdn(x, delays_samples=[3, 5, 7], feedback_matrix=net.feedback_matrix)[0])
+    assert FDN.from_rt60([3, 5, 7], 0.1, sample_rate=8e3).double()(x)[0].dtype == F64
+    ap = GerzonAllpass([3, 5]).double()
+    assert torch.equal(ap.feedback_matrix, householder_matrix(2, dtype=F64))
+    assert ap(torch.stack([x, x]))[0].dtype == F64
+    # a float32 matrix given by the user: the nearest orthogonal matrix in float64
+    for a32 in (hadamard_matrix(4), random_orthogonal(4, seed=5)):
+        a = FDN([2, 3, 5, 7], a32).double().feedback_matrix
+        eye = torch.eye(4, dtype=F64)
+        assert a.dtype == F64 and float((a.T @ a - eye).abs().max()) < 1e-14
+        assert float((a - a32.double()).abs().max()) < 1e-6
+    # and back: float32 again, a matrix exact in float64 stays as it is
+    net = FDN([3, 5, 7], random_orthogonal(3, seed=6, dtype=F64)).float()
+    assert torch.equal(net.feedback_matrix, random_orthogonal(3, seed=6))
+
+
 # ----------------------------------------------------------------------------- errors
 A2 = hadamard_matrix(2, dtype=F64)
 

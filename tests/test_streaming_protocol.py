@@ -34,7 +34,6 @@ from dsp_rnn.cells import (
     PhasedLSTMCell,
     StateSpaceCell,
 )
-from dsp_rnn.errors import InputError
 from dsp_rnn.filters import (
     FDN,
     Allpass1,
@@ -47,6 +46,7 @@ from dsp_rnn.filters import (
     deemphasis,
     fdn,
     gerzon_allpass,
+    hadamard_matrix,
     householder_matrix,
     lfilter,
     nested_allpass,
@@ -225,11 +225,13 @@ def _fdn_mimo() -> Functional:
 
 
 def _fdn_rt60() -> FDN:
-    # the matrix in float64: FDN([...]).double() keeps its float32 default matrix, which then
-    # fails the float64 orthogonality check
-    return FDN.from_rt60(
-        [3, 5, 7], 0.01, sample_rate=8e3, feedback_matrix=householder_matrix(3, dtype=F64)
-    )
+    # built in float32 (the default Householder matrix), then cast by .double()
+    return FDN.from_rt60([3, 5, 7], 0.01, sample_rate=8e3)
+
+
+def _fdn_hadamard() -> FDN:
+    # a float32 matrix given by the user, cast by .double()
+    return FDN([2, 3, 5, 7], hadamard_matrix(4), line_gains=[0.9, 0.8, 0.7, 0.6])
 
 
 def _fdn_unitary() -> FDN:
@@ -284,6 +286,7 @@ PROCESSORS: dict[str, Processor] = {
     ),
     "fdn_mimo_block_size_2": Processor(_fdn_mimo, signal(2)),
     "FDN": Processor(_seeded(_fdn_rt60), signal()),
+    "FDN_hadamard": Processor(_seeded(_fdn_hadamard), signal()),
     "FDN_unitary": Processor(_fdn_unitary, signal()),
     "gerzon_block_size_1": Processor(_gerzon_block1, signal(2)),
     "GerzonAllpass": Processor(
@@ -328,20 +331,7 @@ PROCESSORS: dict[str, Processor] = {
 
 # Known library bugs, (processor, split or None for every test) -> (exception, what):
 # strict xfails, so the suite says so when they are fixed.
-KNOWN_BUGS: dict[tuple[str, str | None], tuple[type[Exception], str]] = {
-    ("FDN_unitary", None): (
-        InputError,
-        "a complex (unitary) FDN returns a complex state that fdn() refuses as input",
-    ),
-    ("schroeder_integer", "empty_blocks"): (
-        ValueError,
-        "integer Schroeder allpass: torch.cat() of no blocks on a 0-sample input",
-    ),
-    ("SchroederAllpass", "empty_blocks"): (
-        ValueError,
-        "integer Schroeder allpass: torch.cat() of no blocks on a 0-sample input",
-    ),
-}
+KNOWN_BUGS: dict[tuple[str, str | None], tuple[type[Exception], str]] = {}
 
 
 def _cases(names, splits=(None,)):

@@ -546,7 +546,9 @@ def _filter_stages(
         s = zi_t.to(dtype=dtype, device=x.device).expand(batch + (order,))
     stages = [_Stage(st.n, st.eta, st.gain.to(dtype=dtype, device=x.device)) for st in stages]
     single = len(stages) == 1
-    if single and stages[0].eta is None:
+    if x.shape[-1] == 0:  # an empty block: empty output, the state exactly as it came
+        y, zf = x, s
+    elif single and stages[0].eta is None:
         y, zf = _polyphase(x, stages[0].n, stages[0].gain, s)
     elif order <= _DENSE_MAX_ORDER and (single or zi_t is None):
         b, a = _stages_tf(stages, dtype)

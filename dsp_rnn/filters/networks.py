@@ -79,7 +79,7 @@ def householder_matrix(n: int, *, dtype: torch.dtype = torch.float32) -> torch.T
 
     Args:
         n: size, >= 1.
-        dtype: float dtype (default float32).
+        dtype: float dtype (default float32; computed in float64, then rounded once).
 
     Shape:
         ``(n, n)``.
@@ -99,7 +99,8 @@ def householder_matrix(n: int, *, dtype: torch.dtype = torch.float32) -> torch.T
                 [-0.5000, -0.5000, -0.5000,  0.5000]])
     """
     n = _check_size(n)
-    return torch.eye(n, dtype=dtype) - torch.full((n, n), 2.0 / n, dtype=dtype)
+    eye = torch.eye(n, dtype=torch.float64)  # built in float64, then rounded once to dtype
+    return (eye - torch.full((n, n), 2.0 / n, dtype=torch.float64)).to(dtype)
 
 
 def hadamard_matrix(n: int, *, dtype: torch.dtype = torch.float32) -> torch.Tensor:
@@ -288,6 +289,17 @@ def _as_matrix(value: Any, name: str) -> torch.Tensor:
     return check_finite(t, name)
 
 
+def _unitary_tolerance(dtype: torch.dtype) -> float:
+    return 1e-9 if dtype in (torch.float64, torch.complex128) else 1e-5
+
+
+def _unitary_deviation(a: torch.Tensor) -> float:
+    """``max |A^H A - I|``, computed in double precision."""
+    ad = a.detach().to(torch.complex128 if a.is_complex() else torch.float64)
+    eye = torch.eye(a.shape[-1], dtype=ad.dtype, device=ad.device)
+    return float((ad.mH @ ad - eye).abs().max())
+
+
 def check_unitary(a: torch.Tensor, n: int, name: str = "feedback_matrix") -> None:
     """Refuse a matrix that is not ``(n, n)`` and orthogonal (real) or unitary (complex):
     ``max |A^H A - I| <= 1e-9`` in double precision, ``1e-5`` in single.
@@ -303,9 +315,7 @@ def check_unitary(a: torch.Tensor, n: int, name: str = "feedback_matrix") -> Non
         raise ShapeError(
             f"{name}: expected shape ({n}, {n}) for {n} delay lines, got {tuple(a.shape)}"
         )
-    ad = a.detach().to(torch.complex128 if a.is_complex() else torch.float64)
-    dev = float((ad.mH @ ad - torch.eye(n, dtype=ad.dtype, device=ad.device)).abs().max())
-    tol = 1e-9 if a.dtype in (torch.float64, torch.complex128) else 1e-5
+    dev, tol = _unitary_deviation(a), _unitary_tolerance(a.dtype)
     if not dev <= tol:
         kind = "unitary" if a.is_complex() else "orthogonal"
         raise InputError(
@@ -423,10 +433,18 @@ def _write_index(delays: list[int], length: int, device: torch.device) -> torch.
     return torch.cat(parts).to(device)
 
 
+def _as_signal(value: Any, name: str) -> torch.Tensor:
+    """A signal or state: real or complex (a complex network's state is complex), >= 1-D."""
+    t = _as_matrix(value, name)
+    if t.ndim < 1:
+        raise ShapeError(f"{name}: expected at least 1 dimension(s), got shape {tuple(t.shape)}")
+    return t
+
+
 def _run(
     net: _Net, x: Any, state: Any, block_size: int | None
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    x = check_finite(as_tensor(x, "x", min_ndim=1), "x")
+    x = _as_signal(x, "x")
     n, n_in = len(net.delays), net.b.shape[1]
     total = sum(net.delays)
     if not net.siso_in:
@@ -438,7 +456,7 @@ def _run(
     xm = x[..., None, :] if net.siso_in else x  # (..., n_in, T)
     s0 = None
     if state is not None:
-        s0 = check_finite(as_tensor(state, "state", min_ndim=1), "state")
+        s0 = _as_signal(state, "state")
         if s0.shape[-1] != total:
             raise ShapeError(
                 f"state: expected shape (..., {total}) (sum of delays_samples), "
@@ -538,7 +556,7 @@ def fdn(
 
     Args:
         x: input signal, time last: ``(..., time)`` when ``input_gains`` is ``(N,)``,
-            ``(..., n_inputs, time)`` when it is ``(N, n_inputs)``.
+            ``(..., n_inputs, time)`` when it is ``(N, n_inputs)``; real or complex.
         delays_samples: ``N`` integer delay-line lengths, each >= 1 sample (mutually prime
             lengths give the densest echoes).
         feedback_matrix: ``A``, ``(N, N)``, orthogonal (or complex unitary), checked to
@@ -551,6 +569,7 @@ def fdn(
             ones. See :func:`rt60_to_gains`.
         state: delay-line contents from a previous call, ``(..., sum(delays_samples))``: line
             0's ``m_0`` past inputs ``v_0`` (oldest first), then line 1's, ... Default zeros.
+            Complex when the network is (a unitary matrix, or complex gains or input).
         block_size: samples per vectorised step, ``1 <= block_size <= min(delays_samples)``
             (default the maximum, ``min(delays_samples)``); the result does not depend on it.
 
@@ -665,7 +684,7 @@ def gerzon_allpass(
     ``A = U G``, ``B = U K``, ``C = K``, ``d = -G`` (see :func:`fdn`).
 
     Args:
-        x: ``N``-channel input, ``(..., N, time)``.
+        x: ``N``-channel input, ``(..., N, time)``; real or complex.
         delays_samples: ``N`` integer delays >= 1.
         feedback_matrix: ``U``, ``(N, N)`` orthogonal or unitary (checked).
         gain: ``g``, scalar or ``(N,)``, ``|g| < 1``; differentiable.
@@ -742,7 +761,51 @@ def _store(module: nn.Module, name: str, value: torch.Tensor, learnable: bool) -
         module.register_buffer(name, value.detach().clone())
 
 
-class FDN(nn.Module):
+def _refit_matrix(a: torch.Tensor, old_dtype: torch.dtype) -> torch.Tensor:
+    """The feedback matrix after a module cast it from ``old_dtype`` to ``a.dtype``.
+
+    A matrix orthogonal (unitary) to ``old_dtype``'s rounding can fail the check in a wider
+    dtype (float32's ``1e-8`` errors against float64's ``1e-9`` tolerance). Such a matrix is
+    made orthogonal to the new dtype's rounding: the Householder matrix (the default) is
+    rebuilt in the new dtype, any other is replaced by the nearest orthogonal (unitary)
+    matrix, ``U V^H`` from its SVD in double precision, a change of the size of the old
+    rounding. A matrix that passes the new check, or fails the old one, is kept as it is.
+    """
+    dev = _unitary_deviation(a)
+    if dev <= _unitary_tolerance(a.dtype) or dev > _unitary_tolerance(old_dtype):
+        return a
+    house = householder_matrix(a.shape[-1], dtype=torch.float64).to(a)
+    if float((a - house).abs().max()) <= _unitary_tolerance(old_dtype):
+        return house
+    ad = a.detach().to(torch.complex128 if a.is_complex() else torch.float64)
+    u, _, vh = torch.linalg.svd(ad)
+    return (u @ vh).to(a)
+
+
+class _NetworkModule(nn.Module):
+    """Shared by :class:`FDN` and :class:`GerzonAllpass`: the delay lines, and a feedback
+    matrix that stays orthogonal (unitary) in whatever dtype the module is cast to."""
+
+    feedback_matrix: torch.Tensor
+
+    def __init__(self, delays_samples: list[int]) -> None:
+        super().__init__()
+        self.delays_samples = delays_samples
+
+    @property
+    def state_size(self) -> int:
+        """Length of the state: ``sum(delays_samples)``."""
+        return sum(self.delays_samples)
+
+    def _apply(self, fn: Any, recurse: bool = True) -> _NetworkModule:
+        old_dtype = self.feedback_matrix.dtype
+        super()._apply(fn, recurse)
+        if self.feedback_matrix.dtype != old_dtype:  # .double(), .float(), .to(dtype)
+            self.feedback_matrix = _refit_matrix(self.feedback_matrix, old_dtype)
+        return self
+
+
+class FDN(_NetworkModule):
     """Feedback delay network module (see :func:`fdn`); the gains are learnable parameters.
 
     Args:
@@ -752,6 +815,10 @@ class FDN(nn.Module):
             ones, 0, ones), stored in the matrix's real dtype.
         learnable: store the gains as ``nn.Parameter`` (default ``True``); the feedback
             matrix is always a buffer (keep it orthogonal).
+
+    Casting the module to a wider dtype (``.double()``) keeps the feedback matrix orthogonal
+    (unitary) in that dtype: the Householder matrix is rebuilt exactly, another matrix is
+    replaced by the nearest orthogonal one (a change of the size of the old dtype's rounding).
 
     Shape:
         x ``(..., [n_inputs,] time)`` -> y ``(..., [n_outputs,] time)``; state
@@ -779,13 +846,12 @@ class FDN(nn.Module):
         line_gains: TensorLike | None = None,
         learnable: bool = True,
     ) -> None:
-        super().__init__()
         delays = _check_delays(delays_samples)
+        super().__init__(delays)
         if feedback_matrix is None:
             feedback_matrix = householder_matrix(len(delays))
         net = _Net(delays, feedback_matrix, input_gains, output_gains, direct_gain, line_gains)
         real = _REAL.get(net.a.dtype, net.a.dtype)
-        self.delays_samples = delays
         self.siso_in, self.siso_out = net.siso_in, net.siso_out
         self.register_buffer("feedback_matrix", net.a.detach().clone())
         gains = {
@@ -811,9 +877,10 @@ class FDN(nn.Module):
         :func:`rt60_to_gains`); other keyword arguments go to the constructor."""
         delays = _check_delays(delays_samples)
         gains = rt60_to_gains(delays, rt60_seconds, sample_rate=sample_rate)
-        if feedback_matrix is None:
-            feedback_matrix = householder_matrix(len(delays))
-        real = _REAL.get(_as_matrix(feedback_matrix, "feedback_matrix").dtype, torch.float32)
+        real = torch.float32
+        if feedback_matrix is not None:
+            a = _as_matrix(feedback_matrix, "feedback_matrix")
+            real = _REAL.get(a.dtype, a.dtype)
         return cls(delays, feedback_matrix, line_gains=gains.to(real), **kwargs)
 
     def _net(self) -> _Net:
@@ -825,11 +892,6 @@ class FDN(nn.Module):
             self.direct_gain,
             self.line_gains,
         )
-
-    @property
-    def state_size(self) -> int:
-        """Length of the state: ``sum(delays_samples)``."""
-        return sum(self.delays_samples)
 
     def forward(
         self, x: torch.Tensor, state: torch.Tensor | None = None
@@ -844,7 +906,7 @@ class FDN(nn.Module):
         return _freqz(self._net(), n_freqs, whole, sample_rate)
 
 
-class GerzonAllpass(nn.Module):
+class GerzonAllpass(_NetworkModule):
     """Gerzon's unitary multichannel allpass as a module (see :func:`gerzon_allpass`).
 
     Args:
@@ -852,6 +914,8 @@ class GerzonAllpass(nn.Module):
         feedback_matrix: ``U``, orthogonal or unitary ``(N, N)``; default Householder.
         gain: ``g``, scalar or ``(N,)``, ``|g| < 1``.
         learnable: store ``gain`` as an ``nn.Parameter`` (default ``True``).
+
+    A cast to a wider dtype keeps ``U`` orthogonal (unitary) in it, as for :class:`FDN`.
 
     Shape:
         x ``(..., N, time)`` -> y ``(..., N, time)``; state ``(..., sum(delays_samples))``.
@@ -872,20 +936,14 @@ class GerzonAllpass(nn.Module):
         gain: TensorLike = 0.7,
         learnable: bool = True,
     ) -> None:
-        super().__init__()
         delays = _check_delays(delays_samples)
+        super().__init__(delays)
         if feedback_matrix is None:
             feedback_matrix = householder_matrix(len(delays))
         u = _as_matrix(feedback_matrix, "feedback_matrix")
         _gerzon_net(delays, u, gain)  # validates
-        self.delays_samples = delays
         self.register_buffer("feedback_matrix", u.detach().clone())
         _store(self, "gain", as_tensor(gain, "gain").to(_REAL.get(u.dtype, u.dtype)), learnable)
-
-    @property
-    def state_size(self) -> int:
-        """Length of the state: ``sum(delays_samples)``."""
-        return sum(self.delays_samples)
 
     def forward(
         self, x: torch.Tensor, state: torch.Tensor | None = None
