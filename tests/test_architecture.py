@@ -51,14 +51,16 @@ def _absolute(module: str, node: ast.ImportFrom) -> str:
 def private_imports(path: Path) -> list[str]:
     """Every private name that the module at ``path`` takes from another module.
 
-    ``from X import _name`` and ``m._name`` (``m`` an imported module of the package) where
-    ``X``/``m`` is another module; a private *module* (``from dsp_rnn import _atomic``,
-    ``dsp_rnn._atomic``) is not a private name, and dunder names are public.
+    ``from X import _name``, ``m._name`` (``m`` an imported module of the package) and
+    ``C._name`` / ``m.C._name`` (``C`` a class or function imported from the package) where
+    ``X``/``m``/``C``'s module is another module; a private *module* (``from dsp_rnn import
+    _atomic``, ``dsp_rnn._atomic``) is not a private name, and dunder names are public.
     """
     here = _module_name(path)
     tree = ast.parse(path.read_text(), str(path))
     found: list[str] = []
     modules: dict[str, str] = {}  # a local name -> the package module it is bound to
+    objects: dict[str, tuple[str, str]] = {}  # a local name -> (its module, its name there)
 
     def where(node: ast.AST) -> str:
         return f"{path.relative_to(ROOT)}:{getattr(node, 'lineno', '?')}"
@@ -82,25 +84,40 @@ def private_imports(path: Path) -> list[str]:
                 full = f"{source}.{alias.name}"
                 if _is_module(full):
                     modules[alias.asname or alias.name] = full
-                elif _is_private(alias.name) and source != here:
+                    continue
+                objects[alias.asname or alias.name] = (source, alias.name)
+                if _is_private(alias.name) and source != here:
                     found.append(f"{where(node)}: from {source} import {alias.name}")
 
-    def resolve(node: ast.expr) -> str | None:
-        """The package module an expression such as ``dsp_rnn.filters`` or ``k`` names."""
+    def resolve(node: ast.expr) -> tuple[str, str] | None:
+        """``(dotted name, home module)`` of what an expression such as ``dsp_rnn.filters``,
+        ``k``, ``NoteGrid`` or ``m.NoteGrid`` names, when it is the package's."""
         if isinstance(node, ast.Name):
-            return modules.get(node.id)
+            if node.id in modules:
+                return modules[node.id], modules[node.id]
+            if node.id in objects:
+                home, name = objects[node.id]
+                return f"{home}.{name}", home
+            return None
         if isinstance(node, ast.Attribute):
             owner = resolve(node.value)
-            if owner is not None and _is_module(f"{owner}.{node.attr}"):
-                return f"{owner}.{node.attr}"
+            if owner is None:
+                return None
+            name, home = owner
+            if name == home and _is_module(f"{name}.{node.attr}"):
+                return f"{name}.{node.attr}", f"{name}.{node.attr}"
+            return f"{name}.{node.attr}", home
         return None
 
     for node in ast.walk(tree):
         if isinstance(node, ast.Attribute) and _is_private(node.attr):
             owner = resolve(node.value)
-            if owner is None or owner == here or _is_module(f"{owner}.{node.attr}"):
+            if owner is None:
                 continue
-            found.append(f"{where(node)}: {owner}.{node.attr}")
+            name, home = owner
+            if home == here or (name == home and _is_module(f"{name}.{node.attr}")):
+                continue
+            found.append(f"{where(node)}: {name}.{node.attr}")
     return found
 
 
@@ -127,6 +144,8 @@ def test_the_scan_finds_private_names(tmp_path, monkeypatch):
         "from dsp_rnn.part.a import _other\n"  # flagged
         "x = k._kernel\n"  # flagged
         "y = dsp_rnn.part.a._secret + alias._alias + rel._rel + a.__doc__\n"  # flagged: 3
+        "from dsp_rnn.part.a import Thing\n"
+        "w = Thing._cache + Thing.public + alias.Other._hidden_attr + Thing.__name__\n"  # 2
         "z = _base.helper + dsp_rnn._base + self._own\n"
         "def f():\n"
         "    from dsp_rnn.part._impl import _late\n"  # flagged, inside a function
@@ -142,6 +161,8 @@ def test_the_scan_finds_private_names(tmp_path, monkeypatch):
             "dsp_rnn.part.a._secret",
             "dsp_rnn.part.a._alias",
             "dsp_rnn.part.a._rel",
+            "dsp_rnn.part.a.Thing._cache",
+            "dsp_rnn.part.a.Other._hidden_attr",
         ]
     )
 
@@ -154,7 +175,7 @@ def private_module_imports(path: Path) -> list[str]:
     """
     here = _module_name(path)
     tree = ast.parse(path.read_text(), str(path))
-    imported: list[tuple[ast.AST, str]] = []
+    imported: list[tuple[ast.stmt, str]] = []
     for node in ast.walk(tree):
         if isinstance(node, ast.Import):
             imported += [(node, alias.name) for alias in node.names]
