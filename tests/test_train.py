@@ -329,3 +329,20 @@ def test_train_config_integers_take_numpy_integers_and_refuse_bools(name, value)
     for flag in (True, np.bool_(True)):
         with pytest.raises(InputError, match=rf"{name}: expected an integer"):
             TrainConfig(**{name: flag})
+
+
+def test_temporaries_of_killed_writes_are_the_runs_and_go_on_resume(tmp_path):
+    """The hidden names dsp_rnn._atomic gives (the curve's through save_figure too) count
+    as the run's files and are removed when the run goes on; other hidden files do not."""
+    train(task(), tmp_path / "run", tc(steps=2))
+    left = [".curve.0a1b2c3d4e5f.part.png", f".{STATE_FILE}.0a1b2c3d4e5f.tmp",
+            ".metrics.jsonl.0a1b2c3d4e5f.tmp", ".curve.png.1234.part.png"]  # fmt: skip
+    for name in left:
+        (tmp_path / "run" / name).write_bytes(b"killed")
+    out = train(task(), tmp_path / "run", tc(steps=3), resume=True)
+    assert out["steps"] == 3
+    assert not [p.name for p in (tmp_path / "run").iterdir() if p.name.startswith(".")]
+    assert (tmp_path / "run" / "curve.png").read_bytes()[:4] == b"\x89PNG"
+    (tmp_path / "run" / ".notes.0a1b2c3d4e5f.part.png").write_bytes(b"mine")
+    with pytest.raises(InputError, match=r"not empty .*\.notes\.0a1b2c3d4e5f\.part\.png"):
+        train(task(), tmp_path / "run", tc(steps=4), resume=True)

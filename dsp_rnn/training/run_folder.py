@@ -8,7 +8,7 @@ A run folder ``RUN/`` holds :data:`RUN_FILES`: the training state, the best mode
 from __future__ import annotations
 
 import json
-import os
+import re
 from pathlib import Path
 from typing import Any
 
@@ -27,13 +27,25 @@ RUN_FILES = (STATE_FILE, WEIGHTS, CONFIG, METRICS_FILE, CURVE_FILE)
 temporaries of its atomic writes)."""
 
 
-def is_temporary(name: str) -> bool:
-    """A hidden temporary of an atomic write of one of :data:`RUN_FILES` (a killed write)."""
-    return (
-        name.startswith(".")
-        and name.endswith((".part", ".part.png", ".tmp"))
-        and any(name.startswith(f".{f}.") for f in RUN_FILES)
+# The names dsp_rnn._atomic gives its temporaries: atomic_file ``.NAME.<hex>.tmp`` (weights,
+# states, JSON), atomic_path ``.STEM.<hex>.partSUFFIX`` (the curve); earlier versions left
+# ``.NAME.<pid>.part`` and ``.NAME.<pid>.part.png``.
+_TEMPORARY = re.compile(
+    "|".join(
+        rf"\.{re.escape(name)}\.\w+\.(?:tmp|part|part\.png)"
+        rf"|\.{re.escape(Path(name).stem)}\.[0-9a-f]+\.part{re.escape(Path(name).suffix)}"
+        for name in RUN_FILES
     )
+)
+
+
+def is_temporary(name: str) -> bool:
+    """A hidden temporary of an atomic write of one of :data:`RUN_FILES` (a killed write).
+
+    >>> is_temporary(".curve.0a1b2c3d4e5f.part.png"), is_temporary(".notes.txt.1.tmp")
+    (True, False)
+    """
+    return _TEMPORARY.fullmatch(name) is not None
 
 
 def run_folder_contents(run: Path) -> tuple[list[Path], list[str]]:
@@ -94,13 +106,10 @@ def best_saved_metric(run: Path, key: str, model_config: dict[str, Any]) -> floa
 
 def plot_curve(rows: list[dict[str, Any]], path: Path, *, metric: str, label: str) -> None:
     """The ``train_<metric>`` and ``valid_<metric>`` columns of ``rows`` against the step,
-    as a PNG written atomically to ``path``."""
-    import matplotlib
+    as a PNG written atomically to ``path`` (:func:`~dsp_rnn.plotting.save_figure`)."""
+    from dsp_rnn.plotting import pyplot, save_figure
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(6, 3.6))
+    fig, ax = pyplot().subplots(figsize=(6, 3.6))
     x = [r["step"] for r in rows]
     ax.plot(x, [r.get(f"train_{metric}", float("nan")) for r in rows], label="train (windows)")
     if any(r.get(f"valid_{metric}") is not None for r in rows):
@@ -110,12 +119,4 @@ def plot_curve(rows: list[dict[str, Any]], path: Path, *, metric: str, label: st
     ax.grid(alpha=0.3)
     ax.legend()
     fig.tight_layout()
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.part.png")
-    try:
-        fig.savefig(tmp, dpi=100)
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    finally:
-        plt.close(fig)
+    save_figure(fig, path)
