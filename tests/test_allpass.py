@@ -13,20 +13,19 @@ from hypothesis import strategies as st
 
 from dsp_rnn.errors import InputError, NonFiniteError, ShapeError, UnstableFilterError
 from dsp_rnn.filters.allpass import (
-    Allpass1,
-    Allpass2,
-    NestedAllpass,
-    SchroederAllpass,
     allpass1,
     allpass1_coeff,
     allpass1_tf,
     allpass2,
     allpass2_tf,
+    thiran1_coeff,
+)
+from dsp_rnn.filters.allpass_modules import Allpass1, Allpass2, NestedAllpass, SchroederAllpass
+from dsp_rnn.filters.schroeder import (
     nested_allpass,
     nested_allpass_tf,
     schroeder_allpass,
     schroeder_allpass_tf,
-    thiran1_coeff,
 )
 
 F64 = torch.float64

@@ -11,7 +11,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from dsp_rnn.errors import InputError, NonFiniteError, ShapeError, UnstableFilterError
-from dsp_rnn.filters.allpass import schroeder_allpass
+from dsp_rnn.filters.fdn_design import (
+    hadamard_matrix,
+    householder_matrix,
+    random_orthogonal,
+    random_unitary,
+    rt60_to_gains,
+)
 from dsp_rnn.filters.networks import (
     FDN,
     GerzonAllpass,
@@ -19,12 +25,8 @@ from dsp_rnn.filters.networks import (
     fdn_freqz,
     gerzon_allpass,
     gerzon_freqz,
-    hadamard_matrix,
-    householder_matrix,
-    random_orthogonal,
-    random_unitary,
-    rt60_to_gains,
 )
+from dsp_rnn.filters.schroeder import schroeder_allpass
 
 F64 = torch.float64
 SETTINGS = settings(max_examples=15, deadline=None, derandomize=True)

@@ -6,26 +6,33 @@ module's): filtering (:func:`lfilter`, :func:`sosfilt`), initial states and zero
 pre-/de-emphasis, design (cookbook biquads, classic designs, :func:`design_filter`),
 conversions (``<from>2<to>``, :func:`as_sos`, :func:`as_tf`), analysis (:func:`freqz`,
 :func:`sosfreqz`, :func:`group_delay`, poles, zeros, stability, :func:`frequency_grid`),
-allpass filters and feedback delay networks.
+allpass filters (first/second order, Schroeder and nested, their modules), feedback delay
+network design (feedback matrices, line gains) and the networks (FDN, Gerzon).
 """
 
 from dsp_rnn.filters import allpass as _allpass
+from dsp_rnn.filters import allpass_modules as _allpass_modules
 from dsp_rnn.filters import analysis as _analysis
 from dsp_rnn.filters import convert as _convert
 from dsp_rnn.filters import design as _design
 from dsp_rnn.filters import emphasis as _emphasis
+from dsp_rnn.filters import fdn_design as _fdn_design
 from dsp_rnn.filters import filtering as _filtering
 from dsp_rnn.filters import kinds as _kinds
 from dsp_rnn.filters import networks as _networks
+from dsp_rnn.filters import schroeder as _schroeder
 from dsp_rnn.filters import zero_phase as _zero_phase
 from dsp_rnn.filters.allpass import *  # noqa: F403
+from dsp_rnn.filters.allpass_modules import *  # noqa: F403
 from dsp_rnn.filters.analysis import *  # noqa: F403
 from dsp_rnn.filters.convert import *  # noqa: F403
 from dsp_rnn.filters.design import *  # noqa: F403
 from dsp_rnn.filters.emphasis import *  # noqa: F403
+from dsp_rnn.filters.fdn_design import *  # noqa: F403
 from dsp_rnn.filters.filtering import *  # noqa: F403
 from dsp_rnn.filters.kinds import *  # noqa: F403
 from dsp_rnn.filters.networks import *  # noqa: F403
+from dsp_rnn.filters.schroeder import *  # noqa: F403
 from dsp_rnn.filters.zero_phase import *  # noqa: F403
 
 __all__ = [
@@ -37,5 +44,8 @@ __all__ = [
     *_convert.__all__,
     *_analysis.__all__,
     *_allpass.__all__,
+    *_schroeder.__all__,
+    *_allpass_modules.__all__,
+    *_fdn_design.__all__,
     *_networks.__all__,
 ]
