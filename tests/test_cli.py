@@ -90,3 +90,38 @@ def test_render_command_runs_without_torch(tmp_path):
     )
     subprocess.run([sys.executable, "-c", code], check=True, timeout=120, capture_output=True)
     assert sf.info(str(wav)).frames > 1000
+
+
+def test_render_and_generate_pass_render_file_the_same_options(tmp_path, monkeypatch, capsys):
+    """The render flags mean the same in `render` and `generate --out x.wav` (one mapping,
+    dsp_rnn.cli.render.render_options); generate's voice defaults to ks, render's to gm."""
+    import dsp_rnn.synth
+    from dsp_rnn.music.demo_midi import make_demo_midi
+
+    got: list[dict] = []
+
+    class Report:
+        def summary(self) -> str:
+            return "a summary"
+
+    def fake_render_file(source, out, **options):
+        got.append(options)
+        return Report()
+
+    monkeypatch.setattr(dsp_rnn.synth, "render_file", fake_render_file)
+    (mid,) = make_demo_midi(tmp_path, n_pieces=1, seed=3)
+    flags = ["--reverb", "0.7", "--wet", "0.3", "--sample-rate", "22050", "--channels", "1",
+             "--format", "24", "--peak-db", "-3", "--max-seconds", "100", "--no-drums",
+             "--quiet"]  # fmt: skip
+    assert main(["render", str(mid), str(tmp_path / "r.wav"), *flags]) == 0
+    assert main(["generate", "--out", str(tmp_path / "g.wav"), "--steps", "2", *flags]) == 0
+    assert main(["render", str(mid), str(tmp_path / "v.wav"), "--voice", "ks", *flags]) == 0
+    render, generate, render_ks = ({k: v for k, v in o.items() if k != "progress"} for o in got)
+    assert render["voice"] is None and generate["voice"] == "ks"  # gm: by program
+    assert generate == render_ks
+    assert render_ks == {
+        "sample_rate": 22050, "channels": 1, "subtype": "24", "voice": "ks",
+        "reverb": dsp_rnn.synth.Reverb(sample_rate=22050, rt60_s=0.7, wet=0.3, channels=1),
+        "drums": False, "peak_db": -3.0, "soundfont": None, "max_seconds": 100.0,
+        "overwrite": False,
+    }  # fmt: skip

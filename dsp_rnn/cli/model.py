@@ -6,7 +6,6 @@ import argparse
 import json
 import sys
 from pathlib import Path
-from typing import Any
 
 from dsp_rnn.cli.common import (
     OVERWRITE_HELP,
@@ -25,15 +24,14 @@ from dsp_rnn.cli.common import (
     stderr_is_tty,
     threads_int,
 )
-from dsp_rnn.cli.render import AUDIO_SUFFIXES, add_render_flags, check_render_target
+from dsp_rnn.cli.render import add_render_flags, check_render_target, render_options
 from dsp_rnn.errors import DspRnnError, InputError
+from dsp_rnn.music.outputs import AUDIO_SUFFIXES, MAX_STEPS, MIDI_SUFFIXES
 
 __all__ = ["register", "DEFAULT_JSB"]
 
 # the file a checkout ships (dsp_rnn.music.jsb.SHIPPED_JSB); a wheel lacks it: load_jsb says so
 DEFAULT_JSB = str(Path(__file__).resolve().parents[2] / "data/jsb/jsb-chorales-quarter.json")
-MIDI_SUFFIXES = (".mid", ".midi")
-MAX_STEPS = 10_000  # generate: refuse longer pieces (minutes of sampling) unless --max-steps
 LONG_PIECE = 1_000  # generate: a progress bar from this many steps on, even off a terminal
 TEMPO = float_range(0.0, 1000.0, lo_open=True, what="a tempo > 0 and <= 1000 bpm")
 
@@ -163,7 +161,8 @@ def _interrupted_message(args: argparse.Namespace, stop) -> str:
 
 
 def _check_generate(args: argparse.Namespace) -> None:
-    """Before the model is loaded: the output, the primer, the note bounds, --steps."""
+    """Before the model is loaded: the output, the primer, the note bounds (the length:
+    generate() refuses one over --max-steps before it loads the model)."""
     out = Path(args.out)
     if out.suffix.lower() in AUDIO_SUFFIXES:
         check_render_target(out, args)
@@ -178,14 +177,6 @@ def _check_generate(args: argparse.Namespace) -> None:
     if args.max_notes is not None and args.max_notes < args.min_notes:
         raise InputError(f"--max-notes {args.max_notes}: expected at least --min-notes "
                          f"{args.min_notes}")  # fmt: skip
-    if args.steps is not None:
-        _check_length(args.steps, f"--steps {args.steps}", args.max_steps)
-
-
-def _check_length(n: int, what: str, limit: int) -> None:
-    if n > limit:
-        raise InputError(f"{what}: {n} new steps, more than --max-steps {limit}; pass "
-                         f"--max-steps {n} to allow it")  # fmt: skip
 
 
 def _init_weights(args: argparse.Namespace, data_config):
@@ -214,37 +205,6 @@ def _init_weights(args: argparse.Namespace, data_config):
     return config, {k: v.detach().clone() for k, v in model.state_dict().items()}
 
 
-def _render_options(args: argparse.Namespace, *, default_voice: str) -> dict[str, Any]:
-    """The keyword arguments of :func:`dsp_rnn.synth.render_file` from the flags of
-    :func:`~dsp_rnn.cli.render.add_render_flags`, with a progress bar on a terminal."""
-    from dsp_rnn.synth import Reverb
-
-    reverb = None
-    if args.reverb > 0 and args.wet > 0:
-        reverb = Reverb(sample_rate=args.sample_rate, rt60_s=args.reverb, wet=args.wet,
-                        channels=args.channels)  # fmt: skip
-    voice = args.voice or default_voice
-    bar = None
-
-    def progress(done: int, total: int) -> None:
-        nonlocal bar
-        if bar is None and not args.quiet and stderr_is_tty():
-            from tqdm import tqdm
-
-            bar = tqdm(total=1.0, unit="s audio", desc="render", leave=False)
-        if bar is not None:
-            bar.total = round(total / args.sample_rate, 1)
-            bar.n = round(done / args.sample_rate, 1)
-            bar.refresh()
-            if done >= total:
-                bar.close()
-
-    return {"sample_rate": args.sample_rate, "channels": args.channels, "subtype": args.format,
-            "voice": None if voice == "gm" else voice, "reverb": reverb,
-            "drums": not args.no_drums, "peak_db": args.peak_db, "soundfont": args.soundfont,
-            "max_seconds": args.max_seconds, "progress": progress}  # fmt: skip
-
-
 def _cmd_generate(args: argparse.Namespace) -> int:
     from dsp_rnn.training import generate
 
@@ -265,17 +225,19 @@ def _cmd_generate(args: argparse.Namespace) -> int:
                 bar.close()
 
     audio = out.suffix.lower() in AUDIO_SUFFIXES
+    render = render_options(args, default_voice="ks") if audio else None
     try:
         made = generate(
             args.model, out, steps=args.steps, bars=args.bars, seconds=args.seconds,
             temperature=args.temperature, seed=seed, primer=args.primer, tempo_bpm=args.tempo,
             min_notes=args.min_notes, max_notes=args.max_notes, max_steps=args.max_steps,
-            render=_render_options(args, default_voice="ks") if audio else None,
-            overwrite=args.overwrite, progress=progress, flag_style="cli",
+            render=render, overwrite=args.overwrite, progress=progress, flag_style="cli",
         )  # fmt: skip
     finally:
         if bar is not None:
             bar.close()
+        if render is not None:
+            render["progress"].close()
     if audio:
         print(f"generated {made.describe()}")
         print(f"wrote {made.render}")

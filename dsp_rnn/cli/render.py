@@ -1,13 +1,12 @@
 """dsp-rnn render: a MIDI file to audio with our voices and reverb, or a SoundFont.
 
 The render options are shared with dsp-rnn generate --out x.wav (add_render_flags,
-render_from_args, check_render_target). No torch is imported on this path.
+render_options, check_render_target). No torch is imported on this path.
 """
 
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -17,20 +16,21 @@ from dsp_rnn.cli.common import (
     input_file,
     output_file,
     positive_float,
+    stderr_is_tty,
 )
 from dsp_rnn.errors import InputError
+from dsp_rnn.music.outputs import AUDIO_SUFFIXES
 
 __all__ = [
     "VOICES",
-    "AUDIO_SUFFIXES",
     "add_render_flags",
+    "render_options",
     "render_from_args",
     "check_render_target",
     "register",
 ]
 
 VOICES = ("gm", "ks", "subtractive", "additive", "sine")
-AUDIO_SUFFIXES = (".wav", ".flac", ".aiff", ".aif")
 
 
 _RT60 = float_range(0.05, 30.0, what="0 (dry) or an RT60 from 0.05 to 30 seconds")
@@ -70,40 +70,58 @@ def add_render_flags(p: argparse.ArgumentParser) -> None:
                    help="refuse longer pieces, > 0 (default 14400 = 4 h)")  # fmt: skip
 
 
-def render_from_args(source: Any, out: Path, args: argparse.Namespace, *,
-                     default_voice: str | None) -> str:  # fmt: skip
-    """Render ``source`` to ``out`` with the flags of :func:`add_render_flags`; the
-    report's one-line summary."""
-    from dsp_rnn.synth import Reverb, render_file
+class _RenderBar:
+    """A progress callback of :func:`dsp_rnn.synth.render_file`: a bar of seconds of audio
+    on a terminal (opened at the first call, unless ``--quiet``); :meth:`close` ends it."""
+
+    def __init__(self, sample_rate: int, quiet: bool) -> None:
+        self.sample_rate, self.quiet, self.bar = sample_rate, quiet, None
+
+    def __call__(self, done: int, total: int) -> None:
+        if self.bar is None and not self.quiet and stderr_is_tty():
+            from tqdm import tqdm
+
+            self.bar = tqdm(total=1.0, unit="s audio", desc="render", leave=False)
+        if self.bar is not None:
+            self.bar.total = round(total / self.sample_rate, 1)
+            self.bar.n = round(done / self.sample_rate, 1)
+            self.bar.refresh()
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+
+
+def render_options(args: argparse.Namespace, *, default_voice: str | None) -> dict[str, Any]:
+    """The keyword arguments of :func:`dsp_rnn.synth.render_file` from the flags of
+    :func:`add_render_flags` (``--voice`` or else ``default_voice``), with a progress bar
+    on a terminal as ``progress`` (call its ``close()`` when the render is over);
+    ``overwrite`` is the caller's."""
+    from dsp_rnn.synth import Reverb
 
     reverb = None
     if args.reverb > 0 and args.wet > 0:
         reverb = Reverb(sample_rate=args.sample_rate, rt60_s=args.reverb, wet=args.wet,
                         channels=args.channels)  # fmt: skip
     voice = args.voice or default_voice
-    bar = None
-    if not getattr(args, "quiet", False) and sys.stderr.isatty():
-        from tqdm import tqdm
+    return {"sample_rate": args.sample_rate, "channels": args.channels, "subtype": args.format,
+            "voice": None if voice == "gm" else voice, "reverb": reverb,
+            "drums": not args.no_drums, "peak_db": args.peak_db, "soundfont": args.soundfont,
+            "max_seconds": args.max_seconds,
+            "progress": _RenderBar(args.sample_rate, getattr(args, "quiet", False))}  # fmt: skip
 
-        bar = tqdm(total=1.0, unit="s audio", desc="render", leave=False)
 
-    def progress(done: int, total: int) -> None:
-        if bar is not None:
-            bar.total = round(total / args.sample_rate, 1)
-            bar.n = round(done / args.sample_rate, 1)
-            bar.refresh()
+def render_from_args(source: Any, out: Path, args: argparse.Namespace, *,
+                     default_voice: str | None) -> str:  # fmt: skip
+    """Render ``source`` to ``out`` with the flags of :func:`add_render_flags`; the
+    report's one-line summary."""
+    from dsp_rnn.synth import render_file
 
+    options = render_options(args, default_voice=default_voice)
     try:
-        report = render_file(
-            source, out, sample_rate=args.sample_rate, channels=args.channels,
-            subtype=args.format, voice=None if voice == "gm" else voice, reverb=reverb,
-            drums=not args.no_drums,
-            peak_db=args.peak_db, soundfont=args.soundfont, max_seconds=args.max_seconds,
-            overwrite=args.overwrite, progress=progress,
-        )  # fmt: skip
+        report = render_file(source, out, overwrite=args.overwrite, **options)
     finally:
-        if bar is not None:
-            bar.close()
+        options["progress"].close()
     return report.summary()
 
 

@@ -54,6 +54,9 @@ _WHERE = {
     "read_midi": "midi",
     "score_to_midi_file": "midi",
     "write_midi": "midi",
+    "AUDIO_SUFFIXES": "outputs",
+    "MAX_STEPS": "outputs",
+    "MIDI_SUFFIXES": "outputs",
 }
 
 __all__ = list(_WHERE)
@@ -80,3 +83,4 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs (each module'
     from dsp_rnn.music.grid import *  # noqa: F403
     from dsp_rnn.music.jsb import *  # noqa: F403
     from dsp_rnn.music.midi import *  # noqa: F403
+    from dsp_rnn.music.outputs import *  # noqa: F403

@@ -19,15 +19,13 @@ from torch import nn
 
 from dsp_rnn._validate import check_int, check_seed
 from dsp_rnn.errors import InputError
+from dsp_rnn.music.outputs import AUDIO_SUFFIXES, MAX_STEPS, MIDI_SUFFIXES
 from dsp_rnn.training import registry
 
+# MIDI_SUFFIXES, AUDIO_SUFFIXES and MAX_STEPS live in dsp_rnn.music.outputs (torch-free,
+# for the command line); named here too, where generate() uses them
 __all__ = ["MIDI_SUFFIXES", "AUDIO_SUFFIXES", "MAX_STEPS", "GenerateRequest", "Generated",
            "Evaluation", "generate", "evaluate_model", "check_length"]  # fmt: skip
-
-MIDI_SUFFIXES = (".mid", ".midi")
-AUDIO_SUFFIXES = (".wav", ".flac", ".aiff", ".aif")
-MAX_STEPS = 10_000
-"""Longest piece :func:`generate` makes unless ``max_steps`` says more (minutes of sampling)."""
 
 
 @dataclass(frozen=True)

@@ -14,13 +14,8 @@ from dsp_rnn.gridrnn.ensemble import GridEnsemble
 from dsp_rnn.gridrnn.io import checkpoint_parts, from_checkpoint
 from dsp_rnn.gridrnn.model import GridRNN
 from dsp_rnn.gridrnn.task import FAMILY
-from dsp_rnn.training.generate import (
-    AUDIO_SUFFIXES,
-    Evaluation,
-    Generated,
-    GenerateRequest,
-    check_length,
-)
+from dsp_rnn.music.outputs import AUDIO_SUFFIXES
+from dsp_rnn.training.generate import Evaluation, Generated, GenerateRequest, check_length
 from dsp_rnn.training.registry import Family
 
 __all__ = ["GRIDRNN"]
