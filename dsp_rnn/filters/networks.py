@@ -17,7 +17,7 @@ fs))`` so every mode decays by 60 dB in ``T60`` seconds (Jot and Chaigne 1991).
 
 Processing runs in blocks of ``L <= min(m_i)`` samples, a few matrix products per block
 (see :mod:`dsp_rnn.filters._delay_network`). Everything is plain torch: differentiable by
-autograd, any device, float32/float64 (complex when the feedback matrix is unitary complex).
+autograd, any device, float32/float64, complex when the matrix, a gain, the input or the state is.
 Feedback matrices and line gains: :mod:`dsp_rnn.filters.fdn_design`.
 
 References:
