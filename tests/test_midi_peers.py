@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 
 from dsp_rnn.cli import main
 from dsp_rnn.music._smf import NOTE_OFF, NOTE_ON, TEMPO, parse_smf
-from dsp_rnn.music.midi import _events_from_mido, bisect_tempo, parse_midi_bytes, read_midi
+from dsp_rnn.music.midi import bisect_tempo, events_from_mido, parse_midi_bytes, read_midi
 
 from .midi_factory import EOT, off, on, raw_midi, tempo, time_signature, track, vlq
 
@@ -66,7 +66,7 @@ def _our_tempo_map(score):
 
 
 def _mido_events(path):
-    return _events_from_mido(mido.MidiFile(str(path)))[0]
+    return events_from_mido(mido.MidiFile(str(path)))[0]
 
 
 def _our_events(path):

@@ -50,6 +50,7 @@ _WHERE = {
     "Note": "midi",
     "Score": "midi",
     "bisect_tempo": "midi",
+    "events_from_mido": "midi",
     "parse_midi_bytes": "midi",
     "read_midi": "midi",
     "score_to_midi_file": "midi",

@@ -42,6 +42,7 @@ __all__ = [
     "Limits",
     "DRUM_CHANNEL",
     "bisect_tempo",
+    "events_from_mido",
 ]
 
 DRUM_CHANNEL = 9  # General MIDI channel 10, zero-based
@@ -119,9 +120,18 @@ def _tick_to_seconds(tempos: list[tuple[int, int]], tpb: int, ticks: np.ndarray)
     return offsets[idx] + (ticks - starts[idx]) * sec_per_tick[idx]
 
 
-def _events_from_mido(
+def events_from_mido(
     mid: mido.MidiFile,
 ) -> tuple[list[list[tuple[int, int, int, int, int]]], list[str]]:
+    """The events of a file mido has read, in the form of the tolerant reader's
+    (:func:`read_midi`'s ``reader="mido"`` path, and a peer to compare that reader with).
+
+    Returns:
+        ``(tracks, warnings)``: per track, ``(tick, kind, channel, a, b)`` tuples with the
+        kinds ``NOTE_ON``, ``NOTE_OFF``, ``CONTROL``, ``PROGRAM``, ``TEMPO``, ``TIMESIG`` of
+        ``dsp_rnn.music._smf`` (a note-on of velocity 0 is a note-off); a track ends at its
+        end-of-track event, and what follows it is a warning.
+    """
     tracks = []
     warnings = []
     for ti, track in enumerate(mid.tracks):
@@ -177,7 +187,7 @@ def parse_midi_bytes(
             midi_type, tpb = mid.type, mid.ticks_per_beat
             if tpb <= 0:
                 raise MidiError(f"{source}: expected ticks per beat > 0, found {tpb}")
-            tracks, more_repairs = _events_from_mido(mid)
+            tracks, more_repairs = events_from_mido(mid)
             repairs += more_repairs
         except MidiError:
             raise
