@@ -25,7 +25,8 @@ from torch import nn
 from dsp_rnn._validate import check_int
 from dsp_rnn.cells.base import Cell, check_sequence, check_step
 from dsp_rnn.errors import InputError, ShapeError
-from dsp_rnn.filters.networks import FDN, GerzonAllpass, check_unitary
+from dsp_rnn.filters.fdn_design import check_unitary
+from dsp_rnn.filters.networks import FDN, GerzonAllpass
 
 __all__ = ["OrthogonalCell"]
 
