@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import typing
 from collections.abc import Callable
+from dataclasses import replace
 from functools import partial
 
 import numpy as np
@@ -40,8 +41,7 @@ def written_grid(grid: NoteGrid, config: GridRNNConfig) -> NoteGrid:
     >>> written_grid(g, GridRNNConfig(output_transpose=-12)).to_notes()[0].pitch
     60
     """
-    return NoteGrid(grid.play, grid.onset, grid.velocity, grid.low_pitch + config.output_transpose,
-                    **grid._meta())  # fmt: skip
+    return replace(grid, low_pitch=grid.low_pitch + config.output_transpose)
 
 
 def primer_grid(score: Score, config: GridRNNConfig) -> NoteGrid:
@@ -54,7 +54,7 @@ def primer_grid(score: Score, config: GridRNNConfig) -> NoteGrid:
         low_pitch=config.written_low_pitch,
         n_pitches=config.n_pitches,
     )
-    return NoteGrid(grid.play, grid.onset, grid.velocity, config.low_pitch, **grid._meta())
+    return replace(grid, low_pitch=config.low_pitch)
 
 
 def steps_for(
