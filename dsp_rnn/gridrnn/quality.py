@@ -169,7 +169,7 @@ def piece_stats(grid: NoteGrid) -> dict[str, float | np.ndarray]:
         out[f"{voice}_intervals"] = _histogram(
             np.clip(steps, -MAX_INTERVAL, MAX_INTERVAL) + MAX_INTERVAL, 2 * MAX_INTERVAL + 1
         )
-    _, starts, ends = grid._segments()
+    _, starts, ends = grid.segments()
     lengths = ends - starts
     out["mean_duration"] = float(lengths.mean())
     out["durations"] = _histogram(np.minimum(lengths, MAX_DURATION) - 1, MAX_DURATION)

@@ -124,7 +124,7 @@ class NoteGrid:
             onset[n.start, col] = True
             velocity[n.start, col] = min(max(n.velocity, 1), 127)
         # one velocity per note (the one it started with), also where notes overlapped
-        cols, starts, ends = grid._segments()
+        cols, starts, ends = grid.segments()
         flat = velocity.T.reshape(-1)  # column-major view of a copy
         first = cols * grid.n_steps + starts
         lengths = ends - starts
@@ -135,7 +135,7 @@ class NoteGrid:
         grid.velocity = np.ascontiguousarray(flat.reshape(n_pitches, -1).T)
         return grid
 
-    def _segments(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def segments(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Every note as (column, start step, end step), vectorised, ordered by column."""
         play = self.play
         prev = np.vstack([np.zeros((1, self.n_pitches), bool), play[:-1]])
@@ -152,7 +152,7 @@ class NoteGrid:
 
     def to_notes(self) -> list[GridNote]:
         """Notes, sorted by (start, pitch): each onset or play-after-silence starts one."""
-        cols, starts, ends = self._segments()
+        cols, starts, ends = self.segments()
         vel = self.velocity[starts, cols]
         order = np.lexsort((cols, starts))
         return [GridNote(self.low_pitch + int(cols[i]), int(starts[i]), int(ends[i]),
