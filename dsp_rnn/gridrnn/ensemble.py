@@ -20,7 +20,7 @@ from torch import nn
 from dsp_rnn._validate import check_int
 from dsp_rnn.errors import InputError
 from dsp_rnn.gridrnn.config import GridRNNConfig
-from dsp_rnn.gridrnn.model import GridRNN, GridState
+from dsp_rnn.gridrnn.model import GridRNN, GridState, chain_log_prob
 
 __all__ = ["GridEnsemble", "mix_logits"]
 
@@ -101,12 +101,8 @@ class GridEnsemble(nn.Module):
         state: list[GridState] | None = None,
     ) -> torch.Tensor:
         """Exact log-likelihood of each grid under the mixture, in nats ``(batch,)``."""
-        grid = self.prepare(grid, None if state is None else state[0].previous)
-        logits, _ = self(grid, state)
-        lp = self.note_log_probs(grid, logits).sum(-1)
-        if mask is not None:
-            lp = lp * mask.to(lp.dtype)
-        return lp.sum(-1)
+        previous = None if state is None else state[0].previous
+        return chain_log_prob(self, grid, mask, state, previous)
 
     def count_parameters(self) -> int:
         return sum(p.numel() for p in self.parameters() if p.requires_grad)

@@ -25,6 +25,7 @@ References:
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -41,7 +42,7 @@ from dsp_rnn.gridrnn.features import (
     time_features,
 )
 
-__all__ = ["GridRNN", "GridState"]
+__all__ = ["GridRNN", "GridState", "chain_log_prob"]
 
 
 @dataclass
@@ -183,12 +184,7 @@ class GridRNN(nn.Module):
         Returns:
             ``(batch,)`` summed log-probabilities.
         """
-        grid = self.prepare(grid, None if state is None else state.previous)
-        logits, _ = self(grid, state)
-        lp = self.note_log_probs(grid, logits).sum(-1)  # (B, T)
-        if mask is not None:
-            lp = lp * mask.to(lp.dtype)
-        return lp.sum(-1)
+        return chain_log_prob(self, grid, mask, state, None if state is None else state.previous)
 
     # ------------------------------------------------------------------ one step at a time
     def time_step(self, state: GridState) -> tuple[torch.Tensor, torch.Tensor, GridState]:
@@ -253,3 +249,32 @@ class GridRNN(nn.Module):
     def count_parameters(self) -> int:
         """Number of trainable parameters."""
         return sum(p.numel() for p in self.parameters() if p.requires_grad)
+
+
+def chain_log_prob(
+    model: Any,
+    grid: torch.Tensor,
+    mask: torch.Tensor | None,
+    state: Any,
+    previous: torch.Tensor | None,
+) -> torch.Tensor:
+    """Exact log-likelihood of each grid by the chain rule, in nats: the body of
+    :meth:`GridRNN.log_prob` and of the mixture's, for any model with their interface
+    (``prepare``, teacher-forced ``forward``, ``note_log_probs``).
+
+    Args:
+        model: a :class:`GridRNN` or a :class:`~dsp_rnn.gridrnn.GridEnsemble`.
+        grid: ``(batch, time, pitch, 2)``.
+        mask: ``(batch, time)`` bool, the steps that count (None: all).
+        state: the model's state to continue from (None: the start of a piece).
+        previous: the step before ``grid`` that ``state`` holds (None with ``state=None``).
+
+    Returns:
+        ``(batch,)`` summed log-probabilities.
+    """
+    grid = model.prepare(grid, previous)
+    logits, _ = model(grid, state)
+    lp = model.note_log_probs(grid, logits).sum(-1)  # (B, T)
+    if mask is not None:
+        lp = lp * mask.to(lp.dtype)
+    return lp.sum(-1)
