@@ -11,11 +11,12 @@ import argparse
 import math
 import secrets
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import NoReturn
 
-from dsp_rnn._atomic import check_folder_target, check_target
+from dsp_rnn._atomic import atomic_path, check_folder_target, check_target
 from dsp_rnn.errors import InputError, OutputError
 
 __all__ = [
@@ -31,6 +32,7 @@ __all__ = [
     "seed_int",
     "threads_int",
     "output_file",
+    "writing",
     "image_file",
     "output_folder",
     "input_file",
@@ -129,6 +131,15 @@ def output_file(path: str | Path, overwrite: bool) -> Path:
     out = Path(path)
     check_target(out, overwrite, OutputError, flag="--overwrite")
     return out
+
+
+@contextmanager
+def writing(path: str | Path, overwrite: bool) -> Iterator[Path]:
+    """A temporary name beside ``path`` for a writer to fill; it becomes ``path`` when the
+    block ends without an error (:func:`dsp_rnn._atomic.atomic_path`; a file that appeared
+    meanwhile is replaced only with ``--overwrite``)."""
+    with atomic_path(Path(path), overwrite, OutputError, "--overwrite") as tmp:
+        yield tmp
 
 
 IMAGE_SUFFIXES = (".png", ".svg", ".pdf", ".jpg", ".jpeg")

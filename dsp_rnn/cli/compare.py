@@ -12,7 +12,6 @@ import math
 from pathlib import Path
 from typing import Any
 
-from dsp_rnn._atomic import atomic_path
 from dsp_rnn.cli.common import (
     OVERWRITE_HELP,
     float_range,
@@ -24,9 +23,10 @@ from dsp_rnn.cli.common import (
     positive_int,
     seed_int,
     threads_int,
+    writing,
 )
 from dsp_rnn.cli.filters import CLASSIC, add_design_flags, design_from_args
-from dsp_rnn.errors import AudioError, InputError, OutputError
+from dsp_rnn.errors import AudioError, InputError
 
 __all__ = ["register", "make_cell", "CELL_KINDS"]
 
@@ -47,11 +47,11 @@ def make_cell(kind: str, size: int) -> tuple[Any, dict[str, Any]]:
     ``iir`` (rounded up) and the hidden units for ``lstm``, ``gru`` and ``elman``.
     """
     import dsp_rnn.cells as cells
+    from dsp_rnn._validate import check_int
 
     if kind not in CELL_KINDS:
         raise InputError(f"cell: expected one of {', '.join(CELL_KINDS)}, got {kind!r}")
-    if size < 1:
-        raise InputError(f"hidden: expected an integer >= 1, got {size}")
+    size = check_int(size, "hidden", minimum=1)
     if kind == "statespace":
         kwargs: dict[str, Any] = {"state_size": size}
     elif kind == "iir":
@@ -68,17 +68,6 @@ def _check_outputs(folder: Path, files: list[Path], overwrite: bool) -> None:
     if folder.is_dir():
         for path in files:
             output_file(path, overwrite)
-
-
-def _publish_png(plot, path: Path, overwrite: bool) -> None:
-    """``plot(tmp)`` writes a PNG to a temporary name, which then becomes ``path``."""
-    with atomic_path(path, overwrite, OutputError, "--overwrite") as tmp:
-        plot(tmp)
-
-
-def _write_text(path: Path, text: str, overwrite: bool) -> None:
-    with atomic_path(path, overwrite, OutputError, "--overwrite") as tmp:
-        tmp.write_text(text)
 
 
 def _set_threads(n: int) -> None:
@@ -144,9 +133,12 @@ def _cmd_compare(args: argparse.Namespace) -> int:
     ow = args.overwrite
     if fitted is not None:
         text += f"\nfit: {fitted.steps} steps in {fitted.seconds:.1f} s, best ESR {fitted.esr:.3e}"
-        _publish_png(lambda tmp: fitted.plot(tmp, title=label), curve_png, ow)
-    _write_text(txt, text + "\n", ow)
-    _publish_png(result.plot, png, ow)
+        with writing(curve_png, ow) as tmp:
+            fitted.plot(tmp, title=label)
+    with writing(txt, ow) as tmp:
+        tmp.write_text(text + "\n")
+    with writing(png, ow) as tmp:
+        result.plot(tmp)
     print(text)
     print(f"wrote {', '.join(str(p) for p in targets)}")
     return 0
@@ -238,8 +230,9 @@ def _cmd_fit(args: argparse.Namespace) -> int:
     out.mkdir(exist_ok=True)  # its parent was checked to exist
     save_cell(cell, out, kwargs, metadata=meta, overwrite=True)  # checked before any work
     ow = args.overwrite
-    _publish_png(lambda tmp: result.plot(tmp, title=f"{args.cell}, {args.hidden}"), files[2], ow)
-    with atomic_path(files[3], ow, OutputError, "--overwrite") as tmp:
+    with writing(files[2], ow) as tmp:
+        result.plot(tmp, title=f"{args.cell}, {args.hidden}")
+    with writing(files[3], ow) as tmp:
         sf.write(str(tmp), processed.numpy().T.astype(np.float32), sr, subtype="FLOAT")
     peak = float(processed.abs().max())
     print(

@@ -12,6 +12,7 @@ from dsp_rnn.cli.common import (
     input_file,
     output_folder,
     positive_int,
+    writing,
 )
 from dsp_rnn.errors import DspRnnError
 
@@ -52,8 +53,6 @@ def _cmd_inspect(args: argparse.Namespace) -> int:
 def _cmd_grid(args: argparse.Namespace) -> int:
     import numpy as np
 
-    from dsp_rnn._atomic import atomic_path
-    from dsp_rnn.errors import OutputError
     from dsp_rnn.music.grid import NoteGrid
     from dsp_rnn.music.midi import read_midi
     from dsp_rnn.plotting import pyplot, save_figure
@@ -75,7 +74,7 @@ def _cmd_grid(args: argparse.Namespace) -> int:
     title = f"{Path(args.input).name}: {len(grid.to_notes())} notes (dark = onset)"
     ax.set(xlabel="quarter notes", ylabel="MIDI pitch", title=title)
     fig.tight_layout()
-    with atomic_path(out, args.overwrite, OutputError, "--overwrite") as tmp:
+    with writing(out, args.overwrite) as tmp:
         save_figure(fig, tmp)
     for w in score.warnings:
         print(f"repaired: {w}")

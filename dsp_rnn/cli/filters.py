@@ -15,6 +15,7 @@ from dsp_rnn.cli.common import (
     output_file,
     positive_float,
     positive_int,
+    writing,
 )
 from dsp_rnn.errors import InputError
 
@@ -109,11 +110,8 @@ def _cmd_design(args: argparse.Namespace) -> int:
         print(" ".join(f"{v: .12g}" for v in row))
     print(f"# max pole radius {float(poles(sos).abs().max()):.6f}")
     if args.plot:
-        from dsp_rnn._atomic import atomic_path
-        from dsp_rnn.errors import OutputError
-
         out = Path(args.plot)
-        with atomic_path(out, args.overwrite, OutputError, "--overwrite") as tmp:
+        with writing(out, args.overwrite) as tmp:
             plot_sos_response(sos, tmp, sample_rate=args.sample_rate, title=args.kind)
         print(f"# wrote {out}")
     return 0
@@ -136,8 +134,7 @@ def _cmd_filter(args: argparse.Namespace) -> int:
     import soundfile as sf
     import torch
 
-    from dsp_rnn._atomic import atomic_path
-    from dsp_rnn.errors import AudioError, OutputError
+    from dsp_rnn.errors import AudioError
     from dsp_rnn.filters import sosfilt
 
     src, dst = Path(args.input), Path(args.output)
@@ -154,7 +151,7 @@ def _cmd_filter(args: argparse.Namespace) -> int:
     promoted = peak >= 1.0 and subtype.startswith("PCM") and info.format in ("WAV", "AIFF")
     if promoted:  # ...unless integer samples would clip: then write float samples
         subtype = "FLOAT"
-    with atomic_path(dst, args.overwrite, OutputError, "--overwrite") as tmp:
+    with writing(dst, args.overwrite) as tmp:
         sf.write(str(tmp), y, sr, subtype=subtype, format=info.format)
     print(
         f"wrote {dst} ({len(y)} samples, {y.shape[1]} ch, {sr} Hz, {subtype}, peak {peak:.3f}"

@@ -23,6 +23,7 @@ from dsp_rnn.cli.common import (
     seed_int,
     stderr_is_tty,
     threads_int,
+    writing,
 )
 from dsp_rnn.cli.render import add_render_flags, check_render_target, render_options
 from dsp_rnn.errors import DspRnnError, InputError
@@ -268,10 +269,7 @@ def _cmd_eval(args: argparse.Namespace) -> int:
     else:
         print("\n".join(evaluation.lines))
     if evaluation.plot is not None and args.plot:
-        from dsp_rnn._atomic import atomic_path
-        from dsp_rnn.errors import OutputError
-
-        with atomic_path(Path(args.plot), args.overwrite, OutputError, "--overwrite") as tmp:
+        with writing(args.plot, args.overwrite) as tmp:
             evaluation.plot(tmp, f"{args.model or 'default'}, T={args.temperature:g}: "
                                  f"{args.samples} samples vs {args.split}")  # fmt: skip
         print(f"wrote {args.plot}", file=sys.stderr if args.json else sys.stdout)
