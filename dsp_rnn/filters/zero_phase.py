@@ -90,17 +90,9 @@ def lfilter_zi(b: Any, a: Any) -> torch.Tensor:
         >>> y  # already settled at the DC gain 2 times the step: no transient
         tensor([4., 4., 4., 4.])
     """
-    bt, at = as_tf(b, a)
-    n = max(bt.shape[-1], at.shape[-1])
-    bt = F.pad(bt, (0, n - bt.shape[-1])) / at[..., :1]
-    at = F.pad(at, (0, n - at.shape[-1])) / at[..., :1]
-    try:
-        batch = torch.broadcast_shapes(bt.shape[:-1], at.shape[:-1])
-    except RuntimeError as exc:
-        raise ShapeError(
-            f"b {tuple(bt.shape)} and a {tuple(at.shape)}: leading dims do not broadcast"
-        ) from exc
-    bt, at = bt.expand(batch + (n,)), at.expand(batch + (n,))
+    bt, at = as_tf(b, a, pad=True)  # (..., n) both
+    bt, at = bt / at[..., :1], at / at[..., :1]
+    batch, n = bt.shape[:-1], bt.shape[-1]
     if n == 1:
         return bt.new_zeros(batch + (0,))
     order = n - 1
