@@ -15,6 +15,7 @@ import torch
 from torch import nn
 
 from dsp_rnn._validate import as_tensor, common_dtype
+from dsp_rnn.filters._module_tensors import store_tensor
 from dsp_rnn.filters.allpass import (
     TensorLike,
     allpass1_coeff,
@@ -91,13 +92,6 @@ class _AllpassModule(nn.Module):
         return f, h.to(out)
 
 
-def _store(module: nn.Module, name: str, value: torch.Tensor, learnable: bool) -> None:
-    if learnable:
-        setattr(module, name, nn.Parameter(value.detach().clone()))
-    else:
-        module.register_buffer(name, value.detach().clone())
-
-
 class Allpass1(_AllpassModule):
     """First-order allpass ``(c + z^-1) / (1 + c z^-1)`` as a module.
 
@@ -119,7 +113,7 @@ class Allpass1(_AllpassModule):
 
     def __init__(self, coeff: TensorLike, *, learnable: bool = False) -> None:
         super().__init__()
-        _store(self, "coeff", check_allpass_gain(coeff, "coeff"), learnable)
+        store_tensor(self, "coeff", check_allpass_gain(coeff, "coeff"), learnable)
 
     @classmethod
     def from_break_hz(
@@ -203,7 +197,7 @@ class NestedAllpass(_AllpassModule):
         self.delays_samples = [st[0] for st in stages]
         self._order = a.shape[-1] - 1  # fixed by the delays
         gains = [check_allpass_gain(st[1], f"stages[{i}].gain") for i, st in enumerate(stages)]
-        _store(self, "gains", torch.stack(torch.broadcast_tensors(*gains), -1), learnable)
+        store_tensor(self, "gains", torch.stack(torch.broadcast_tensors(*gains), -1), learnable)
 
     def _stages(self) -> list[tuple[float, torch.Tensor]]:
         return [(m, self.gains[..., i]) for i, m in enumerate(self.delays_samples)]

@@ -43,6 +43,7 @@ from dsp_rnn.filters._delay_network import (
     check_delays,
     real_dtype,
 )
+from dsp_rnn.filters._module_tensors import store_tensor
 from dsp_rnn.filters.allpass import TensorLike
 from dsp_rnn.filters.fdn_design import check_unitary, householder_matrix, rt60_to_gains
 
@@ -270,13 +271,6 @@ def gerzon_freqz(
 
 
 # ----------------------------------------------------------------------------- modules
-def _store(module: nn.Module, name: str, value: torch.Tensor, learnable: bool) -> None:
-    if learnable and not value.is_complex():
-        setattr(module, name, nn.Parameter(value.detach().clone()))
-    else:
-        module.register_buffer(name, value.detach().clone())
-
-
 def _is_unitary(a: torch.Tensor) -> bool:
     try:
         check_unitary(a, a.shape[-1])
@@ -386,7 +380,7 @@ class FDN(_NetworkModule):
             "line_gains": net.gamma,
         }
         for name, value in gains.items():
-            _store(self, name, value if value.is_complex() else value.to(real), learnable)
+            store_tensor(self, name, value if value.is_complex() else value.to(real), learnable)
 
     @classmethod
     def from_rt60(
@@ -469,7 +463,7 @@ class GerzonAllpass(_NetworkModule):
         u = as_real_or_complex(feedback_matrix, "feedback_matrix")
         DelayNetwork.gerzon(delays, u, gain)  # validates
         self.register_buffer("feedback_matrix", u.detach().clone())
-        _store(self, "gain", as_tensor(gain, "gain").to(real_dtype(u.dtype)), learnable)
+        store_tensor(self, "gain", as_tensor(gain, "gain").to(real_dtype(u.dtype)), learnable)
 
     def forward(
         self, x: torch.Tensor, state: torch.Tensor | None = None
