@@ -13,29 +13,20 @@ from typing import Any
 
 import torch
 
-from dsp_rnn._atomic import atomic_file
+from dsp_rnn._atomic import write_bytes
 from dsp_rnn.errors import CheckpointError
 
-__all__ = ["FORMAT_VERSION", "WEIGHTS", "CONFIG", "atomic_write_bytes", "save_tensors",
-           "load_tensors", "read_metadata"]  # fmt: skip
+__all__ = ["FORMAT_VERSION", "WEIGHTS", "CONFIG", "save_tensors", "load_tensors",
+           "read_metadata"]  # fmt: skip
 
 FORMAT_VERSION = 1
 WEIGHTS = "weights.safetensors"
 CONFIG = "config.json"
 
 
-def atomic_write_bytes(path: str | Path, data: bytes) -> Path:
-    """Write ``data`` to ``path`` atomically (a synced temporary file beside it, then a
-    rename that replaces any old file); its folder is created if missing."""
-    out = Path(path)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    with atomic_file(out, True, CheckpointError) as fh:
-        fh.write(data)
-    return out
-
-
 def save_tensors(path: str | Path, tensors: dict[str, torch.Tensor], meta: dict[str, Any]) -> Path:
-    """One safetensors file: ``tensors`` plus ``meta`` (JSON) in the header, atomically.
+    """One safetensors file: ``tensors`` plus ``meta`` (JSON) in the header, written through
+    :func:`dsp_rnn._atomic.write_bytes` (an old file is replaced; the folder must exist).
 
     >>> import tempfile
     >>> d = tempfile.mkdtemp()
@@ -47,7 +38,9 @@ def save_tensors(path: str | Path, tensors: dict[str, torch.Tensor], meta: dict[
 
     clean = {k: v.detach().cpu().contiguous().clone() for k, v in tensors.items()}
     header = {"json": json.dumps(meta), "format_version": str(FORMAT_VERSION)}
-    return atomic_write_bytes(path, save(clean, metadata=header))
+    out = Path(path)
+    write_bytes(out, save(clean, metadata=header), overwrite=True, error=CheckpointError)
+    return out
 
 
 def load_tensors(path: str | Path) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:

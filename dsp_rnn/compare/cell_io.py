@@ -23,11 +23,11 @@ import torch
 from torch import nn
 
 from dsp_rnn import cells
+from dsp_rnn._atomic import write_bytes
 from dsp_rnn._tensor_io import (
     CONFIG,
     FORMAT_VERSION,
     WEIGHTS,
-    atomic_write_bytes,
     load_tensors,
     save_tensors,
 )
@@ -91,8 +91,9 @@ def save_cell(
         for path in (weights, conf):
             if path.exists():
                 raise DspRnnError(f"{path}: exists; pass overwrite=True to replace it")
+    folder.mkdir(parents=True, exist_ok=True)
     save_tensors(weights, cell.state_dict(), {"config": config, "metadata": meta})
-    atomic_write_bytes(conf, (text + "\n").encode())
+    write_bytes(conf, (text + "\n").encode(), overwrite=True, error=CheckpointError)
     return weights, conf
 
 

@@ -19,11 +19,11 @@ from typing import Any
 
 import torch
 
+from dsp_rnn._atomic import write_bytes
 from dsp_rnn._tensor_io import (
     CONFIG,
     FORMAT_VERSION,
     WEIGHTS,
-    atomic_write_bytes,
     load_tensors,
     read_metadata,
     save_tensors,
@@ -34,7 +34,6 @@ __all__ = [
     "FORMAT_VERSION",
     "WEIGHTS",
     "CONFIG",
-    "atomic_write_bytes",
     "save_tensors",
     "load_tensors",
     "read_metadata",
@@ -52,7 +51,8 @@ _PACKAGE = Path(__file__).resolve().parents[1]  # dsp_rnn/
 def write_model_files(folder: str | Path, tensors: dict[str, torch.Tensor], *, family: str,
                       config: dict[str, Any], metadata: dict[str, Any]) -> Path:  # fmt: skip
     """Write a model folder: ``weights.safetensors`` (``tensors``, the JSON in its header)
-    and ``config.json`` (``{"family", "config", "metadata"}``), each atomically.
+    and ``config.json`` (``{"family", "config", "metadata"}``), each atomically, replacing
+    old ones. The folder must exist.
 
     ``metadata`` gains ``format_version``. Returns the folder.
     """
@@ -60,7 +60,8 @@ def write_model_files(folder: str | Path, tensors: dict[str, torch.Tensor], *, f
     doc = {"family": family, "config": config,
            "metadata": {"format_version": FORMAT_VERSION, **metadata}}  # fmt: skip
     save_tensors(out / WEIGHTS, tensors, doc)
-    atomic_write_bytes(out / CONFIG, (json.dumps(doc, indent=2) + "\n").encode())
+    text = json.dumps(doc, indent=2) + "\n"
+    write_bytes(out / CONFIG, text.encode(), overwrite=True, error=CheckpointError)
     return out
 
 

@@ -144,8 +144,8 @@ def load_model(name_or_path: str | Path | None = None) -> tuple[nn.Module, dict[
 
 
 def save_model(folder: str | Path, model: nn.Module, metadata: dict[str, Any]) -> Path:
-    """Write ``model`` into ``folder`` (``weights.safetensors`` + ``config.json``, each
-    atomically), loadable by :func:`load_model`.
+    """Write ``model`` into ``folder`` (created if missing; ``weights.safetensors`` +
+    ``config.json``, each atomically, replacing old ones), loadable by :func:`load_model`.
 
     Raises:
         InputError: a model of no registered family.
@@ -153,5 +153,6 @@ def save_model(folder: str | Path, model: nn.Module, metadata: dict[str, Any]) -
     family = family_of(model)
     config, extra = family.parts(model)
     state: dict[str, torch.Tensor] = model.state_dict()
+    Path(folder).mkdir(parents=True, exist_ok=True)
     return write_model_files(folder, state, family=family.name, config=config,
                              metadata={**extra, **metadata})  # fmt: skip

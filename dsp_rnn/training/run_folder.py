@@ -12,8 +12,9 @@ import re
 from pathlib import Path
 from typing import Any
 
+from dsp_rnn._atomic import write_bytes
 from dsp_rnn.errors import CheckpointError, InputError
-from dsp_rnn.training.checkpoint import CONFIG, WEIGHTS, atomic_write_bytes, read_metadata
+from dsp_rnn.training.checkpoint import CONFIG, WEIGHTS, read_metadata
 
 __all__ = ["STATE_FILE", "METRICS_FILE", "CURVE_FILE", "RUN_FILES", "is_temporary",
            "run_folder_contents", "saved_step", "read_metrics", "write_metrics",
@@ -89,7 +90,7 @@ def read_metrics(run: Path) -> list[dict[str, Any]]:
 def write_metrics(run: Path, rows: list[dict[str, Any]]) -> None:
     """Replace ``run/metrics.jsonl`` by ``rows`` (atomically)."""
     text = "".join(json.dumps(r) + "\n" for r in rows)
-    atomic_write_bytes(run / METRICS_FILE, text.encode())
+    write_bytes(run / METRICS_FILE, text.encode(), overwrite=True, error=CheckpointError)
 
 
 def best_saved_metric(run: Path, key: str, model_config: dict[str, Any]) -> float | None:
