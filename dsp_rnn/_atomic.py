@@ -5,14 +5,54 @@ here; this module imports neither torch nor numpy."""
 
 from __future__ import annotations
 
+import functools
 import os
+import re
 import secrets
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import BinaryIO
 
 from dsp_rnn.errors import DspRnnError
+
+# The hidden temporaries of this module's writes (a killed write leaves one behind):
+# atomic_file's ``.NAME.<hex>.tmp`` and atomic_path's ``.STEM.<hex>.partSUFFIX``; earlier
+# versions left ``.NAME.<pid>.part`` and ``.NAME.<pid>.part.png``.
+
+
+def _file_temporary(path: Path) -> Path:
+    return path.parent / f".{path.name}.{secrets.token_hex(6)}.tmp"
+
+
+def _path_temporary(path: Path) -> Path:
+    return path.parent / f".{path.stem}.{secrets.token_hex(6)}.part{path.suffix}"
+
+
+@functools.lru_cache(maxsize=16)
+def _temporary_pattern(targets: tuple[str, ...] | None) -> re.Pattern[str]:
+    def one(name: str | None) -> str:
+        if name is None:  # any file
+            full, stem, suffix = ".+", ".+", r"(?:\.[^.]+)?"
+        else:
+            full, stem, suffix = (re.escape(s) for s in (name, Path(name).stem, Path(name).suffix))
+        return rf"\.{full}\.\w+\.(?:tmp|part|part\.png)|\.{stem}\.[0-9a-f]+\.part{suffix}"
+
+    return re.compile("|".join(one(n) for n in (targets if targets is not None else [None])))
+
+
+def is_temporary(name: str, targets: Iterable[str] | None = None) -> bool:
+    """Whether the file name ``name`` is a hidden temporary of an atomic write (of
+    :func:`atomic_file`, :func:`atomic_path` or an earlier version), one for a file named in
+    ``targets`` when given (default: for any file).
+
+    >>> is_temporary(".curve.0a1b2c3d4e5f.part.png", ["curve.png"])
+    True
+    >>> is_temporary(".notes.txt.1.tmp"), is_temporary(".notes.txt.1.tmp", ["curve.png"])
+    (True, False)
+    """
+    pattern = _temporary_pattern(None if targets is None else tuple(targets))
+    return pattern.fullmatch(name) is not None
 
 
 def publish(tmp: Path, path: Path, overwrite: bool, error: type[DspRnnError],
@@ -93,7 +133,7 @@ def atomic_file(path: Path, overwrite: bool, error: type[DspRnnError],
     """An open binary file that becomes ``path`` (synced unless ``sync=False``, then
     :func:`publish`) when the block ends without an exception; a failed write leaves nothing
     behind."""
-    tmp = path.parent / f".{path.name}.{secrets.token_hex(6)}.tmp"
+    tmp = _file_temporary(path)
     try:
         # O_EXCL: never reuse an existing name; mode 0o666 lets the umask decide as usual
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
@@ -121,7 +161,7 @@ def atomic_path(path: Path, overwrite: bool, error: type[DspRnnError],
     pick the same format) that becomes ``path`` (:func:`publish`) when the block ends
     without an exception; a failed write leaves nothing behind."""
     path = Path(path)
-    tmp = path.parent / f".{path.stem}.{secrets.token_hex(6)}.part{path.suffix}"
+    tmp = _path_temporary(path)
     try:
         yield tmp
         publish(tmp, path, overwrite, error, flag)

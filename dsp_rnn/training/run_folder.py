@@ -8,15 +8,14 @@ A run folder ``RUN/`` holds :data:`RUN_FILES`: the training state, the best mode
 from __future__ import annotations
 
 import json
-import re
 from pathlib import Path
 from typing import Any
 
-from dsp_rnn._atomic import write_bytes
+from dsp_rnn._atomic import is_temporary, write_bytes
 from dsp_rnn.errors import CheckpointError, InputError
 from dsp_rnn.training.checkpoint import CONFIG, WEIGHTS, read_metadata
 
-__all__ = ["STATE_FILE", "METRICS_FILE", "CURVE_FILE", "RUN_FILES", "is_temporary",
+__all__ = ["STATE_FILE", "METRICS_FILE", "CURVE_FILE", "RUN_FILES",
            "run_folder_contents", "saved_step", "read_metrics", "write_metrics",
            "plot_curve", "best_saved_metric"]  # fmt: skip
 
@@ -26,27 +25,6 @@ CURVE_FILE = "curve.png"
 RUN_FILES = (STATE_FILE, WEIGHTS, CONFIG, METRICS_FILE, CURVE_FILE)
 """The files :func:`~dsp_rnn.training.train` writes into a run folder (besides the
 temporaries of its atomic writes)."""
-
-
-# The names dsp_rnn._atomic gives its temporaries: atomic_file ``.NAME.<hex>.tmp`` (weights,
-# states, JSON), atomic_path ``.STEM.<hex>.partSUFFIX`` (the curve); earlier versions left
-# ``.NAME.<pid>.part`` and ``.NAME.<pid>.part.png``.
-_TEMPORARY = re.compile(
-    "|".join(
-        rf"\.{re.escape(name)}\.\w+\.(?:tmp|part|part\.png)"
-        rf"|\.{re.escape(Path(name).stem)}\.[0-9a-f]+\.part{re.escape(Path(name).suffix)}"
-        for name in RUN_FILES
-    )
-)
-
-
-def is_temporary(name: str) -> bool:
-    """A hidden temporary of an atomic write of one of :data:`RUN_FILES` (a killed write).
-
-    >>> is_temporary(".curve.0a1b2c3d4e5f.part.png"), is_temporary(".notes.txt.1.tmp")
-    (True, False)
-    """
-    return _TEMPORARY.fullmatch(name) is not None
 
 
 def run_folder_contents(run: Path) -> tuple[list[Path], list[str]]:
@@ -64,7 +42,7 @@ def run_folder_contents(run: Path) -> tuple[list[Path], list[str]]:
     ours: list[Path] = []
     foreign: list[str] = []
     for p in sorted(run.iterdir()):
-        if p.is_file() and (is_temporary(p.name) or (has_run and p.name in RUN_FILES)):
+        if p.is_file() and (is_temporary(p.name, RUN_FILES) or (has_run and p.name in RUN_FILES)):
             ours.append(p)
         else:
             foreign.append(p.name)

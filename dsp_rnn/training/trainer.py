@@ -46,6 +46,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from dsp_rnn._atomic import is_temporary
 from dsp_rnn.errors import CheckpointError, InputError
 from dsp_rnn.training.checkpoint import (
     WEIGHTS,
@@ -61,7 +62,6 @@ from dsp_rnn.training.run_folder import (
     METRICS_FILE,
     STATE_FILE,
     best_saved_metric,
-    is_temporary,
     plot_curve,
     read_metrics,
     run_folder_contents,
