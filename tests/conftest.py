@@ -65,8 +65,11 @@ seeds = st.integers(min_value=0, max_value=2**31 - 1)
 
 
 def rel_err(a, b) -> float:
-    a = torch.as_tensor(a).detach().double()
-    b = torch.as_tensor(b).detach().double()
+    """``|a - b| / |b|`` in double precision (complex responses keep their phase)."""
+    a = torch.as_tensor(a).detach()
+    b = torch.as_tensor(b).detach()
+    dtype = torch.complex128 if a.is_complex() or b.is_complex() else torch.float64
+    a, b = a.to(dtype), b.to(dtype)
     return float((a - b).norm() / b.norm().clamp_min(1e-300))
 
 
