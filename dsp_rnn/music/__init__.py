@@ -55,6 +55,7 @@ _WHERE = {
     "read_midi": "midi",
     "score_to_midi_file": "midi",
     "write_midi": "midi",
+    "AUDIO_FORMATS": "outputs",
     "AUDIO_SUFFIXES": "outputs",
     "MAX_STEPS": "outputs",
     "MIDI_SUFFIXES": "outputs",

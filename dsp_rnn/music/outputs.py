@@ -7,13 +7,17 @@ and checks its arguments from them without loading numpy or torch.
 
 from __future__ import annotations
 
-__all__ = ["MIDI_SUFFIXES", "AUDIO_SUFFIXES", "MAX_STEPS"]
+__all__ = ["MIDI_SUFFIXES", "AUDIO_FORMATS", "AUDIO_SUFFIXES", "MAX_STEPS"]
 
 MIDI_SUFFIXES = (".mid", ".midi")
 """Endings of a MIDI output (``generate``'s ``out``)."""
 
-AUDIO_SUFFIXES = (".wav", ".flac", ".aiff", ".aif")
-"""Endings of the audio files the renderer writes (:func:`dsp_rnn.synth.render_file`)."""
+AUDIO_FORMATS = {".wav": "WAV", ".flac": "FLAC", ".aiff": "AIFF", ".aif": "AIFF"}
+"""The audio files the renderer writes (:func:`dsp_rnn.synth.render_file`): ending -> the
+libsndfile container it is written in."""
+
+AUDIO_SUFFIXES = tuple(AUDIO_FORMATS)
+"""Endings of the audio files the renderer writes (the keys of :data:`AUDIO_FORMATS`)."""
 
 MAX_STEPS = 10_000
 """Longest piece, in new grid steps, that ``generate`` makes unless ``max_steps`` (the CLI's

@@ -24,6 +24,7 @@ import soundfile as sf
 
 from dsp_rnn._atomic import atomic_file, check_target
 from dsp_rnn.errors import AudioError, InputError, NonFiniteError
+from dsp_rnn.music.outputs import AUDIO_FORMATS
 from dsp_rnn.synth.render import (
     SAMPLE_RATES,
     Source,
@@ -39,7 +40,6 @@ from dsp_rnn.synth.voices import Voice
 __all__ = ["RenderReport", "render_file", "encode", "SUBTYPES"]
 
 SUBTYPES = {"16": "PCM_16", "24": "PCM_24", "float": "FLOAT"}
-_FORMATS = {".wav": "WAV", ".flac": "FLAC", ".aiff": "AIFF", ".aif": "AIFF"}
 
 
 @dataclass
@@ -82,10 +82,10 @@ def _subtype(subtype: str) -> str:
 
 
 def _check_target(path: Path, subtype: str, overwrite: bool) -> str:
-    fmt = _FORMATS.get(path.suffix.lower())
+    fmt = AUDIO_FORMATS.get(path.suffix.lower())
     if fmt is None:
         raise InputError(
-            f"{path}: expected an audio file ending in {', '.join(sorted(_FORMATS))}, "
+            f"{path}: expected an audio file ending in {', '.join(sorted(AUDIO_FORMATS))}, "
             f"got {path.suffix or 'no ending'!r}"
         )
     if not sf.check_format(fmt, subtype):
