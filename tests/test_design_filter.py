@@ -8,7 +8,7 @@ import torch
 from dsp_rnn import filters
 from dsp_rnn.errors import InputError
 from dsp_rnn.filters import design_filter
-from dsp_rnn.filters.kinds import BIQUAD_KINDS, BTYPES, CLASSIC_KINDS, FILTER_KINDS
+from dsp_rnn.filters.kinds import BIQUAD_KINDS, BTYPES, CLASSIC_KINDS
 
 SR = 48_000.0
 
@@ -65,10 +65,3 @@ def test_refusals_name_the_parameter():
         design_filter("lowpass", 30_000.0, sample_rate=SR)
     with pytest.raises(InputError, match="cutoff_hz"):
         design_filter("butter", 3000.0, f1_hz=300.0, btype="bandpass", sample_rate=SR)
-
-
-def test_the_command_line_offers_exactly_these_designs():
-    from dsp_rnn.cli import filters as cli_filters
-
-    assert cli_filters.BIQUADS + cli_filters.CLASSIC == FILTER_KINDS
-    assert cli_filters.BTYPES == BTYPES

@@ -12,6 +12,7 @@ import math
 from pathlib import Path
 from typing import Any
 
+from dsp_rnn._filter_kinds import CLASSIC_KINDS
 from dsp_rnn.cli.common import (
     OVERWRITE_HELP,
     float_range,
@@ -25,7 +26,7 @@ from dsp_rnn.cli.common import (
     threads_int,
     writing,
 )
-from dsp_rnn.cli.filters import CLASSIC, add_design_flags, design_from_args
+from dsp_rnn.cli.filters import add_design_flags, design_from_args
 from dsp_rnn.errors import AudioError, InputError
 
 __all__ = ["register", "make_cell", "CELL_KINDS"]
@@ -126,7 +127,7 @@ def _cmd_compare(args: argparse.Namespace) -> int:
         cell, _ = make_cell(kind, size)
         fitted = fit(cell, sos, **_fit_kwargs(args, kind, sr))
         label = f"{type(cell).__name__} (fitted, {fitted.steps} steps)"
-    design = f"{args.kind} design" + (f", order {args.order}" if args.kind in CLASSIC else "")
+    design = f"{args.kind} design" + (f", order {args.order}" if args.kind in CLASSIC_KINDS else "")
     result = compare(cell, sos, sample_rate=sr, labels=(label, design))
     out.mkdir(exist_ok=True)  # its parent was checked to exist
     text = result.summary()

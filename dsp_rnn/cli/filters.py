@@ -7,6 +7,7 @@ import argparse
 from pathlib import Path
 from typing import Any
 
+from dsp_rnn._filter_kinds import BIQUAD_KINDS, BTYPES, CLASSIC_KINDS, FILTER_KINDS
 from dsp_rnn.cli.common import (
     OVERWRITE_HELP,
     finite_float,
@@ -20,28 +21,10 @@ from dsp_rnn.cli.common import (
 from dsp_rnn.errors import InputError
 
 __all__ = [
-    "BIQUADS",
-    "CLASSIC",
-    "BTYPES",
     "add_design_flags",
     "design_from_args",
     "register",
 ]
-
-# dsp_rnn.filters.kinds' BIQUAD_KINDS, CLASSIC_KINDS and BTYPES, written out here so that
-# building the parser loads no torch (dsp-rnn render stays light); a test keeps them equal
-BIQUADS = (
-    "lowpass",
-    "highpass",
-    "bandpass",
-    "notch",
-    "peaking",
-    "lowshelf",
-    "highshelf",
-    "allpass",
-)
-CLASSIC = ("butter", "cheby1", "cheby2", "ellip")
-BTYPES = ("lowpass", "highpass", "bandpass", "bandstop")
 
 
 def design_from_args(args: argparse.Namespace) -> Any:
@@ -68,8 +51,8 @@ def _check_band(args: argparse.Namespace, sr: float) -> None:
             raise InputError(f"{flag} {value:g}: expected a frequency below {nyquist:g} Hz "
                              f"(half of {where})")  # fmt: skip
     if args.f1_hz is not None:
-        if args.kind in BIQUADS:
-            raise InputError(f"--f1-hz: only for the classic designs ({', '.join(CLASSIC)}); "
+        if args.kind in BIQUAD_KINDS:
+            raise InputError(f"--f1-hz: only for the classic designs ({', '.join(CLASSIC_KINDS)}); "
                              f"{args.kind} takes --f0-hz and --q")  # fmt: skip
         if args.f1_hz <= args.f0_hz:
             raise InputError(f"--f1-hz {args.f1_hz:g}: expected above --f0-hz {args.f0_hz:g}")
@@ -79,7 +62,7 @@ def add_design_flags(p: argparse.ArgumentParser, *, sample_rate: bool = True) ->
     """The design flags: ``kind``, ``--f0-hz``, ``--f1-hz``, ``--sample-rate`` (unless the
     rate comes from elsewhere), ``--q``, ``--gain-db``, ``--order``, ``--btype``,
     ``--ripple-db``, ``--attenuation-db``."""
-    p.add_argument("kind", choices=BIQUADS + CLASSIC, help="biquad (cookbook) or classic design")
+    p.add_argument("kind", choices=FILTER_KINDS, help="biquad (cookbook) or classic design")
     p.add_argument("--f0-hz", type=positive_float, required=True,
                    help="centre/cutoff frequency in Hz, > 0 and below half the sample rate "
                         "(required, no default)")  # fmt: skip

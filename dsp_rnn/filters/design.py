@@ -27,6 +27,7 @@ import numpy as np
 import scipy.signal
 import torch
 
+from dsp_rnn._filter_kinds import BTYPES
 from dsp_rnn._validate import (
     as_tensor,
     check_finite,
@@ -499,16 +500,13 @@ def biquad_allpass(
 
 
 # ----------------------------------------------------------------------------- classic designs
-_BTYPES = ("lowpass", "highpass", "bandpass", "bandstop")
-
-
 def _check_order(order: Any) -> int:
     return check_int(order, "order", minimum=1)
 
 
 def _check_cutoff(cutoff_hz: Any, btype: str, sample_rate: float) -> float | tuple[float, float]:
-    if btype not in _BTYPES:
-        raise InputError(f"btype: expected one of {', '.join(_BTYPES)}, got btype={btype!r}")
+    if btype not in BTYPES:
+        raise InputError(f"btype: expected one of {', '.join(BTYPES)}, got btype={btype!r}")
     sr = check_sample_rate(sample_rate)
     values = np.asarray(
         cutoff_hz.detach().cpu() if isinstance(cutoff_hz, torch.Tensor) else cutoff_hz, dtype=float

@@ -12,28 +12,14 @@ from typing import Any
 
 import torch
 
+from dsp_rnn._filter_kinds import BIQUAD_KINDS, BTYPES, CLASSIC_KINDS, FILTER_KINDS
 from dsp_rnn.errors import InputError
 from dsp_rnn.filters import design
 
 __all__ = ["BIQUAD_KINDS", "CLASSIC_KINDS", "FILTER_KINDS", "BTYPES", "design_filter"]
 
-#: Audio EQ Cookbook biquads, ``kind`` -> :func:`dsp_rnn.filters.biquad_<kind>`.
-BIQUAD_KINDS = (
-    "lowpass",
-    "highpass",
-    "bandpass",
-    "notch",
-    "peaking",
-    "lowshelf",
-    "highshelf",
-    "allpass",
-)
-#: Classic IIR designs (scipy), ``kind`` -> :func:`dsp_rnn.filters.<kind>`.
-CLASSIC_KINDS = ("butter", "cheby1", "cheby2", "ellip")
-#: Every name :func:`design_filter` accepts.
-FILTER_KINDS = BIQUAD_KINDS + CLASSIC_KINDS
-#: Band types of the classic designs.
-BTYPES = ("lowpass", "highpass", "bandpass", "bandstop")
+# BIQUAD_KINDS, CLASSIC_KINDS, FILTER_KINDS and BTYPES live in dsp_rnn._filter_kinds (it
+# imports nothing, so the command line reads them without loading torch)
 _GAIN_KINDS = ("peaking", "lowshelf", "highshelf")
 
 
