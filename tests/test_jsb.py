@@ -52,10 +52,9 @@ def test_jsb_sixteenth_file_resolution_from_its_name(tmp_path):
 
 
 def test_missing_shipped_jsb_says_to_pass_a_path(tmp_path, monkeypatch, capsys):
-    from dsp_rnn.cli import main
-    from dsp_rnn.cli.model import DEFAULT_JSB
+    from dsp_rnn.cli import build_parser, main
 
-    assert Path(DEFAULT_JSB) == jsb_module.SHIPPED_JSB  # eval's --jsb default
+    assert Path(build_parser().parse_args(["eval", "default"]).jsb) == jsb_module.SHIPPED_JSB
     missing = tmp_path / "data" / "jsb" / "jsb-chorales-quarter.json"
     monkeypatch.setattr(jsb_module, "SHIPPED_JSB", missing)  # as in an installed wheel
     with pytest.raises(JSBNotFoundError, match="--jsb"):

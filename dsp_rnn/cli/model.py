@@ -28,11 +28,10 @@ from dsp_rnn.cli.common import (
 from dsp_rnn.cli.render import add_render_flags, check_render_target, render_options
 from dsp_rnn.errors import DspRnnError, InputError
 from dsp_rnn.music.outputs import AUDIO_SUFFIXES, MAX_STEPS, MIDI_SUFFIXES
+from dsp_rnn.music.shipped import SHIPPED_JSB
 
-__all__ = ["register", "DEFAULT_JSB"]
+__all__ = ["register"]
 
-# the file a checkout ships (dsp_rnn.music.jsb.SHIPPED_JSB); a wheel lacks it: load_jsb says so
-DEFAULT_JSB = str(Path(__file__).resolve().parents[2] / "data/jsb/jsb-chorales-quarter.json")
 LONG_PIECE = 1_000  # generate: a progress bar from this many steps on, even off a terminal
 TEMPO = float_range(0.0, 1000.0, lo_open=True, what="a tempo > 0 and <= 1000 bpm")
 
@@ -470,7 +469,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                        description="NLL per time step and frame accuracy on a JSB "
                                    "split.")  # fmt: skip
     p.add_argument("model", help="run folder, weights file or shipped name ('default')")
-    p.add_argument("--jsb", default=DEFAULT_JSB, help="JSB JSON file")
+    p.add_argument("--jsb", default=str(SHIPPED_JSB), help="JSB JSON file")  # a wheel lacks it
     p.add_argument("--split", default="test", choices=("train", "valid", "test"),
                    help="which split")  # fmt: skip
     p.add_argument("--json", action="store_true", help="one JSON object")

@@ -39,7 +39,6 @@ _WHERE = {
     "PIANO_KEYS": "grid",
     "PIANO_LOW": "grid",
     "JSBNotFoundError": "jsb",
-    "SHIPPED_JSB": "jsb",
     "default_jsb_path": "jsb",
     "jsb_steps_per_quarter": "jsb",
     "load_jsb": "jsb",
@@ -59,6 +58,7 @@ _WHERE = {
     "AUDIO_SUFFIXES": "outputs",
     "MAX_STEPS": "outputs",
     "MIDI_SUFFIXES": "outputs",
+    "SHIPPED_JSB": "shipped",
 }
 
 __all__ = list(_WHERE)
@@ -86,3 +86,4 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs (each module'
     from dsp_rnn.music.jsb import *  # noqa: F403
     from dsp_rnn.music.midi import *  # noqa: F403
     from dsp_rnn.music.outputs import *  # noqa: F403
+    from dsp_rnn.music.shipped import *  # noqa: F403

@@ -18,22 +18,18 @@ import numpy as np
 
 from dsp_rnn.errors import InputError
 from dsp_rnn.music.grid import PIANO_KEYS, PIANO_LOW, NoteGrid
+from dsp_rnn.music.shipped import SHIPPED_JSB
 
 __all__ = [
     "load_jsb",
     "jsb_steps_per_quarter",
     "default_jsb_path",
     "JSBNotFoundError",
-    "SHIPPED_JSB",
     "WRITTEN_CHORALE_MEAN_PITCH",
     "written_register_offset",
 ]
 
 SPLITS = ("train", "valid", "test")
-
-# where a checkout keeps the quarter-note file: <repository>/data/jsb/ beside the package
-SHIPPED_JSB = Path(__file__).resolve().parents[2] / "data" / "jsb" / "jsb-chorales-quarter.json"
-
 
 # Median over pieces of the mean MIDI pitch of the 368 four-part Bach chorales in music21's
 # corpus, read in their written keys (bench/bench_written_register.py measures it).
