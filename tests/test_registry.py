@@ -12,7 +12,17 @@ from torch import nn
 
 from dsp_rnn.errors import CheckpointError, InputError, OutputError
 from dsp_rnn.gridrnn import GridRNN, GridRNNConfig
-from dsp_rnn.training import Family, Generated, generate, load_model, register, registry, save_model
+from dsp_rnn.training import (
+    Family,
+    Generated,
+    families,
+    generate,
+    load_model,
+    register,
+    registry,
+    save_model,
+    unregister,
+)
 from dsp_rnn.training.generate import GenerateRequest
 
 pytestmark = pytest.mark.usefixtures("one_thread")
@@ -53,8 +63,7 @@ class Gain(nn.Module):
         self.gain = nn.Parameter(torch.tensor([gain]))
 
 
-def test_a_family_registered_from_outside_loads_and_generates(tmp_path, monkeypatch):
-    monkeypatch.setattr(registry, "_FAMILIES", dict(registry.families()))
+def test_a_family_registered_from_outside_loads_and_generates(tmp_path):
     written: list[GenerateRequest] = []
 
     def gen(model: Gain, request: GenerateRequest) -> Generated:
@@ -65,15 +74,21 @@ def test_a_family_registered_from_outside_loads_and_generates(tmp_path, monkeypa
     family = Family("gain", (Gain,), load=lambda config, meta, tensors, source: _gain(tensors),
                     parts=lambda m: ({"size": 1}, {"model": "Gain"}), generate=gen)  # fmt: skip
     register(family)
-    with pytest.raises(InputError, match="already registered"):
-        register(family)
-    save_model(tmp_path / "g", Gain(0.5), {})
-    model, meta = load_model(tmp_path / "g")
-    assert isinstance(model, Gain) and model.gain.item() == 0.5 and meta["family"] == "gain"
-    made = generate(tmp_path / "g", tmp_path / "out.wav", seconds=0.5, seed=9)
-    assert made.path == tmp_path / "out.wav" and made.seed == 9 and written[0].seconds == 0.5
-    with pytest.raises(InputError, match="not a model of a registered family"):
-        save_model(tmp_path / "x", nn.Linear(1, 1), {})
+    try:
+        with pytest.raises(InputError, match="already registered"):
+            register(family)
+        save_model(tmp_path / "g", Gain(0.5), {})
+        model, meta = load_model(tmp_path / "g")
+        assert isinstance(model, Gain) and model.gain.item() == 0.5 and meta["family"] == "gain"
+        made = generate(tmp_path / "g", tmp_path / "out.wav", seconds=0.5, seed=9)
+        assert made.path == tmp_path / "out.wav" and made.seed == 9 and written[0].seconds == 0.5
+        with pytest.raises(InputError, match="not a model of a registered family"):
+            save_model(tmp_path / "x", nn.Linear(1, 1), {})
+    finally:
+        removed = unregister("gain")
+    assert removed is family and sorted(families()) == ["gridrnn"]
+    with pytest.raises(InputError, match="'gain' is not registered; registered: gridrnn"):
+        unregister("gain")
 
 
 def _gain(tensors: dict[str, torch.Tensor]) -> Gain:

@@ -15,7 +15,14 @@
 from dsp_rnn.training.checkpoint import default_model_dir, resolve_model
 from dsp_rnn.training.config import TrainConfig
 from dsp_rnn.training.generate import Evaluation, Generated, evaluate_model, generate
-from dsp_rnn.training.registry import Family, families, load_model, register, save_model
+from dsp_rnn.training.registry import (
+    Family,
+    families,
+    load_model,
+    register,
+    save_model,
+    unregister,
+)
 from dsp_rnn.training.run_folder import RUN_FILES, STATE_FILE
 from dsp_rnn.training.task import TrainTask
 from dsp_rnn.training.trainer import Counters, TrainingInterrupted, train
@@ -39,4 +46,5 @@ __all__ = [
     "resolve_model",
     "save_model",
     "train",
+    "unregister",
 ]

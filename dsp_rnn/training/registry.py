@@ -27,8 +27,8 @@ from dsp_rnn.training.checkpoint import CONFIG, read_model_files, write_model_fi
 if TYPE_CHECKING:
     from dsp_rnn.training.generate import Evaluation, Generated, GenerateRequest
 
-__all__ = ["Family", "register", "families", "get_family", "family_of", "load_model",
-           "save_model", "LEGACY_FAMILY"]  # fmt: skip
+__all__ = ["Family", "register", "unregister", "families", "get_family", "family_of",
+           "load_model", "save_model", "LEGACY_FAMILY"]  # fmt: skip
 
 LEGACY_FAMILY = "gridrnn"
 """The family of model folders whose ``config.json`` names none (written before families)."""
@@ -71,6 +71,20 @@ def register(family: Family, *, replace: bool = False) -> None:
         raise InputError(f"model family {family.name!r} is already registered; pass "
                          "replace=True to replace it")  # fmt: skip
     _FAMILIES[family.name] = family
+
+
+def unregister(name: str) -> Family:
+    """Remove the family called ``name`` from the registry and return it (the undoing of
+    :func:`register`, for a plug-in or a test that cleans up after itself). A built-in
+    family comes back on the next look-up.
+
+    Raises:
+        InputError: no family of that name is registered.
+    """
+    if name not in _FAMILIES:
+        raise InputError(f"model family {name!r} is not registered; registered: "
+                         f"{', '.join(sorted(_FAMILIES)) or 'none'}")  # fmt: skip
+    return _FAMILIES.pop(name)
 
 
 def _builtins() -> None:
