@@ -464,6 +464,6 @@ def test_ctrl_c_in_any_command_is_one_line_and_exit_130(monkeypatch, capsys):
     def interrupted(args):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(dsp_rnn.cli.filters, "_cmd_design", interrupted)
+    monkeypatch.setattr(dsp_rnn.cli.filters, "design_from_args", interrupted)  # mid-command
     assert cli.main(["design", "lowpass", "--f0-hz", "1000"]) == 130
     assert _one_line(capsys.readouterr().err) == "dsp-rnn design: interrupted"
