@@ -19,8 +19,16 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from dsp_rnn.cli import main
-from dsp_rnn.music._smf import NOTE_OFF, NOTE_ON, TEMPO, parse_smf
-from dsp_rnn.music.midi import bisect_tempo, events_from_mido, parse_midi_bytes, read_midi
+from dsp_rnn.music.midi import (
+    NOTE_OFF,
+    NOTE_ON,
+    TEMPO,
+    bisect_tempo,
+    events_from_mido,
+    parse_midi_bytes,
+    parse_smf,
+    read_midi,
+)
 
 from .midi_factory import EOT, off, on, raw_midi, tempo, time_signature, track, vlq
 

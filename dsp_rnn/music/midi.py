@@ -1,7 +1,7 @@
 """Reading MIDI files into a :class:`Score`: notes with ticks and seconds, tempo map, metre.
 
 Two readers give the same events on clean files (the tests check it): this package's
-tolerant SMF reader (:mod:`dsp_rnn.music._smf`, the default: 4x faster than mido, and it
+tolerant SMF reader (:func:`parse_smf`, the default: 4x faster than mido, and it
 recovers what it can from damaged files, listing each repair in ``Score.warnings``) and
 mido (``reader="mido"``, falling back to the tolerant reader when mido refuses a file).
 Anything that cannot be used raises :class:`~dsp_rnn.errors.MidiError` with the file name
@@ -43,6 +43,14 @@ __all__ = [
     "DRUM_CHANNEL",
     "bisect_tempo",
     "events_from_mido",
+    # the tolerant reader itself and the kinds of its events (at home in music._smf)
+    "parse_smf",
+    "NOTE_ON",
+    "NOTE_OFF",
+    "CONTROL",
+    "PROGRAM",
+    "TEMPO",
+    "TIMESIG",
 ]
 
 DRUM_CHANNEL = 9  # General MIDI channel 10, zero-based
@@ -128,9 +136,10 @@ def events_from_mido(
 
     Returns:
         ``(tracks, warnings)``: per track, ``(tick, kind, channel, a, b)`` tuples with the
-        kinds ``NOTE_ON``, ``NOTE_OFF``, ``CONTROL``, ``PROGRAM``, ``TEMPO``, ``TIMESIG`` of
-        ``dsp_rnn.music._smf`` (a note-on of velocity 0 is a note-off); a track ends at its
-        end-of-track event, and what follows it is a warning.
+        kinds :data:`NOTE_ON`, :data:`NOTE_OFF`, :data:`CONTROL`, :data:`PROGRAM`,
+        :data:`TEMPO`, :data:`TIMESIG`, as :func:`parse_smf` gives them (a note-on of
+        velocity 0 is a note-off); a track ends at its end-of-track event, and what follows
+        it is a warning.
     """
     tracks = []
     warnings = []
