@@ -74,3 +74,17 @@ def test_generate_writes_the_default_model_an_octave_below_its_encoding(tmp_path
     assert sorted(on) == sorted(p for p, _ in want)
     primer = primer_grid(read_midi(out), model.config)  # read back into the encoding
     assert np.array_equal(primer.play[:8], ref.play)
+
+
+def test_shipped_sixteenth_note_model_writes_in_the_chorales_register(tmp_path, capsys):
+    model, _ = load_model("chorales16")
+    assert model.config.steps_per_quarter == 4 and model.config.output_transpose == 0
+    out = tmp_path / "c16.mid"
+    assert main(["generate", "--model", "chorales16", "--out", str(out), "--bars", "2",
+                 "--seed", "4", "--quiet"]) == 0  # fmt: skip
+    notes = read_midi(out).notes
+    pitches = [n.pitch for n in notes]
+    assert notes and 36 <= min(pitches) and max(pitches) <= 84  # bass to soprano, not above
+    assert min(n.start_s for n in notes) == 0.0
+    pm = pretty_midi.PrettyMIDI(str(out))
+    assert sorted(n.pitch for i in pm.instruments for n in i.notes) == sorted(pitches)
