@@ -116,15 +116,22 @@ def main(argv: list[str] | None = None) -> int:
                           "chorales": n_ref, "seconds": seconds, "stats": rows}))  # fmt: skip
         return 0
     print(machine_line(("torch", "numpy", "music21")))
-    print(f"model {args.model}: {args.seeds} files from `dsp-rnn generate` (seeds 0..{args.seeds - 1},"
-          f" {args.bars:g} bars) against {n_ref} four-part chorales of music21's corpus\n")
-    print("| statistic | chorales p1..p99 | chorales median | JSB test median "
-          "| generated median | generated inside |")
+    seeds = f"seeds 0..{args.seeds - 1}, {args.bars:g} bars"
+    print(
+        f"model {args.model}: {args.seeds} files from `dsp-rnn generate` ({seeds}) against "
+        f"{n_ref} four-part chorales of music21's corpus\n"
+    )
+    print(
+        "| statistic | chorales p1..p99 | chorales median | JSB quarter-note test median "
+        "| generated median | generated inside |"
+    )
     print("|---|---|---|---|---|---|")
     for s, r in rows.items():
-        print(f"| {s} | {r['chorales_p1']:.1f}..{r['chorales_p99']:.1f} "
-              f"| {r['chorales_median']:.1f} | {r['jsb_test_median']:.1f} "
-              f"| {r['generated_median']:.1f} | {100 * r['generated_inside']:.0f}% |")
+        print(
+            f"| {s} | {r['chorales_p1']:.1f}..{r['chorales_p99']:.1f} "
+            f"| {r['chorales_median']:.1f} | {r['jsb_test_median']:.1f} "
+            f"| {r['generated_median']:.1f} | {100 * r['generated_inside']:.0f}% |"
+        )
     print(f"\n({seconds:.0f} s)")
     return 0
 
