@@ -43,7 +43,8 @@ from dsp_rnn.cells._cascade import CascadeCell, unit_noise_numerators
 from dsp_rnn.cells.base import Cell
 from dsp_rnn.errors import InputError, ShapeError, UnstableFilterError
 from dsp_rnn.filters.analysis import frequency_grid, unit_circle
-from dsp_rnn.filters.convert import as_sos, tf2sos
+from dsp_rnn.filters.coerce import as_sos
+from dsp_rnn.filters.convert import tf2sos
 
 __all__ = ["IIRCell"]
 

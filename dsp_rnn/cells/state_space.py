@@ -31,7 +31,9 @@ from dsp_rnn._validate import check_int
 from dsp_rnn.cells._cascade import CascadeCell, unit_noise_numerators
 from dsp_rnn.cells.base import Cell
 from dsp_rnn.errors import InputError, ShapeError
-from dsp_rnn.filters.convert import as_sos, ss2sos, tf2sos
+from dsp_rnn.filters.coerce import as_sos
+from dsp_rnn.filters.convert import tf2sos
+from dsp_rnn.filters.state_space import ss2sos
 
 __all__ = ["StateSpaceCell"]
 

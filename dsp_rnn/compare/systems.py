@@ -152,7 +152,8 @@ def as_system(system: Any, label: str | None) -> System:
         ShapeError: SOS of more than one filter.
     """
     from dsp_rnn.filters import impulse_response, lfilter, sosfilt
-    from dsp_rnn.filters.convert import as_sos, tf2sos
+    from dsp_rnn.filters.coerce import as_sos
+    from dsp_rnn.filters.convert import tf2sos
 
     if isinstance(system, tuple):
         if len(system) != 2:

@@ -4,15 +4,17 @@ The public names are each submodule's ``__all__`` (one list per module, nothing 
 here; the modules are imported under private names so that a public name may equal a
 module's): filtering (:func:`lfilter`, :func:`sosfilt`), initial states and zero phase,
 pre-/de-emphasis, design (cookbook biquads, classic designs, :func:`design_filter`),
-conversions (``<from>2<to>``, :func:`as_sos`, :func:`as_tf`), analysis (:func:`freqz`,
-:func:`sosfreqz`, :func:`group_delay`, poles, zeros, stability, :func:`frequency_grid`),
-allpass filters (first/second order, Schroeder and nested, their modules), feedback delay
-network design (feedback matrices, line gains) and the networks (FDN, Gerzon).
+coercion (:func:`as_sos`, :func:`as_tf`), conversions (``<from>2<to>``, state space in a
+module of its own), analysis (:func:`freqz`, :func:`sosfreqz`, :func:`group_delay`, poles,
+zeros, stability, :func:`frequency_grid`), allpass filters (first/second order, Schroeder and
+nested, their modules), feedback delay network design (feedback matrices, line gains) and
+the networks (FDN, Gerzon).
 """
 
 from dsp_rnn.filters import allpass as _allpass
 from dsp_rnn.filters import allpass_modules as _allpass_modules
 from dsp_rnn.filters import analysis as _analysis
+from dsp_rnn.filters import coerce as _coerce
 from dsp_rnn.filters import convert as _convert
 from dsp_rnn.filters import design as _design
 from dsp_rnn.filters import emphasis as _emphasis
@@ -21,10 +23,12 @@ from dsp_rnn.filters import filtering as _filtering
 from dsp_rnn.filters import kinds as _kinds
 from dsp_rnn.filters import networks as _networks
 from dsp_rnn.filters import schroeder as _schroeder
+from dsp_rnn.filters import state_space as _state_space
 from dsp_rnn.filters import zero_phase as _zero_phase
 from dsp_rnn.filters.allpass import *  # noqa: F403
 from dsp_rnn.filters.allpass_modules import *  # noqa: F403
 from dsp_rnn.filters.analysis import *  # noqa: F403
+from dsp_rnn.filters.coerce import *  # noqa: F403
 from dsp_rnn.filters.convert import *  # noqa: F403
 from dsp_rnn.filters.design import *  # noqa: F403
 from dsp_rnn.filters.emphasis import *  # noqa: F403
@@ -33,6 +37,7 @@ from dsp_rnn.filters.filtering import *  # noqa: F403
 from dsp_rnn.filters.kinds import *  # noqa: F403
 from dsp_rnn.filters.networks import *  # noqa: F403
 from dsp_rnn.filters.schroeder import *  # noqa: F403
+from dsp_rnn.filters.state_space import *  # noqa: F403
 from dsp_rnn.filters.zero_phase import *  # noqa: F403
 
 __all__ = [
@@ -41,7 +46,9 @@ __all__ = [
     *_emphasis.__all__,
     *_design.__all__,
     *_kinds.__all__,
+    *_coerce.__all__,
     *_convert.__all__,
+    *_state_space.__all__,
     *_analysis.__all__,
     *_allpass.__all__,
     *_schroeder.__all__,

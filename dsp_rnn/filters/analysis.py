@@ -29,7 +29,7 @@ import torch
 
 from dsp_rnn._validate import check_int, check_sample_rate
 from dsp_rnn.errors import InputError, ShapeError, UnstableFilterError
-from dsp_rnn.filters.convert import as_sos, as_tf
+from dsp_rnn.filters.coerce import as_sos, as_tf
 
 __all__ = [
     "System",

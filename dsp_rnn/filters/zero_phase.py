@@ -22,7 +22,7 @@ import torch.nn.functional as F
 
 from dsp_rnn._validate import as_tensor, check_finite, check_int
 from dsp_rnn.errors import InputError, ShapeError, UnstableFilterError
-from dsp_rnn.filters.convert import as_sos, as_tf
+from dsp_rnn.filters.coerce import as_sos, as_tf
 from dsp_rnn.filters.filtering import lfilter, sosfilt
 
 __all__ = ["lfilter_zi", "sosfilt_zi", "lfiltic", "filtfilt", "sosfiltfilt"]
