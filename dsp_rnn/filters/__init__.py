@@ -14,6 +14,7 @@ the networks (FDN, Gerzon).
 from dsp_rnn.filters import allpass as _allpass
 from dsp_rnn.filters import allpass_modules as _allpass_modules
 from dsp_rnn.filters import analysis as _analysis
+from dsp_rnn.filters import classic as _classic
 from dsp_rnn.filters import coerce as _coerce
 from dsp_rnn.filters import convert as _convert
 from dsp_rnn.filters import design as _design
@@ -28,6 +29,7 @@ from dsp_rnn.filters import zero_phase as _zero_phase
 from dsp_rnn.filters.allpass import *  # noqa: F403
 from dsp_rnn.filters.allpass_modules import *  # noqa: F403
 from dsp_rnn.filters.analysis import *  # noqa: F403
+from dsp_rnn.filters.classic import *  # noqa: F403
 from dsp_rnn.filters.coerce import *  # noqa: F403
 from dsp_rnn.filters.convert import *  # noqa: F403
 from dsp_rnn.filters.design import *  # noqa: F403
@@ -45,6 +47,7 @@ __all__ = [
     *_zero_phase.__all__,
     *_emphasis.__all__,
     *_design.__all__,
+    *_classic.__all__,
     *_kinds.__all__,
     *_coerce.__all__,
     *_convert.__all__,

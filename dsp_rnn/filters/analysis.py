@@ -304,7 +304,7 @@ def sosfreqz(
     Properties: plain torch, differentiable w.r.t. ``sos`` and ``freqs``; CPU or CUDA.
 
     Example:
-        >>> from dsp_rnn.filters.design import butter
+        >>> from dsp_rnn.filters.classic import butter
         >>> f, h = sosfreqz(butter(4, 1000.0, sample_rate=48000), freqs=[0.0, 1000.0],
         ...                 sample_rate=48000)
         >>> [round(v, 3) for v in (20 * h.abs().log10()).tolist()]  # 0 dB, -3 dB at cutoff

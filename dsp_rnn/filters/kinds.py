@@ -1,4 +1,5 @@
-"""Every filter design of :mod:`dsp_rnn.filters.design` behind one function, chosen by name.
+"""Every filter design (the cookbook biquads of :mod:`dsp_rnn.filters.design`, the classic
+designs of :mod:`dsp_rnn.filters.classic`) behind one function, chosen by name.
 
 :func:`design_filter` maps a design name (``"lowpass"``, ``"peaking"``, ``"butter"``, ...) and
 one set of keyword parameters onto the matching design function, so that a caller that picks
@@ -14,7 +15,7 @@ import torch
 
 from dsp_rnn._filter_kinds import BIQUAD_KINDS, BTYPES, CLASSIC_KINDS, FILTER_KINDS
 from dsp_rnn.errors import InputError
-from dsp_rnn.filters import design
+from dsp_rnn.filters import classic, design
 
 __all__ = ["BIQUAD_KINDS", "CLASSIC_KINDS", "FILTER_KINDS", "BTYPES", "design_filter"]
 
@@ -106,9 +107,9 @@ def design_filter(
         "dtype": torch.float32 if dtype is None else dtype,
     }
     if kind == "butter":
-        return design.butter(order, cutoff, **extra)
+        return classic.butter(order, cutoff, **extra)
     if kind == "cheby1":
-        return design.cheby1(order, ripple_db, cutoff, **extra)
+        return classic.cheby1(order, ripple_db, cutoff, **extra)
     if kind == "cheby2":
-        return design.cheby2(order, attenuation_db, cutoff, **extra)
-    return design.ellip(order, ripple_db, attenuation_db, cutoff, **extra)
+        return classic.cheby2(order, attenuation_db, cutoff, **extra)
+    return classic.ellip(order, ripple_db, attenuation_db, cutoff, **extra)
