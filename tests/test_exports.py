@@ -11,7 +11,7 @@ import sys
 
 import pytest
 
-PACKAGES = ["dsp_rnn.filters", "dsp_rnn.cells", "dsp_rnn.synth", "dsp_rnn.music"]
+PACKAGES = ["dsp_rnn.filters", "dsp_rnn.cells", "dsp_rnn.synth", "dsp_rnn.music", "dsp_rnn.audio"]
 
 
 def _public_modules(package: str) -> list:
