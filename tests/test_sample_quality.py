@@ -12,12 +12,11 @@ import torch
 
 from dsp_rnn.errors import InputError, OutputError
 from dsp_rnn.gridrnn import GridRNN, GridRNNConfig
+from dsp_rnn.gridrnn.overlap import kde_on_grid, scott_width
 from dsp_rnn.gridrnn.quality import (
     MAX_DURATION,
     MAX_INTERVAL,
     STATISTICS,
-    _kde_on_grid,
-    _scott,
     compare_sets,
     evaluate_samples,
     overlap_area,
@@ -140,11 +139,11 @@ def test_binned_kde_matches_scipy():
 
     rng = np.random.default_rng(1)
     for x in (rng.normal(size=300), rng.exponential(size=500), rng.integers(0, 4, 80) * 1.0):
-        w = _scott(x)
+        w = scott_width(x)
         assert w == pytest.approx(float(np.sqrt(gaussian_kde(x).covariance[0, 0])))
         grid = np.linspace(x.min() - 5 * w, x.max() + 5 * w, 4096)
         ref = gaussian_kde(x)(grid)
-        np.testing.assert_allclose(_kde_on_grid(x, w, grid), ref, atol=1e-4 * ref.max())
+        np.testing.assert_allclose(kde_on_grid(x, w, grid), ref, atol=1e-4 * ref.max())
 
 
 def test_overlap_area_identical_disjoint_and_shifted_normals():

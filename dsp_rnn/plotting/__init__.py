@@ -3,7 +3,7 @@ spectrogram. torch loads only where a plot needs it.
 
 Every plot writes its file atomically into an existing folder (:func:`save_figure`); the
 comparison and fit plots live with :mod:`dsp_rnn.compare`, the sample-statistics plot with
-:mod:`dsp_rnn.gridrnn.quality`.
+:mod:`dsp_rnn.gridrnn.report`.
 """
 
 from __future__ import annotations
