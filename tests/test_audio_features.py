@@ -174,6 +174,10 @@ def test_typed_errors(tmp_path):
         features(np.zeros(100), 0)
     with pytest.raises(InputError, match="f0_min_hz"):
         FeatureConfig(f0_min_hz=900)
+    with pytest.raises(InputError, match="hop_ms"):
+        FeatureConfig(hop_ms=float("nan"))
+    with pytest.raises(InputError, match="preemphasis"):
+        FeatureConfig(preemphasis=True)
     with pytest.raises(InputError, match="lpc_order"):
         FeatureConfig(lpc_order=400)
     with pytest.raises(AudioError, match="no such file"):

@@ -1,5 +1,14 @@
 """Sample-level audio models (LPCNet-style): linear prediction, frame features, the LPC
-synthesis filter and the linear vocoder. The public names are each module's ``__all__``.
+synthesis filter and the linear vocoder. The public names are each module's ``__all__``
+(the modules are imported under private names, so the function :func:`features` may share
+its module's name).
+
+>>> import numpy as np
+>>> from dsp_rnn.audio import features, vocode
+>>> t = np.arange(1600) / 16000
+>>> feats = features(0.3 * np.sin(2 * np.pi * 220 * t), 16000)
+>>> feats.lpc.shape, vocode(feats).shape
+((10, 17), torch.Size([1600]))
 """
 
 from dsp_rnn.audio import cache as _cache

@@ -92,6 +92,12 @@ class FeatureConfig:
 
     def __post_init__(self) -> None:
         check_int(self.sample_rate, "sample_rate", minimum=1)
+        for f in dataclasses.fields(self):
+            value = getattr(self, f.name)
+            if isinstance(value, bool) or not isinstance(value, (int, float, np.number)):
+                raise InputError(f"{f.name}: expected a number, got {value!r}")
+            if not (math.isfinite(value) or (f.name == "white_noise_db" and value == -math.inf)):
+                raise InputError(f"{f.name}: expected a finite number, got {f.name}={value}")
         check_int(self.n_bands, "n_bands", minimum=2)
         check_int(self.lpc_order, "lpc_order", minimum=1)
         if not (self.hop_samples >= 1 and self.frame_samples >= self.hop_samples):
