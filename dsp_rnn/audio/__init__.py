@@ -1,7 +1,7 @@
 """Sample-level audio models (LPCNet-style): linear prediction, frame features, the LPC
-synthesis filter and the linear vocoder. The public names are each module's ``__all__``
-(the modules are imported under private names, so the function :func:`features` may share
-its module's name).
+synthesis filter, the linear vocoder and the sample RNN (:class:`AudioRNN`). The public
+names are each module's ``__all__`` (the modules are imported under private names, so the
+function :func:`features` may share its module's name).
 
 >>> import numpy as np
 >>> from dsp_rnn.audio import features, vocode
@@ -14,11 +14,13 @@ its module's name).
 from dsp_rnn.audio import cache as _cache
 from dsp_rnn.audio import features as _features
 from dsp_rnn.audio import lpc as _lpc
+from dsp_rnn.audio import model as _model
 from dsp_rnn.audio import synthesis as _synthesis
 from dsp_rnn.audio import vocoder as _vocoder
 from dsp_rnn.audio.cache import *  # noqa: F403
 from dsp_rnn.audio.features import *  # noqa: F403
 from dsp_rnn.audio.lpc import *  # noqa: F403
+from dsp_rnn.audio.model import *  # noqa: F403
 from dsp_rnn.audio.synthesis import *  # noqa: F403
 from dsp_rnn.audio.vocoder import *  # noqa: F403
 
@@ -28,4 +30,5 @@ __all__ = [
     *_features.__all__,
     *_cache.__all__,
     *_vocoder.__all__,
+    *_model.__all__,
 ]
