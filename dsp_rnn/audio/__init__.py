@@ -17,6 +17,7 @@ from dsp_rnn.audio import frame_tier as _frame_tier
 from dsp_rnn.audio import lpc as _lpc
 from dsp_rnn.audio import model as _model
 from dsp_rnn.audio import synthesis as _synthesis
+from dsp_rnn.audio import task as _task
 from dsp_rnn.audio import vocoder as _vocoder
 from dsp_rnn.audio.cache import *  # noqa: F403
 from dsp_rnn.audio.features import *  # noqa: F403
@@ -24,6 +25,7 @@ from dsp_rnn.audio.frame_tier import *  # noqa: F403
 from dsp_rnn.audio.lpc import *  # noqa: F403
 from dsp_rnn.audio.model import *  # noqa: F403
 from dsp_rnn.audio.synthesis import *  # noqa: F403
+from dsp_rnn.audio.task import *  # noqa: F403
 from dsp_rnn.audio.vocoder import *  # noqa: F403
 
 __all__ = [
@@ -33,5 +35,6 @@ __all__ = [
     *_cache.__all__,
     *_vocoder.__all__,
     *_model.__all__,
+    *_task.__all__,
     *_frame_tier.__all__,
 ]
