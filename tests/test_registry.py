@@ -54,7 +54,7 @@ def test_an_unknown_family_is_named_with_the_file_and_the_known_ones(folder):
         load_model(folder)
     message = str(info.value)
     assert str(folder / "config.json") in message and "'wavetable'" in message
-    assert "knows gridrnn" in message
+    assert "knows audio, gridrnn" in message
 
 
 class Gain(nn.Module):
@@ -86,8 +86,8 @@ def test_a_family_registered_from_outside_loads_and_generates(tmp_path):
             save_model(tmp_path / "x", nn.Linear(1, 1), {})
     finally:
         removed = unregister("gain")
-    assert removed is family and sorted(families()) == ["gridrnn"]
-    with pytest.raises(InputError, match="'gain' is not registered; registered: gridrnn"):
+    assert removed is family and sorted(families()) == ["audio", "gridrnn"]
+    with pytest.raises(InputError, match="'gain' is not registered; registered: audio, gridrnn"):
         unregister("gain")
 
 

@@ -136,7 +136,7 @@ def test_the_registry_names_a_family_it_does_not_know(tmp_path):
 
     train(FilterTask(), tmp_path / "run", tc(steps=2))
     with pytest.raises(CheckpointError, match=r"config\.json: unknown model family 'toy-iir'"
-                                              r".*knows gridrnn"):  # fmt: skip
+                                              r".*knows audio, gridrnn"):  # fmt: skip
         load_model(tmp_path / "run")
 
 

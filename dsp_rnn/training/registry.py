@@ -8,7 +8,7 @@ generate a file from it and how to evaluate it. :func:`load_model`,
 no per-family code.
 
 >>> sorted(families())
-['gridrnn']
+['audio', 'gridrnn']
 """
 
 from __future__ import annotations
@@ -92,6 +92,10 @@ def _builtins() -> None:
         from dsp_rnn.training.gridrnn_family import GRIDRNN
 
         register(GRIDRNN)
+    if "audio" not in _FAMILIES:
+        from dsp_rnn.training.audio_family import AUDIO
+
+        register(AUDIO)
 
 
 def families() -> dict[str, Family]:
