@@ -1,4 +1,4 @@
-"""dsp-rnn train, generate, ensemble and eval: note-grid models."""
+"""dsp-rnn train, generate, ensemble and eval: note-grid models (and training audio models)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,15 @@ import argparse
 import json
 import sys
 from pathlib import Path
+from typing import Any
 
+from dsp_rnn.cli.audio_train import (
+    AUDIO_WINDOW,
+    GRID_WINDOW,
+    add_audio_flags,
+    audio_task,
+    data_kind,
+)
 from dsp_rnn.cli.common import (
     OVERWRITE_HELP,
     float_range,
@@ -46,9 +54,6 @@ def _threads(args: argparse.Namespace) -> None:
 
 
 def _cmd_train(args: argparse.Namespace) -> int:
-    from dsp_rnn.gridrnn.config import GridRNNConfig
-    from dsp_rnn.gridrnn.data import load_corpus
-    from dsp_rnn.gridrnn.task import GridTask
     from dsp_rnn.training import STATE_FILE, TrainConfig, TrainingInterrupted, train
 
     if args.steps is not None and args.steps < 1:
@@ -59,12 +64,47 @@ def _cmd_train(args: argparse.Namespace) -> int:
         raise InputError("pass --resume (continue the run) or --overwrite (start it again), "
                          "not both")  # fmt: skip
     _threads(args)
+    kind = data_kind(args.data, getattr(args, "model", None))
+    if args.window is None:
+        args.window = AUDIO_WINDOW if kind == "audio" else GRID_WINDOW
+    state = Path(args.out) / STATE_FILE
+    task = audio_task(args) if kind == "audio" else _grid_task(args, state)
+    config = TrainConfig(
+        steps=args.steps, epochs=args.epochs, batch_size=args.batch_size, window=args.window,
+        lr=args.lr, weight_decay=args.weight_decay, lr_decay_steps=args.lr_decay_steps,
+        clip_grad_norm=args.clip, patience=args.patience,
+        checkpoint_every=args.checkpoint_every, max_minutes=args.max_minutes, seed=args.seed,
+        checkpoint_minutes=getattr(args, "checkpoint_minutes", 1.0) or None,
+        progress=not args.quiet,
+    )  # fmt: skip
+    print(task.summary)
+    if args.resume and not state.is_file():
+        print(f"{args.out}: no saved train state; starting from step 0")
+    try:
+        result = train(task, args.out, config, resume=args.resume, overwrite=overwrite)
+    except TrainingInterrupted as stop:
+        if stop.rank == 0:
+            print(json.dumps(stop.result), flush=True)
+            print(_interrupted_message(args, stop), file=sys.stderr, flush=True)
+        return stop.exit_code
+    if result["stop"] == "already done":
+        print(f"{args.out}: already at step {result['steps']}, at or past --steps {args.steps}; "
+              "nothing to do (a larger --steps trains on)")  # fmt: skip
+    print(json.dumps(result))
+    return 0
+
+
+def _grid_task(args: argparse.Namespace, state: Path) -> Any:
+    """The note-grid model's task of ``dsp-rnn train`` on MIDI or JSB."""
+    from dsp_rnn.gridrnn.config import GridRNNConfig
+    from dsp_rnn.gridrnn.data import load_corpus
+    from dsp_rnn.gridrnn.task import GridTask
+
     spq, data_spq = args.steps_per_quarter, _jsb_resolution(args.data)
     if data_spq is not None and spq is not None and spq != data_spq:
         raise InputError(f"--steps-per-quarter {spq}: {args.data} holds {data_spq} step(s) per "
                          "quarter note (from its name); drop the flag or use the JSB file of "
                          "that resolution")  # fmt: skip
-    state = Path(args.out) / STATE_FILE
     if args.resume and state.is_file() and data_spq is None and spq is None:
         spq = _saved_resolution(state)  # a MIDI folder: read it at the run's resolution
     corpus = load_corpus(args.data, steps_per_quarter=spq)
@@ -82,31 +122,8 @@ def _cmd_train(args: argparse.Namespace) -> int:
     init = None
     if args.init is not None and not (args.resume and state.is_file()):
         model_config, init = _init_weights(args, model_config)
-    config = TrainConfig(
-        steps=args.steps, epochs=args.epochs, batch_size=args.batch_size, window=args.window,
-        lr=args.lr, weight_decay=args.weight_decay, lr_decay_steps=args.lr_decay_steps,
-        clip_grad_norm=args.clip, patience=args.patience,
-        checkpoint_every=args.checkpoint_every, max_minutes=args.max_minutes, seed=args.seed,
-        checkpoint_minutes=getattr(args, "checkpoint_minutes", 1.0) or None,
-        progress=not args.quiet,
-    )  # fmt: skip
-    print(corpus.summary)
-    if args.resume and not state.is_file():
-        print(f"{args.out}: no saved train state; starting from step 0")
-    task = GridTask(model_config, corpus, transpose=args.transpose,
+    return GridTask(model_config, corpus, transpose=args.transpose,
                     start_share=args.start_share, init=init)  # fmt: skip
-    try:
-        result = train(task, args.out, config, resume=args.resume, overwrite=overwrite)
-    except TrainingInterrupted as stop:
-        if stop.rank == 0:
-            print(json.dumps(stop.result), flush=True)
-            print(_interrupted_message(args, stop), file=sys.stderr, flush=True)
-        return stop.exit_code
-    if result["stop"] == "already done":
-        print(f"{args.out}: already at step {result['steps']}, at or past --steps {args.steps}; "
-              "nothing to do (a larger --steps trains on)")  # fmt: skip
-    print(json.dumps(result))
-    return 0
 
 
 def _output_transpose(data: str, data_spq: int | None) -> int:
@@ -330,10 +347,14 @@ def _check_ensemble(args: argparse.Namespace) -> None:
 
 def register(sub: argparse._SubParsersAction) -> None:
     """Add train, generate, ensemble and eval to the dsp-rnn parser."""
-    p = sub.add_parser("train", help="train a note-grid model on a MIDI folder or a JSB JSON",
+    p = sub.add_parser("train", help="train a note-grid model on MIDI or JSB, or an audio model "
+                                     "on audio files",
                        description="Train a note-grid model on a MIDI folder or a JSB JSON "
-                                   "file.")  # fmt: skip
-    p.add_argument("data", help="folder of MIDI files, or a JSB .json file")
+                                   "file, or a sample-level audio model (LPCNet-style) on a "
+                                   "folder of audio files; the files tell which (or "
+                                   "--model).")  # fmt: skip
+    p.add_argument("data", help="folder of MIDI files, a JSB .json file, or a folder of audio "
+                                "files")  # fmt: skip
     p.add_argument("--out", required=True,
                    help="run folder, created if its parent exists; new or empty, unless "
                         "--resume or --overwrite (required, no default)")  # fmt: skip
@@ -372,8 +393,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                         "JSB)")  # fmt: skip
     p.add_argument("--batch-size", type=positive_int, default=4,
                    help="windows per step (global), >= 1")  # fmt: skip
-    p.add_argument("--window", type=positive_int, default=48,
-                   help="steps per TBPTT window, >= 1")  # fmt: skip
+    p.add_argument("--window", type=positive_int,
+                   help="steps per TBPTT window, >= 1 (default 48 time steps for a note-grid "
+                        f"model, {AUDIO_WINDOW} samples for an audio model)")  # fmt: skip
     p.add_argument("--lr", type=positive_float, default=2e-3, help="learning rate, > 0")
     p.add_argument("--weight-decay", type=float_range(0.0, 10.0, hi_open=True), default=0.0,
                    help="AdamW decay, 0 <= w < 10 (default 0 = plain Adam)")  # fmt: skip
@@ -411,6 +433,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                         "quarter-note data, else 100)")  # fmt: skip
     p.add_argument("--threads", type=threads_int, default=1, help="torch CPU threads")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    add_audio_flags(p, positive_int)
     p.set_defaults(func=_cmd_train, check=_check_train)
 
     p = sub.add_parser("generate", help="sample a piece from a model, write .mid or render .wav",

@@ -1,0 +1,106 @@
+"""dsp-rnn train on audio: which model a data path is for, and the audio model's task.
+
+``dsp-rnn train DIR`` trains a note-grid model on MIDI files or a JSB JSON, and a
+sample-level audio model (:class:`dsp_rnn.audio.AudioRNN`) on audio files; :func:`data_kind`
+tells them apart by the files (or by ``--model``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+from pathlib import Path
+from typing import Any, Literal
+
+from dsp_rnn.errors import InputError
+from dsp_rnn.music.outputs import MIDI_SUFFIXES
+
+__all__ = ["AUDIO_WINDOW", "GRID_WINDOW", "data_kind", "audio_task", "add_audio_flags"]
+
+Kind = Literal["grid", "audio"]
+GRID_WINDOW = 48  # time steps per TBPTT window of a note-grid model
+AUDIO_WINDOW = 1600  # samples per window of an audio model (10 frames at 16 kHz)
+_GRID_ONLY = {
+    "init": None,
+    "init_member": None,
+    "transpose": 0,
+    "start_share": 0.0,
+    "steps_per_quarter": None,
+    "beat_period": None,
+    "tempo": None,
+    "register_features": False,
+}  # flag -> its default
+
+
+def _audio_endings() -> tuple[str, ...]:
+    from dsp_rnn.music.audio import AUDIO_EXTENSIONS
+
+    return AUDIO_EXTENSIONS
+
+
+def data_kind(data: str | os.PathLike[str], model: Kind | None = None) -> Kind:
+    """``"grid"`` for a JSB ``.json``, a MIDI file or a folder of MIDI files; ``"audio"`` for
+    an audio file or a folder of audio files (searched recursively); ``model`` when given.
+
+    Raises:
+        InputError: a folder with both kinds of files, or neither, and no ``model``.
+    """
+    if model is not None:
+        return model
+    path, audio = Path(data), _audio_endings()
+    if path.is_file():
+        suffix = path.suffix.lower()
+        return "audio" if suffix in audio else "grid"
+    n_midi = n_audio = 0
+    for _, _, names in os.walk(path):
+        for name in names:
+            suffix = Path(name).suffix.lower()
+            n_midi += suffix in MIDI_SUFFIXES
+            n_audio += suffix in audio
+    if n_midi and n_audio:
+        raise InputError(f"{path}: holds both MIDI ({n_midi}) and audio ({n_audio}) files; pass "
+                         "--model grid (note-grid model on the MIDI) or --model audio (sample "
+                         "model on the audio), or split the folder")  # fmt: skip
+    if not (n_midi or n_audio):
+        raise InputError(f"{path}: no MIDI ({', '.join(MIDI_SUFFIXES)}) or audio "
+                         f"({', '.join(audio)}) files in it or below it")  # fmt: skip
+    return "audio" if n_audio else "grid"
+
+
+def audio_task(args: argparse.Namespace) -> Any:
+    """The :class:`~dsp_rnn.audio.AudioTask` of ``dsp-rnn train`` on audio.
+
+    Raises:
+        InputError: a note-grid-only flag given; no usable audio file.
+    """
+    from dsp_rnn.audio import AudioCorpus, AudioRNNConfig, AudioTask, FeatureConfig
+
+    given = [n for n, default in _GRID_ONLY.items() if getattr(args, n, default) != default]
+    if given:
+        flags = ", ".join("--" + n.replace("_", "-") for n in given)
+        raise InputError(f"{flags}: for note-grid models; {args.data} is audio")
+    config = AudioRNNConfig(features=FeatureConfig(), gru_units=args.gru_units,
+                            embedding_size=args.embedding_size,
+                            conditioning_size=args.conditioning_size,
+                            lpc=not args.no_lpc)  # fmt: skip
+    corpus = AudioCorpus.from_folder(args.data, config.features)
+    for line in corpus.skipped:
+        print(f"skipped {line}")
+    return AudioTask(config, corpus)
+
+
+def add_audio_flags(p: argparse.ArgumentParser, positive_int: Any) -> None:
+    """The audio model's flags of ``dsp-rnn train``."""
+    g = p.add_argument_group("audio models (a folder of audio files)")
+    g.add_argument("--model", choices=("grid", "audio"),
+                   help="the model to train (default: from the files: MIDI or JSB -> grid, "
+                        "audio -> audio)")  # fmt: skip
+    g.add_argument("--gru-units", type=positive_int, default=128,
+                   help="sample-rate GRU units, >= 1")  # fmt: skip
+    g.add_argument("--embedding-size", type=positive_int, default=64,
+                   help="width of each mu-law code embedding, >= 1")  # fmt: skip
+    g.add_argument("--conditioning-size", type=positive_int, default=64,
+                   help="width of the frame conditioning, >= 1")  # fmt: skip
+    g.add_argument("--no-lpc", action="store_true",
+                   help="model the mu-law signal itself, without the LPC filter (the "
+                        "ablation)")  # fmt: skip
