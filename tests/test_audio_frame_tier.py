@@ -254,3 +254,67 @@ def test_typed_errors():
         features_from_vectors(np.zeros((3, D)), n_samples=10_000)
     with pytest.raises(InputError, match="steps"):
         fit_frame_tier([_glide()], steps=0)
+
+
+def test_save_and_load_round_trip_draw_the_same_frames(tmp_path):
+    from dsp_rnn.audio import load_frame_tier, save_frame_tier
+
+    fc = FeatureConfig(n_bands=18, f0_max_hz=600.0)  # a nested config other than the default
+    torch.manual_seed(3)
+    tier = FrameTier(FrameTierConfig(features=fc, hidden=10, layers=2, min_log_std=-4.0))
+    with torch.no_grad():
+        tier.mean.uniform_(-1.0, 1.0)
+        tier.std.uniform_(0.5, 2.0)
+        tier.start.normal_()
+    assert save_frame_tier(tmp_path, tier) == tmp_path
+    loaded = load_frame_tier(tmp_path)
+    assert loaded.config == tier.config and not loaded.training
+    for k, v in tier.state_dict().items():
+        torch.testing.assert_close(loaded.state_dict()[k], v, rtol=0, atol=0)
+    want, _ = tier.sample_vectors(12, seed=7)
+    got, _ = loaded.sample_vectors(12, seed=7)
+    np.testing.assert_array_equal(got, want)
+    other, _ = loaded.sample_vectors(12, seed=8)
+    assert not np.array_equal(other, want)
+
+
+def test_a_damaged_or_missing_saved_tier_is_refused(tmp_path):
+    import json
+
+    from dsp_rnn.audio import load_frame_tier, save_frame_tier
+    from dsp_rnn.errors import CheckpointError
+
+    with pytest.raises(CheckpointError, match="no such frame tier file"):
+        load_frame_tier(tmp_path)
+    with pytest.raises(CheckpointError, match="no such folder"):
+        save_frame_tier(tmp_path / "missing", FrameTier(FrameTierConfig(hidden=4)))
+    with pytest.raises(InputError, match="FrameTier"):
+        save_frame_tier(tmp_path, torch.nn.Linear(2, 2))  # type: ignore[arg-type]
+    save_frame_tier(tmp_path, FrameTier(FrameTierConfig(hidden=4)))
+    weights, config = tmp_path / "frame_tier.safetensors", tmp_path / "frame_tier.json"
+    good_weights, good_config = weights.read_bytes(), config.read_text()
+    weights.write_bytes(good_weights[: len(good_weights) // 2])
+    with pytest.raises(CheckpointError, match="frame_tier.safetensors"):
+        load_frame_tier(tmp_path)
+    weights.write_bytes(good_weights)
+    config.write_text(good_config[:-10])
+    with pytest.raises(CheckpointError, match="not a readable frame tier config"):
+        load_frame_tier(tmp_path)
+    doc = json.loads(good_config)
+    doc["config"]["hidden"] = 5
+    config.write_text(json.dumps(doc))
+    with pytest.raises(CheckpointError, match="do not fit"):
+        load_frame_tier(tmp_path)
+    doc["config"]["hidden"] = "wide"
+    config.write_text(json.dumps(doc))
+    with pytest.raises(CheckpointError, match="bad frame tier config"):
+        load_frame_tier(tmp_path)
+    doc["config"]["hidden"] = 4
+    doc["config"]["features"]["colour"] = 1
+    config.write_text(json.dumps(doc))
+    with pytest.raises(CheckpointError, match="bad frame tier config"):
+        load_frame_tier(tmp_path)
+    doc["format_version"] = 99
+    config.write_text(json.dumps(doc))
+    with pytest.raises(CheckpointError, match="version 99"):
+        load_frame_tier(tmp_path)

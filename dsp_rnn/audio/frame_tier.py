@@ -41,9 +41,12 @@ References:
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -51,6 +54,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from dsp_rnn._atomic import write_bytes
+from dsp_rnn._tensor_io import load_tensors, save_tensors
 from dsp_rnn._validate import as_tensor, check_finite, check_int, check_seed
 from dsp_rnn.audio.features import (
     FeatureConfig,
@@ -59,7 +64,7 @@ from dsp_rnn.audio.features import (
     band_filters,
     lpc_from_band_energy,
 )
-from dsp_rnn.errors import InputError, ShapeError
+from dsp_rnn.errors import CheckpointError, InputError, ShapeError
 
 __all__ = [
     "FrameTierConfig",
@@ -72,7 +77,17 @@ __all__ = [
     "features_from_vectors",
     "fit_normalisation",
     "fit_frame_tier",
+    "FRAME_TIER_WEIGHTS",
+    "FRAME_TIER_CONFIG",
+    "save_frame_tier",
+    "load_frame_tier",
 ]
+
+FRAME_TIER_WEIGHTS = "frame_tier.safetensors"
+"""The file of a saved tier's weights and normalisation (:func:`save_frame_tier`)."""
+FRAME_TIER_CONFIG = "frame_tier.json"
+"""The file of a saved tier's :class:`FrameTierConfig` as JSON (:func:`save_frame_tier`)."""
+_FORMAT = 1
 
 _HALF_LOG_2PI = 0.5 * math.log(2.0 * math.pi)
 
@@ -548,3 +563,89 @@ def fit_frame_tier(
         losses.append(float(loss.detach()))
     tier.eval()
     return FrameTierFit(tier, losses)
+
+
+# ------------------------------------------------------------------------------ save / load
+def save_frame_tier(folder: str | Path, tier: FrameTier) -> Path:
+    """Write ``tier`` into ``folder``: :data:`FRAME_TIER_WEIGHTS` (its ``state_dict``, the
+    normalisation buffers included, as safetensors) and :data:`FRAME_TIER_CONFIG` (its
+    :class:`FrameTierConfig` as JSON), each atomically, replacing old ones. Nothing is
+    pickled. The weights are written first, so a tier is loadable only once both are there.
+
+    Args:
+        folder: an existing folder (a run or model folder).
+        tier: the :class:`FrameTier` to save.
+
+    Returns:
+        ``folder`` as a :class:`~pathlib.Path`.
+
+    Raises:
+        InputError: ``tier`` is not a :class:`FrameTier`.
+        CheckpointError: ``folder`` is missing or cannot be written.
+
+    Example:
+        >>> import tempfile
+        >>> d = tempfile.mkdtemp()
+        >>> tier = FrameTier(FrameTierConfig(hidden=8))
+        >>> load_frame_tier(save_frame_tier(d, tier)).config == tier.config
+        True
+    """
+    if not isinstance(tier, FrameTier):
+        raise InputError(f"tier: expected a FrameTier, got {type(tier).__name__}")
+    out = Path(folder)
+    if not out.is_dir():
+        raise CheckpointError(f"{out}: no such folder to save the frame tier in")
+    c = tier.config
+    doc = {
+        "format_version": _FORMAT,
+        "config": {
+            "features": dataclasses.asdict(c.features),
+            "hidden": c.hidden,
+            "layers": c.layers,
+            "min_log_std": c.min_log_std,
+        },
+    }
+    save_tensors(out / FRAME_TIER_WEIGHTS, tier.state_dict(), {"format_version": _FORMAT})
+    text = json.dumps(doc, indent=2) + "\n"
+    write_bytes(out / FRAME_TIER_CONFIG, text.encode(), overwrite=True, error=CheckpointError)
+    return out
+
+
+def load_frame_tier(folder: str | Path) -> FrameTier:
+    """The :class:`FrameTier` saved in ``folder`` by :func:`save_frame_tier` (eval mode, on
+    the CPU); the same seed then draws the same frames as the saved tier.
+
+    Raises:
+        CheckpointError: either file missing, damaged JSON or safetensors, a bad config, or
+            weights that do not fit the config (the message names the file).
+    """
+    src = Path(folder)
+    config_path, weights_path = src / FRAME_TIER_CONFIG, src / FRAME_TIER_WEIGHTS
+    if not config_path.is_file():
+        raise CheckpointError(f"{config_path}: no such frame tier file")
+    try:
+        doc = json.loads(config_path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise CheckpointError(f"{config_path}: not a readable frame tier config ({exc})") from None
+    if not isinstance(doc, dict) or not isinstance(doc.get("config"), dict):
+        raise CheckpointError(f"{config_path}: expected a JSON object with a 'config' object")
+    version = doc.get("format_version", _FORMAT)
+    if not isinstance(version, int) or version > _FORMAT:
+        raise CheckpointError(f"{config_path}: frame tier format version {version!r}, this "
+                              f"dsp_rnn reads up to {_FORMAT}")  # fmt: skip
+    settings = dict(doc["config"])
+    try:
+        features = settings.pop("features")
+        if not isinstance(features, dict):
+            raise TypeError(f"features: expected an object, got {features!r}")
+        config = FrameTierConfig(features=FeatureConfig(**features), **settings)
+    except (KeyError, TypeError, ValueError, InputError) as exc:
+        raise CheckpointError(f"{config_path}: bad frame tier config ({exc})") from None
+    tensors, _ = load_tensors(weights_path)
+    tier = FrameTier(config)
+    try:
+        tier.load_state_dict(tensors, strict=True)
+    except RuntimeError as exc:
+        first = str(exc).splitlines()[0] if str(exc) else "mismatch"
+        raise CheckpointError(f"{weights_path}: weights do not fit the config ({first})") from None
+    return tier.eval()
