@@ -1,7 +1,8 @@
 """Sample-level audio models (LPCNet-style): linear prediction, frame features, the LPC
-synthesis filter, the linear vocoder and the sample RNN (:class:`AudioRNN`). The public
-names are each module's ``__all__`` (the modules are imported under private names, so the
-function :func:`features` may share its module's name).
+synthesis filter, the linear vocoder, the sample RNN (:class:`AudioRNN`) and its compiled
+CPU generator (:func:`synthesize`). The public names are each module's ``__all__`` (the
+modules are imported under private names, so the function :func:`features` may share its
+module's name).
 
 >>> import numpy as np
 >>> from dsp_rnn.audio import features, vocode
@@ -14,6 +15,7 @@ function :func:`features` may share its module's name).
 from dsp_rnn.audio import cache as _cache
 from dsp_rnn.audio import features as _features
 from dsp_rnn.audio import frame_tier as _frame_tier
+from dsp_rnn.audio import generator as _generator
 from dsp_rnn.audio import lpc as _lpc
 from dsp_rnn.audio import model as _model
 from dsp_rnn.audio import synthesis as _synthesis
@@ -22,6 +24,7 @@ from dsp_rnn.audio import vocoder as _vocoder
 from dsp_rnn.audio.cache import *  # noqa: F403
 from dsp_rnn.audio.features import *  # noqa: F403
 from dsp_rnn.audio.frame_tier import *  # noqa: F403
+from dsp_rnn.audio.generator import *  # noqa: F403
 from dsp_rnn.audio.lpc import *  # noqa: F403
 from dsp_rnn.audio.model import *  # noqa: F403
 from dsp_rnn.audio.synthesis import *  # noqa: F403
@@ -37,4 +40,5 @@ __all__ = [
     *_model.__all__,
     *_task.__all__,
     *_frame_tier.__all__,
+    *_generator.__all__,
 ]

@@ -6,9 +6,10 @@ is checked before any work starts (its folder must exist; nothing is replaced wi
 
 One module per command group: :mod:`~dsp_rnn.cli.filters` (design, filter),
 :mod:`~dsp_rnn.cli.data` (data inspect, data grid), :mod:`~dsp_rnn.cli.compare` (compare,
-fit), :mod:`~dsp_rnn.cli.model` (train, generate, ensemble, eval) and
-:mod:`~dsp_rnn.cli.render` (render); :mod:`~dsp_rnn.cli.common` holds the parser, the
-argument types and the output checks they share. Building the parser imports no torch:
+fit), :mod:`~dsp_rnn.cli.model` (train, generate, ensemble, eval),
+:mod:`~dsp_rnn.cli.render` (render) and :mod:`~dsp_rnn.cli.audio` (resynth);
+:mod:`~dsp_rnn.cli.common` holds the parser, the argument types and the output checks they
+share. Building the parser imports no torch:
 each command loads what it needs when it runs.
 """
 
@@ -17,7 +18,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from dsp_rnn.cli import compare, data, filters, model, render
+from dsp_rnn.cli import audio, compare, data, filters, model, render
 from dsp_rnn.cli.common import Parser
 from dsp_rnn.errors import DspRnnError
 
@@ -37,7 +38,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}",
                         help="print the version and exit")  # fmt: skip
     sub = parser.add_subparsers(dest="command", required=True)
-    for group in (filters, data, compare, model, render):
+    for group in (filters, data, compare, model, render, audio):
         group.register(sub)
     return parser
 
