@@ -1,6 +1,7 @@
 """The audio family in the registry: a trained run loads through load_model (config and
-safetensors weights), save_model round-trips, evaluate_model gives the held-out NLL in bits
-per sample, and what the family cannot do yet is refused with a typed error."""
+safetensors weights) with the run's frame tier, save_model round-trips, evaluate_model gives
+the held-out NLL in bits per sample, and what the family cannot do is refused with a typed
+error."""
 
 from __future__ import annotations
 
@@ -10,7 +11,17 @@ import numpy as np
 import pytest
 import torch
 
-from dsp_rnn.audio import AudioCorpus, AudioRNN, AudioRNNConfig, AudioTask, evaluate_nll
+from dsp_rnn.audio import (
+    AudioCorpus,
+    AudioRNN,
+    AudioRNNConfig,
+    AudioTask,
+    FeatureConfig,
+    FrameTier,
+    FrameTierConfig,
+    evaluate_nll,
+    save_frame_tier,
+)
 from dsp_rnn.errors import CheckpointError, InputError
 from dsp_rnn.music import write_audio
 from dsp_rnn.training import (
@@ -22,6 +33,7 @@ from dsp_rnn.training import (
     save_model,
     train,
 )
+from dsp_rnn.training.audio_family import AudioModel
 
 TINY = AudioRNNConfig(gru_units=12, embedding_size=4, conditioning_size=4)
 
@@ -78,7 +90,7 @@ def test_save_and_load_round_trip(tmp_path):
         load_model(tmp_path / "m")
 
 
-def test_what_the_family_cannot_do_yet_is_refused(folder, tmp_path):
+def test_what_the_family_cannot_do_is_refused(folder, tmp_path):
     model = AudioRNN(TINY)
     with pytest.raises(InputError, match="folder of audio"):
         evaluate_model(model, None)
@@ -86,5 +98,36 @@ def test_what_the_family_cannot_do_yet_is_refused(folder, tmp_path):
         evaluate_model(model, folder, samples=2)
     with pytest.raises(InputError, match="split"):
         evaluate_model(model, folder, split="dev")
-    with pytest.raises(InputError, match="cannot generate"):
+    with pytest.raises(InputError, match=r"no frame tier.*save_frame_tier"):
         generate(model, tmp_path / "out.wav", seconds=1.0)
+    tiered = AudioModel(TINY, FrameTier(FrameTierConfig(features=TINY.features, hidden=4)))
+    with pytest.raises(InputError, match="audio models write audio"):
+        generate(tiered, tmp_path / "out.mid", seconds=1.0)
+    with pytest.raises(InputError, match="length in seconds"):
+        generate(tiered, tmp_path / "out.wav", bars=2)
+    with pytest.raises(InputError, match="max_steps=300"):
+        generate(tiered, tmp_path / "out.wav", seconds=3.0, max_steps=200)
+    assert not (tmp_path / "out.wav").exists()
+
+
+def test_the_frame_tier_travels_with_the_run_and_is_checked(tmp_path):
+    torch.manual_seed(0)
+    model = AudioRNN(TINY)
+    save_model(tmp_path / "m", model, {})
+    loaded, _ = load_model(tmp_path / "m")
+    assert isinstance(loaded, AudioModel) and loaded.frame_tier is None
+    tier = FrameTier(FrameTierConfig(features=TINY.features, hidden=4))
+    save_frame_tier(tmp_path / "m", tier)
+    loaded, meta = load_model(tmp_path / "m")
+    assert isinstance(loaded, AudioModel) and isinstance(loaded.frame_tier, FrameTier)
+    assert loaded.frame_tier.config == tier.config and meta["model"] == "AudioRNN"
+    assert set(loaded.state_dict()) == set(model.state_dict())  # the tier is not in it
+    save_model(tmp_path / "again", loaded, {})  # the sample model alone
+    assert load_model(tmp_path / "again")[0].frame_tier is None
+    other = FrameTier(FrameTierConfig(features=FeatureConfig(n_bands=18), hidden=4))
+    save_frame_tier(tmp_path / "m", other)
+    with pytest.raises(CheckpointError, match="the frame tier models features"):
+        load_model(tmp_path / "m")
+    (tmp_path / "m" / "frame_tier.safetensors").write_bytes(b"junk")
+    with pytest.raises(CheckpointError, match="frame_tier.safetensors"):
+        load_model(tmp_path / "m")

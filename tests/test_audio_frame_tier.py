@@ -318,3 +318,18 @@ def test_a_damaged_or_missing_saved_tier_is_refused(tmp_path):
     config.write_text(json.dumps(doc))
     with pytest.raises(CheckpointError, match="version 99"):
         load_frame_tier(tmp_path)
+
+
+def test_a_runaway_tier_samples_finite_frames_near_the_data():
+    from dsp_rnn.audio import MAX_NORMALISED
+
+    tier = _tier()
+    d = tier.config.vector_size
+    with torch.no_grad():  # every prediction: mean 0, log-std about 20 (std 5e8)
+        tier.head.weight.zero_()
+        tier.head.bias[d:] = 20.0
+    vectors, state = tier.sample_vectors(30, seed=0)
+    z = tier.normalise(torch.from_numpy(vectors)).numpy()
+    assert np.isfinite(vectors).all() and np.abs(z).max() <= MAX_NORMALISED + 1e-4
+    assert np.abs(z).max() > MAX_NORMALISED - 1e-4  # the clamp was needed
+    assert torch.isfinite(state.previous).all()

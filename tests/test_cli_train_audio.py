@@ -83,3 +83,60 @@ def test_grid_flags_are_refused_for_audio(tmp_path, capsys):
     assert code == 1
     err = capsys.readouterr().err
     assert "--transpose: for note-grid models" in err
+
+
+def test_an_audio_run_fits_its_frame_tier_and_generates(tmp_path, capsys):
+    import soundfile as sf
+
+    from dsp_rnn.audio import FRAME_TIER_CONFIG, FRAME_TIER_WEIGHTS
+    from dsp_rnn.training import RUN_FILES
+
+    assert FRAME_TIER_CONFIG in RUN_FILES and FRAME_TIER_WEIGHTS in RUN_FILES
+    data = tmp_path / "data"
+    data.mkdir()
+    _wav(data / "a.wav", 0)
+    _wav(data / "b.wav", 1)
+    run = tmp_path / "run"
+    tiny = ["--window", "320", "--gru-units", "8", "--embedding-size", "4",
+            "--conditioning-size", "4", "--batch-size", "2", "--quiet"]  # fmt: skip
+    code = main(["train", str(data), "--out", str(run), "--steps", "2",
+                 "--frame-tier-steps", "20", *tiny])  # fmt: skip
+    assert code == 0, capsys.readouterr().err
+    out = capsys.readouterr().out
+    assert "frame tier: 20 steps" in out and json.loads(out.strip().splitlines()[-1])
+    saved = (run / "frame_tier.safetensors").read_bytes()
+    assert (run / "frame_tier.json").is_file()
+    code = main(["train", str(data), "--out", str(run), "--steps", "2", "--resume",
+                 "--frame-tier-steps", "30", *tiny])  # fmt: skip
+    assert code == 0, capsys.readouterr().err
+    assert "frame tier: kept" in capsys.readouterr().out
+    assert (run / "frame_tier.safetensors").read_bytes() == saved  # a finished run keeps it
+    (run / "frame_tier.json").unlink()
+    assert main(["train", str(data), "--out", str(run), "--steps", "2", "--resume",
+                 "--frame-tier-steps", "10", *tiny]) == 0  # fmt: skip
+    assert "frame tier: 10 steps" in capsys.readouterr().out  # missing: fitted again
+
+    wavs = []
+    for name in ("x.wav", "y.wav"):
+        code = main(["generate", "--model", str(run), "--out", str(tmp_path / name),
+                     "--seconds", "0.2", "--seed", "1", "--quiet"])  # fmt: skip
+        assert code == 0, capsys.readouterr().err
+        assert "wrote" in capsys.readouterr().out
+        wavs.append((tmp_path / name).read_bytes())
+    assert wavs[0] == wavs[1]
+    y, sr = sf.read(str(tmp_path / "x.wav"), dtype="float32")
+    assert sr == 16000 and y.shape == (3200,) and np.isfinite(y).all() and np.abs(y).max() > 0
+    code = main(["generate", "--model", str(run), "--out", str(tmp_path / "z.wav"),
+                 "--seconds", "0.2", "--seed", "2", "--quiet"])  # fmt: skip
+    assert code == 0 and (tmp_path / "z.wav").read_bytes() != wavs[0]
+    capsys.readouterr()
+
+    bare = tmp_path / "bare"
+    assert main(["train", str(data), "--out", str(bare), "--steps", "1",
+                 "--frame-tier-steps", "0", *tiny]) == 0  # fmt: skip
+    assert not (bare / "frame_tier.json").exists()
+    capsys.readouterr()
+    code = main(["generate", "--model", str(bare), "--out", str(tmp_path / "b.wav"),
+                 "--seconds", "0.2", "--seed", "1", "--quiet"])  # fmt: skip
+    err = capsys.readouterr().err
+    assert code == 1 and "no frame tier" in err and "--resume" in err

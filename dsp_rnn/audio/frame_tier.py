@@ -77,6 +77,7 @@ __all__ = [
     "features_from_vectors",
     "fit_normalisation",
     "fit_frame_tier",
+    "MAX_NORMALISED",
     "FRAME_TIER_WEIGHTS",
     "FRAME_TIER_CONFIG",
     "save_frame_tier",
@@ -90,6 +91,11 @@ FRAME_TIER_CONFIG = "frame_tier.json"
 _FORMAT = 1
 
 _HALF_LOG_2PI = 0.5 * math.log(2.0 * math.pi)
+MAX_NORMALISED = 6.0
+"""Sampling keeps each drawn frame within this many standard deviations of the training
+data's mean, per dimension (:meth:`FrameTier.sample_vectors`): a tier fitted on little
+data, fed a draw far from anything it has seen, can otherwise widen its next prediction
+step after step until the frames overflow to inf."""
 
 
 @dataclass(frozen=True)
@@ -435,6 +441,10 @@ class FrameTier(nn.Module):
     ) -> tuple[np.ndarray, FrameTierState]:
         """Draw ``n_frames`` frame vectors one at a time (physical units).
 
+        Each drawn frame, normalised, is clamped to ``[-MAX_NORMALISED, MAX_NORMALISED]``
+        (:data:`MAX_NORMALISED` standard deviations of the training data) before it is
+        returned and fed back, so a tier fitted on little data cannot run away to inf.
+
         Args:
             n_frames: frames to draw, >= 1.
             temperature: scale of the standard deviation, >= 0 (default 1; 0 follows the
@@ -467,7 +477,8 @@ class FrameTier(nn.Module):
             h, hidden = self.gru(prev[:, None, :], hidden)  # (1, 1, H)
             params = self._params(h[:, 0], prev)  # (1, D)
             eps = torch.randn(prev.shape, generator=gen, device=device, dtype=prev.dtype)
-            prev = params.mean + temperature * torch.exp(params.log_std) * eps
+            draw = params.mean + temperature * torch.exp(params.log_std) * eps
+            prev = draw.clamp(-MAX_NORMALISED, MAX_NORMALISED)  # stay near the data
             out.append(prev)
         vectors = self.denormalise(torch.cat(out, dim=0))  # (T, D)
         return vectors.double().cpu().numpy(), FrameTierState(hidden, prev)

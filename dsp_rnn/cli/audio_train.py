@@ -2,7 +2,9 @@
 
 ``dsp-rnn train DIR`` trains a note-grid model on MIDI files or a JSB JSON, and a
 sample-level audio model (:class:`dsp_rnn.audio.AudioRNN`) on audio files; :func:`data_kind`
-tells them apart by the files (or by ``--model``).
+tells them apart by the files (or by ``--model``). After the sample model's training, an
+audio run also fits its :class:`~dsp_rnn.audio.FrameTier` on the training split's features
+(:func:`fit_run_frame_tier`), which ``dsp-rnn generate`` draws features from.
 """
 
 from __future__ import annotations
@@ -12,14 +14,17 @@ import os
 from pathlib import Path
 from typing import Any, Literal
 
+from dsp_rnn.cli.common import nonneg_int
 from dsp_rnn.errors import InputError
 from dsp_rnn.music.outputs import MIDI_SUFFIXES
 
-__all__ = ["AUDIO_WINDOW", "GRID_WINDOW", "data_kind", "audio_task", "add_audio_flags"]
+__all__ = ["AUDIO_WINDOW", "GRID_WINDOW", "FRAME_TIER_STEPS", "data_kind", "audio_task",
+           "add_audio_flags", "fit_run_frame_tier"]  # fmt: skip
 
 Kind = Literal["grid", "audio"]
 GRID_WINDOW = 48  # time steps per TBPTT window of a note-grid model
 AUDIO_WINDOW = 1600  # samples per window of an audio model (10 frames at 16 kHz)
+FRAME_TIER_STEPS = 300  # Adam steps of an audio run's frame tier (about 10 s on one CPU core)
 _GRID_ONLY = {
     "init": None,
     "init_member": None,
@@ -89,6 +94,47 @@ def audio_task(args: argparse.Namespace) -> Any:
     return AudioTask(config, corpus)
 
 
+def fit_run_frame_tier(task: Any, run: str | os.PathLike[str], *, steps: int, seed: int,
+                       resume: bool) -> str | None:  # fmt: skip
+    """Fit the frame tier of an audio run on the training split's cached features and save
+    it into ``run`` (:func:`~dsp_rnn.audio.save_frame_tier`); one line saying what was done,
+    or ``None`` when ``steps`` is 0.
+
+    On ``resume`` a tier already in the run is kept (it depends on the data only, not on
+    the sample model); otherwise the tier is fitted again.
+
+    Args:
+        task: the run's :class:`~dsp_rnn.audio.AudioTask`.
+        run: the run folder (it exists once training has saved the model).
+        steps: Adam steps of :func:`~dsp_rnn.audio.fit_frame_tier`, >= 0 (0: no tier).
+        seed: seed of the tier's weights and windows.
+        resume: keep a tier the run already holds.
+    """
+    from dsp_rnn.audio import (
+        FRAME_TIER_CONFIG,
+        FRAME_TIER_WEIGHTS,
+        FrameTierConfig,
+        cached_features,
+        fit_frame_tier,
+        save_frame_tier,
+    )
+
+    if steps == 0:
+        return None
+    folder = Path(run)
+    saved = [folder / FRAME_TIER_CONFIG, folder / FRAME_TIER_WEIGHTS]
+    if resume and all(p.is_file() for p in saved):
+        return f"frame tier: kept {folder / FRAME_TIER_CONFIG}"
+    features = task.config.features
+    feats = [cached_features(item.path, config=features) for item in task.corpus.train]
+    fit = fit_frame_tier(feats, steps=steps, seed=seed, config=FrameTierConfig(features=features))
+    save_frame_tier(folder, fit.tier)
+    return (
+        f"frame tier: {steps} steps on {len(feats)} files, NLL {fit.losses[0]:.2f} -> "
+        f"{fit.losses[-1]:.2f} nats per frame; saved {folder / FRAME_TIER_CONFIG}"
+    )
+
+
 def add_audio_flags(p: argparse.ArgumentParser, positive_int: Any) -> None:
     """The audio model's flags of ``dsp-rnn train``."""
     g = p.add_argument_group("audio models (a folder of audio files)")
@@ -101,6 +147,10 @@ def add_audio_flags(p: argparse.ArgumentParser, positive_int: Any) -> None:
                    help="width of each mu-law code embedding, >= 1")  # fmt: skip
     g.add_argument("--conditioning-size", type=positive_int, default=64,
                    help="width of the frame conditioning, >= 1")  # fmt: skip
+    g.add_argument("--frame-tier-steps", type=nonneg_int, default=FRAME_TIER_STEPS,
+                   help="Adam steps of the frame tier fitted after training (generate draws "
+                        "features from it), >= 0; 0 skips it; on --resume a tier the run "
+                        f"holds is kept (default {FRAME_TIER_STEPS})")  # fmt: skip
     g.add_argument("--no-lpc", action="store_true",
                    help="model the mu-law signal itself, without the LPC filter (the "
                         "ablation)")  # fmt: skip

@@ -14,6 +14,7 @@ from dsp_rnn.cli.audio_train import (
     add_audio_flags,
     audio_task,
     data_kind,
+    fit_run_frame_tier,
 )
 from dsp_rnn.cli.common import (
     OVERWRITE_HELP,
@@ -87,6 +88,11 @@ def _cmd_train(args: argparse.Namespace) -> int:
             print(json.dumps(stop.result), flush=True)
             print(_interrupted_message(args, stop), file=sys.stderr, flush=True)
         return stop.exit_code
+    if kind == "audio":
+        line = fit_run_frame_tier(task, args.out, steps=args.frame_tier_steps, seed=args.seed,
+                                  resume=args.resume)  # fmt: skip
+        if line is not None:
+            print(line)
     if result["stop"] == "already done":
         print(f"{args.out}: already at step {result['steps']}, at or past --steps {args.steps}; "
               "nothing to do (a larger --steps trains on)")  # fmt: skip

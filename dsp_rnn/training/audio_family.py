@@ -1,7 +1,11 @@
 """The sample-level audio family in the registry: :class:`~dsp_rnn.audio.AudioRNN` models
 load from a model folder (the :class:`~dsp_rnn.audio.AudioRNNConfig` as JSON and the
 safetensors weights; nothing is unpickled) and evaluate on a folder of audio (exact NLL in
-bits per sample). Generating audio through the registry is not there yet.
+bits per sample). A run folder also holds the run's :class:`~dsp_rnn.audio.FrameTier`
+(``frame_tier.safetensors`` + ``frame_tier.json``, :func:`~dsp_rnn.audio.save_frame_tier`):
+the model loads as an :class:`AudioModel` carrying it, and generating a file draws frame
+features from the tier, then renders them with the sample-level generator
+(:func:`dsp_rnn.audio.generator.synthesize`).
 
 >>> from dsp_rnn.audio import AudioRNN, AudioRNNConfig
 >>> m = AudioRNN(AudioRNNConfig(gru_units=8, embedding_size=4, conditioning_size=4))
@@ -16,28 +20,51 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 from torch import nn
 
+from dsp_rnn.audio.frame_tier import FRAME_TIER_CONFIG, FrameTier, load_frame_tier
 from dsp_rnn.audio.model import AudioRNN, AudioRNNConfig
 from dsp_rnn.audio.task import FAMILY
 from dsp_rnn.errors import CheckpointError, InputError
-from dsp_rnn.training.generate import Evaluation
+from dsp_rnn.training.generate import Evaluation, Generated, GenerateRequest, check_length
 from dsp_rnn.training.registry import Family
 
-__all__ = ["AUDIO"]
+__all__ = ["AUDIO", "AudioModel"]
 
 _SPLITS = ("test", "train", "valid")
 
 
+class AudioModel(AudioRNN):
+    """An :class:`~dsp_rnn.audio.AudioRNN` loaded from a run or model folder, with the
+    folder's frame tier (``None`` when it has none).
+
+    The tier is kept out of the module tree on purpose: it is not in this model's
+    ``state_dict`` (it lives in its own files, :func:`~dsp_rnn.audio.save_frame_tier`), so
+    :func:`~dsp_rnn.training.save_model` writes the sample model alone and ``.to()`` does
+    not move the tier (it samples on the CPU). Everything else is the ``AudioRNN``'s.
+
+    Args:
+        config: the sample model's :class:`~dsp_rnn.audio.AudioRNNConfig`.
+        frame_tier: the run's :class:`~dsp_rnn.audio.FrameTier`, or ``None``.
+    """
+
+    frame_tier: FrameTier | None
+
+    def __init__(self, config: AudioRNNConfig, frame_tier: FrameTier | None = None):
+        super().__init__(config)
+        self.__dict__["frame_tier"] = frame_tier  # not a submodule: see the class docstring
+
+
 def _parts(model: AudioRNN) -> tuple[dict[str, Any], dict[str, Any]]:
-    return model.config.to_dict(), {"model": type(model).__name__}
+    return model.config.to_dict(), {"model": "AudioRNN"}
 
 
 def _load(config: dict[str, Any], metadata: dict[str, Any], tensors: dict[str, torch.Tensor],
           *, source: str) -> nn.Module:  # fmt: skip
     try:
-        model = AudioRNN(AudioRNNConfig.from_dict(config))
+        model = AudioModel(AudioRNNConfig.from_dict(config))
     except (InputError, TypeError, ValueError) as exc:
         raise CheckpointError(f"{source}: bad audio model config ({exc})") from None
     try:
@@ -46,7 +73,71 @@ def _load(config: dict[str, Any], metadata: dict[str, Any], tensors: dict[str, t
         first = str(exc).splitlines()[0] if str(exc) else "mismatch"
         raise CheckpointError(f"{source}: weights do not fit the config ({first})") from None
     model.eval()
+    folder = Path(source).parent
+    if (folder / FRAME_TIER_CONFIG).is_file():
+        tier = load_frame_tier(folder)
+        if tier.config.features != model.config.features:
+            raise CheckpointError(f"{folder / FRAME_TIER_CONFIG}: the frame tier models "
+                                  f"features {tier.config.features}, the sample model reads "
+                                  f"{model.config.features}")  # fmt: skip
+        model.__dict__["frame_tier"] = tier
     return model
+
+
+def _generate(model: AudioRNN, request: GenerateRequest) -> Generated:
+    """Draw ``request.seconds`` of audio: the frame tier samples the frame features (seeded),
+    the sample-level generator renders them at the same seed and temperature, and the WAV
+    (or FLAC, AIFF) is written atomically at the model's sample rate (float samples, never
+    clipped)."""
+    from dsp_rnn.audio.frame_tier import features_from_vectors
+    from dsp_rnn.errors import OutputError
+    from dsp_rnn.music import write_audio
+    from dsp_rnn.music.outputs import AUDIO_SUFFIXES
+
+    cli = request.flag_style == "cli"
+    out = request.out
+    if out.suffix.lower() not in AUDIO_SUFFIXES:
+        raise InputError(f"{out}: audio models write audio; pass an output path ending in "
+                         f"{', '.join(AUDIO_SUFFIXES)}")  # fmt: skip
+    tier = getattr(model, "frame_tier", None)
+    if not isinstance(tier, FrameTier):
+        how = ("dsp-rnn train DATA --out RUN --resume (a finished run fits a missing tier)"
+               if cli else "save_frame_tier(RUN, fit_frame_tier(features).tier)")  # fmt: skip
+        raise InputError(f"this audio model has no frame tier to draw features from (a run "
+                         f"folder's {FRAME_TIER_CONFIG}); add one with {how}")  # fmt: skip
+    if request.seconds is None:
+        given = "--steps/--bars" if cli else "steps/bars"
+        flag = "--seconds S" if cli else "seconds=S"
+        raise InputError(f"audio models take their length in seconds: pass {flag} (not "
+                         f"{given})")  # fmt: skip
+    c = model.config
+    hop = c.features.hop_samples
+    n_samples = max(1, round(float(request.seconds) * c.sample_rate))
+    n_frames = -(-n_samples // hop)
+    check_length(request, n_frames)  # a frame tier's step is a frame
+    try:
+        from dsp_rnn.audio.generator import synthesize
+    except ModuleNotFoundError:
+        raise InputError("this dsp_rnn has no sample-level generator "
+                         "(dsp_rnn.audio.generator.synthesize) yet; audio models cannot "
+                         "generate files") from None  # fmt: skip
+    vectors, _ = tier.sample_vectors(n_frames, temperature=request.temperature,
+                                     seed=request.seed)  # fmt: skip
+    feats = features_from_vectors(vectors, tier.config.features, n_samples=n_frames * hop)
+    signal = np.asarray(synthesize(model, feats, seed=request.seed,
+                                   temperature=request.temperature))  # fmt: skip
+    signal = signal.reshape(-1)[:n_samples].astype(np.float32)
+    if signal.shape[0] != n_samples or not np.isfinite(signal).all():
+        raise OutputError(f"{out}: the generator gave {signal.shape[0]} samples (finite: "
+                          f"{bool(np.isfinite(signal).all())}), expected {n_samples}")  # fmt: skip
+    flac = out.suffix.lower() == ".flac"  # FLAC holds no FLOAT
+    write_audio(out, signal, sample_rate=c.sample_rate, subtype="PCM_24" if flac else "FLOAT",
+                overwrite=request.overwrite)  # fmt: skip
+    peak = float(np.abs(signal).max()) if n_samples else 0.0
+    summary = (f"{out} ({n_samples / c.sample_rate:.2f} s at {c.sample_rate} Hz, {n_frames} "
+               f"frames, peak {peak:.3f})")  # fmt: skip
+    return Generated(path=out, seed=request.seed, steps=n_frames,
+                     seconds=n_samples / c.sample_rate, render=summary)  # fmt: skip
 
 
 def _evaluate(model: AudioRNN, data: str | Path | None, *, split: str, samples: int,
@@ -89,6 +180,8 @@ AUDIO = Family(
     model_types=(AudioRNN,),
     load=_load,
     parts=_parts,
+    generate=_generate,
     evaluate=_evaluate,
-    describe="sample-level audio models (AudioRNN, LPCNet-style): NLL on audio folders",
+    describe="sample-level audio models (AudioRNN, LPCNet-style): NLL on audio folders, "
+    "audio out through the run's frame tier",
 )

@@ -2,7 +2,8 @@
 
 A run folder ``RUN/`` holds :data:`RUN_FILES`: the training state, the best model
 (``weights.safetensors`` + ``config.json``), ``metrics.jsonl`` (one row per epoch) and
-``curve.png``, plus, briefly, the hidden temporaries of atomic writes.
+``curve.png``, for an audio run its frame tier (``frame_tier.safetensors`` +
+``frame_tier.json``), plus, briefly, the hidden temporaries of atomic writes.
 """
 
 from __future__ import annotations
@@ -22,9 +23,11 @@ __all__ = ["STATE_FILE", "METRICS_FILE", "CURVE_FILE", "RUN_FILES",
 STATE_FILE = "train_state.safetensors"
 METRICS_FILE = "metrics.jsonl"
 CURVE_FILE = "curve.png"
-RUN_FILES = (STATE_FILE, WEIGHTS, CONFIG, METRICS_FILE, CURVE_FILE)
+FRAME_TIER_FILES = ("frame_tier.safetensors", "frame_tier.json")  # dsp_rnn.audio.FRAME_TIER_*
+RUN_FILES = (STATE_FILE, WEIGHTS, CONFIG, METRICS_FILE, CURVE_FILE, *FRAME_TIER_FILES)
 """The files :func:`~dsp_rnn.training.train` writes into a run folder (besides the
-temporaries of its atomic writes)."""
+temporaries of its atomic writes), and the frame tier that ``dsp-rnn train`` fits after an
+audio run's training (:func:`~dsp_rnn.audio.save_frame_tier`)."""
 
 
 def run_folder_contents(run: Path) -> tuple[list[Path], list[str]]:
