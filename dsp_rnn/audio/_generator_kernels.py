@@ -13,7 +13,7 @@ LPC order):
 - ``w_hh (3H, H)``, ``b_hh (3H,)``, ``w_out (K, H)``, ``b_out (K,)`` float32;
 - ``a (S, F, p + 1)`` float64 predictors; ``decode (K,)`` float64 code values;
 - ``uniforms (S, T)`` float64 in ``[0, 1)``; ``forced (S, T)`` float64 (teacher forcing);
-- outputs ``signal (S, T)`` and ``log_prob (S, T)`` float64.
+- outputs ``signal (S, T)`` and ``log_prob (S, T)`` float64 (teacher forcing only).
 """
 
 from __future__ import annotations
@@ -52,9 +52,9 @@ def run_streams(table_s, table_p, table_e, gates_cond, w_hh, b_hh, w_out, b_out,
     Generation (``teacher`` False): code ``c_t`` drawn from ``softmax(logits /
     temperature)`` by inverse CDF at ``uniforms[s, t]`` (``temperature == 0``: the
     argmax, first on ties), ``s_t = p_t + decode[c_t]`` (``lpc``) or ``decode[c_t]``,
-    clamped to ``[-1, 1]``. Teacher forcing: ``s_t = forced[s, t]`` and ``c_t`` its code
-    (of ``s_t - p_t`` with ``lpc``). Both write ``signal`` and ``log_prob`` (natural log of
-    ``c_t``'s probability under ``softmax(logits)``, temperature 1).
+    clamped to ``[-1, 1]``; writes ``signal``. Teacher forcing: ``s_t = forced[s, t]`` and
+    ``c_t`` its code (of ``s_t - p_t`` with ``lpc``); writes ``signal`` and ``log_prob``
+    (natural log of ``c_t``'s probability under ``softmax(logits)``).
     """
     n_s, n_t = signal.shape
     n_h = w_hh.shape[1]
@@ -66,6 +66,8 @@ def run_streams(table_s, table_p, table_e, gates_cond, w_hh, b_hh, w_out, b_out,
     prev_e = np.zeros(n_s, np.float64)
     gi = np.empty(3 * n_h, np.float32)
     cdf = np.empty(n_k, np.float64)
+    zs = np.empty(n_k, np.float64)  # one stream's logits
+    inv_t = 1.0 / temperature if temperature > 0.0 else 0.0
     for t in range(n_t):
         f = t // hop
         gh = np.dot(w_hh, hidden)  # (3H, S)
@@ -95,24 +97,23 @@ def run_streams(table_s, table_p, table_e, gates_cond, w_hh, b_hh, w_out, b_out,
             best = 0
             for i in range(n_k):
                 v = logits[i, s] + b_out[i]
+                zs[i] = v
                 if v > top:
                     top = v
                     best = i
-            total = 0.0
-            for i in range(n_k):
-                total += math.exp(logits[i, s] + b_out[i] - top)
-            log_norm = top + math.log(total)
             if teacher:
                 x = forced[s, t]
-                target = x - pred if lpc else x
-                code = mu_law_code(target, mu, log1p_mu)
+                code = mu_law_code(x - pred if lpc else x, mu, log1p_mu)
+                total = 0.0
+                for i in range(n_k):
+                    total += math.exp(zs[i] - top)
+                log_prob[s, t] = zs[code] - top - math.log(total)
             else:
-                if temperature == 0.0:
-                    code = best
-                else:
+                code = best
+                if temperature != 0.0:
                     acc = 0.0
                     for i in range(n_k):
-                        acc += math.exp((logits[i, s] + b_out[i] - top) / temperature)
+                        acc += math.exp((zs[i] - top) * inv_t)
                         cdf[i] = acc
                     u = uniforms[s, t] * acc
                     code = n_k - 1
@@ -125,7 +126,6 @@ def run_streams(table_s, table_p, table_e, gates_cond, w_hh, b_hh, w_out, b_out,
                     x = 1.0
                 elif x < -1.0:
                     x = -1.0
-            log_prob[s, t] = logits[code, s] + b_out[code] - log_norm
             signal[s, t] = x
             prev_e[s] = x - pred
             for k in range(hist.shape[1] - 1, 0, -1):
