@@ -11,7 +11,12 @@ import torch
 
 from dsp_rnn.audio import AudioRNN, AudioRNNConfig, features, frame_inputs
 from dsp_rnn.audio import _generator_kernels as kernels
-from dsp_rnn.audio.generator import export_weights, synthesize, teacher_forced_log_probs
+from dsp_rnn.audio.generator import (
+    export_weights,
+    limit_peak,
+    synthesize,
+    teacher_forced_log_probs,
+)
 from dsp_rnn.cli import main
 from dsp_rnn.errors import InputError
 from dsp_rnn.music import mu_law_encode
@@ -72,7 +77,20 @@ def test_generation_is_seeded_finite_bounded_and_frame_long(feats):
     assert a.shape == (1, feats.n_frames * feats.hop_samples) and a.dtype == np.float32
     np.testing.assert_array_equal(a, b)
     assert not np.array_equal(a, c)
-    assert np.isfinite(a).all() and np.abs(a).max() <= 1.0 and np.abs(a).max() > 1e-3
+    bound = 1.0 / (1.0 - feats.config.preemphasis)  # clamped s_t, then de-emphasis
+    assert np.isfinite(a).all() and np.abs(a).max() <= bound and np.abs(a).max() > 1e-3
+
+
+@pytest.mark.parametrize("peak", [0.0, 0.5, 1.0, 1.5, 6.0])
+def test_limit_peak_turns_down_only_what_would_clip(peak):
+    x = np.linspace(-1.0, 1.0, 101, dtype=np.float32) * peak
+    y, gain_db = limit_peak(x)
+    if peak <= 1.0:
+        np.testing.assert_array_equal(y, x)
+        assert gain_db == 0.0
+    else:
+        assert abs(float(np.abs(y).max()) - 10 ** (-1 / 20)) < 1e-6  # -1 dBFS
+        np.testing.assert_allclose(y, x * 10 ** (gain_db / 20), rtol=1e-6)  # scaled, not clipped
 
 
 def test_temperature_zero_is_argmax_and_repeatable(feats):
@@ -107,6 +125,7 @@ def test_cli_resynth_writes_the_file_and_refuses_to_overwrite(tmp_path, capsys):
     assert main(["resynth", str(src), str(dst), "--model", str(run), "--seed", "3"]) == 0
     y, sr = sf.read(dst)
     assert sr == SR and y.shape == (4800,) and np.isfinite(y).all() and np.abs(y).max() > 0
+    assert np.abs(y).max() < 1.0  # turned down if it would clip, never clipped
     before = dst.read_bytes()
     capsys.readouterr()
     assert main(["resynth", str(src), str(dst), "--model", str(run), "--seed", "4"]) == 1

@@ -15,8 +15,9 @@ with seed ``seed + k``.
 
 Clamping: the generated pre-emphasised sample ``s_t`` is clamped to ``[-1, 1]`` (the range
 its mu-law code can say; this keeps the synthesis filter bounded whatever the network
-draws), and the de-emphasised output is clipped to ``[-1, 1]`` (de-emphasis can raise a
-peak up to ``1 / (1 - preemphasis)``), so a file writer never sees a peak above one.
+draws). De-emphasis can raise a peak up to ``1 / (1 - preemphasis)``: the output is not
+clipped here; the file writers turn a piece down that would clip (:func:`limit_peak`), and
+never clip it.
 
 References:
     J.-M. Valin and J. Skoglund, "LPCNet: Improving neural speech synthesis through linear
@@ -27,7 +28,7 @@ References:
 >>> m = AudioRNN(AudioRNNConfig(gru_units=16, embedding_size=8, conditioning_size=8))
 >>> t = np.arange(1600) / 16000
 >>> y = synthesize(m, features(0.3 * np.sin(2 * np.pi * 220 * t), 16000), seed=0, streams=2)
->>> y.shape, y.dtype, bool(np.abs(y).max() <= 1.0)
+>>> y.shape, y.dtype, bool(np.abs(limit_peak(y)[0]).max() <= 1.0)
 ((2, 1600), dtype('float32'), True)
 """
 
@@ -58,6 +59,7 @@ __all__ = [
     "synthesize",
     "teacher_forced_log_probs",
     "resynth",
+    "limit_peak",
 ]
 
 
@@ -207,7 +209,8 @@ def synthesize(
         Returns ``(streams, n_frames * hop_samples)`` float32 at the model's sample rate.
 
     Returns:
-        The de-emphasised audio, clipped to ``[-1, 1]`` (see the module's description).
+        The de-emphasised audio, bounded by ``1 / (1 - preemphasis)`` and not clipped (see
+        the module's description and :func:`limit_peak`).
 
     Raises:
         InputError: bad ``seed``, ``temperature`` or ``streams``; features of another
@@ -230,7 +233,27 @@ def synthesize(
     s, _ = _run(w, feats, uniforms=uniforms, temperature=float(temperature), forced=None)
     coeff = w.config.features.preemphasis
     y = deemphasis(torch.from_numpy(s), coeff).numpy() if coeff != 0.0 else s
-    return np.clip(y, -1.0, 1.0).astype(np.float32)
+    return np.asarray(y, dtype=np.float32)
+
+
+def limit_peak(signal: np.ndarray, *, peak_db: float = -1.0) -> tuple[np.ndarray, float]:
+    """Turn ``signal`` down to ``peak_db`` dBFS if its peak is above full scale (0 dBFS);
+    leave it as it is otherwise. Never clips.
+
+    Returns:
+        ``(signal, gain_db)``: the float32 signal and the gain applied (0 when unchanged).
+
+    Example:
+        >>> y, g = limit_peak(np.array([0.5, -2.0]))
+        >>> round(float(np.abs(y).max()), 4), round(g, 2)
+        (0.8913, -7.02)
+    """
+    y = np.asarray(signal, dtype=np.float32)
+    peak = float(np.abs(y).max()) if y.size else 0.0
+    if not peak > 1.0:
+        return y, 0.0
+    gain = 10.0 ** (peak_db / 20.0) / peak
+    return (y * np.float32(gain)).astype(np.float32), 20.0 * math.log10(gain)
 
 
 def teacher_forced_log_probs(
@@ -299,5 +322,5 @@ def resynth(
     out = Path(out_path)
     check_target(out, overwrite, AudioError)
     feats = cached_features(in_path, config=model.config.features, use_cache=False)
-    y = synthesize(model, feats, seed=seed, temperature=temperature)[0]
+    y, _ = limit_peak(synthesize(model, feats, seed=seed, temperature=temperature)[0])
     return write_audio(out, y, sample_rate=model.config.sample_rate, overwrite=overwrite)

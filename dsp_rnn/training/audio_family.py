@@ -116,7 +116,7 @@ def _generate(model: AudioRNN, request: GenerateRequest) -> Generated:
     n_frames = -(-n_samples // hop)
     check_length(request, n_frames)  # a frame tier's step is a frame
     try:
-        from dsp_rnn.audio.generator import synthesize
+        from dsp_rnn.audio.generator import limit_peak, synthesize
     except ModuleNotFoundError:
         raise InputError("this dsp_rnn has no sample-level generator "
                          "(dsp_rnn.audio.generator.synthesize) yet; audio models cannot "
@@ -130,12 +130,13 @@ def _generate(model: AudioRNN, request: GenerateRequest) -> Generated:
     if signal.shape[0] != n_samples or not np.isfinite(signal).all():
         raise OutputError(f"{out}: the generator gave {signal.shape[0]} samples (finite: "
                           f"{bool(np.isfinite(signal).all())}), expected {n_samples}")  # fmt: skip
+    signal, gain_db = limit_peak(signal)  # turned down if it would clip, never clipped
     flac = out.suffix.lower() == ".flac"  # FLAC holds no FLOAT
     write_audio(out, signal, sample_rate=c.sample_rate, subtype="PCM_24" if flac else "FLOAT",
                 overwrite=request.overwrite)  # fmt: skip
     peak = float(np.abs(signal).max()) if n_samples else 0.0
     summary = (f"{out} ({n_samples / c.sample_rate:.2f} s at {c.sample_rate} Hz, {n_frames} "
-               f"frames, peak {peak:.3f})")  # fmt: skip
+               f"frames, peak {peak:.3f}, gain {gain_db:.1f} dB)")  # fmt: skip
     return Generated(path=out, seed=request.seed, steps=n_frames,
                      seconds=n_samples / c.sample_rate, render=summary)  # fmt: skip
 
