@@ -458,7 +458,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     length.add_argument("--bars", type=positive_float,
                         help="new bars of 4 quarters, > 0 (default 16)")  # fmt: skip
     length.add_argument("--seconds", type=positive_float,
-                        help="new seconds at the tempo, > 0 (default: 16 bars)")  # fmt: skip
+                        help="seconds, > 0: of new notes at the tempo (default: 16 bars), "
+                             "or of audio for an audio model (required there)")  # fmt: skip
     p.add_argument("--max-steps", type=positive_int, default=MAX_STEPS,
                    help="refuse, before sampling, pieces of more new steps than "
                         "this")  # fmt: skip
