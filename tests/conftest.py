@@ -205,3 +205,34 @@ def bad_audio_files(folder: Path) -> dict[str, str]:
         "random.flac": "not readable as audio",
         "dir.wav": "folder",
     }
+
+
+def kill_training_at_step(code: str, run: Path, at_step: int, timeout_s: float = 120.0) -> int:
+    """Run ``code`` (a training script) in a fresh Python from the repository root, SIGKILL it
+    once the run's saved state reaches ``at_step``, and return the saved state's step."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from dsp_rnn.errors import CheckpointError
+    from dsp_rnn.training import STATE_FILE
+    from dsp_rnn.training.checkpoint import read_metadata
+
+    def saved_step() -> int | None:
+        try:
+            return int(read_metadata(run / STATE_FILE)["counters"]["step"])
+        except CheckpointError:  # not written yet
+            return None
+
+    proc = subprocess.Popen([sys.executable, "-c", code], cwd=Path(__file__).resolve().parents[1])
+    try:
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline and (saved_step() or 0) < at_step:
+            time.sleep(0.1)
+        os.kill(proc.pid, signal.SIGKILL)
+    finally:
+        proc.wait()
+    step = saved_step()
+    assert step is not None, f"{run}: no saved state after {timeout_s:g} s"
+    return step

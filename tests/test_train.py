@@ -23,7 +23,7 @@ from dsp_rnn.training.checkpoint import (
     optimizer_to_tensors,
 )
 
-from .conftest import free_port
+from .conftest import free_port, kill_training_at_step
 from .midi_factory import clean_midi, write_damaged_folder
 
 CFG = GridRNNConfig(n_pitches=20, low_pitch=50, time_hidden=8, time_layers=1, pitch_hidden=6,
@@ -263,14 +263,6 @@ def test_generate_with_no_flag_but_out_uses_the_shipped_default(tmp_path, monkey
 
 
 def test_kill_9_loses_at_most_one_interval_and_resume_is_exact(tmp_path):
-    import os
-    import signal
-    import subprocess
-    import sys
-    import time
-    from pathlib import Path
-
-    root = Path(__file__).resolve().parents[1]
     run = tmp_path / "run"
     code = (
         "import torch; torch.set_num_threads(1)\n"
@@ -278,19 +270,7 @@ def test_kill_9_loses_at_most_one_interval_and_resume_is_exact(tmp_path):
         "from dsp_rnn.training import train\n"
         f"train(task(), {str(run)!r}, tc(steps=100000))\n"
     )
-    proc = subprocess.Popen([sys.executable, "-c", code], cwd=root)
-    try:
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            if (run / STATE_FILE).exists() and load_tensors(run / STATE_FILE)[1]["counters"][
-                "step"
-            ] >= 6:
-                break
-            time.sleep(0.2)
-        os.kill(proc.pid, signal.SIGKILL)
-    finally:
-        proc.wait()
-    step = load_tensors(run / STATE_FILE)[1]["counters"]["step"]
+    step = kill_training_at_step(code, run, 6, timeout_s=60)
     assert step >= 6 and step % 2 == 0  # a whole checkpoint, every 2 steps
     train(task(), run, tc(steps=step + 3), resume=True)
     train(task(), tmp_path / "ref", tc(steps=step + 3))

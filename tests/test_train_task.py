@@ -6,11 +6,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import os
 import signal
-import subprocess
-import sys
-import time
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +21,8 @@ from dsp_rnn.errors import CheckpointError
 from dsp_rnn.training import STATE_FILE, TrainConfig, TrainingInterrupted, TrainTask, train
 from dsp_rnn.training.checkpoint import load_tensors, read_metadata
 
-ROOT = Path(__file__).resolve().parents[1]
+from .conftest import kill_training_at_step
+
 SOS = scipy.signal.butter(2, 0.2, output="sos")  # the filter to learn
 WARMUP = 32  # samples run before each window to settle the cell's state (not scored)
 
@@ -148,20 +145,7 @@ def test_a_killed_run_resumes_to_the_uninterrupted_run_exactly(tmp_path):
         "from dsp_rnn.training import train\n"
         f"train(FilterTask(), {str(run)!r}, tc(steps=10**5, lr_decay_steps=None))\n"
     )
-    proc = subprocess.Popen([sys.executable, "-c", code], cwd=ROOT)
-    try:
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline:
-            try:
-                if read_metadata(run / STATE_FILE)["counters"]["step"] >= 6:
-                    break
-            except CheckpointError:
-                pass
-            time.sleep(0.1)
-        os.kill(proc.pid, signal.SIGKILL)
-    finally:
-        proc.wait()
-    step = read_metadata(run / STATE_FILE)["counters"]["step"]
+    step = kill_training_at_step(code, run, 6)
     assert step >= 6 and step % 2 == 0  # a whole checkpoint, every 2 steps
     out = train(FilterTask(), run, tc(steps=step + 5, lr_decay_steps=None), resume=True)
     assert out["resumed_from"] == step
