@@ -17,7 +17,7 @@ from dsp_rnn._atomic import write_bytes
 from dsp_rnn.errors import CheckpointError
 
 __all__ = ["FORMAT_VERSION", "WEIGHTS", "CONFIG", "save_tensors", "load_tensors",
-           "read_metadata"]  # fmt: skip
+           "read_metadata", "load_weights"]  # fmt: skip
 
 FORMAT_VERSION = 1
 WEIGHTS = "weights.safetensors"
@@ -54,6 +54,30 @@ def read_metadata(path: str | Path) -> dict[str, Any]:
     Raises :class:`CheckpointError` on a missing or damaged file.
     """
     return _read(path, with_tensors=False)[1]
+
+
+def load_weights(
+    module: torch.nn.Module,
+    tensors: dict[str, torch.Tensor],
+    *,
+    source: str | Path,
+    what: str = "the config",
+) -> torch.nn.Module:
+    """Load ``tensors`` into ``module`` (strict: every name, every shape) and put it in eval
+    mode; a mismatch is a :class:`CheckpointError` naming ``source`` and ``what`` the weights
+    were meant for.
+
+    >>> w = {"weight": torch.ones(1, 2), "bias": torch.zeros(1)}
+    >>> m = load_weights(torch.nn.Linear(2, 1), w, source="w.safetensors")
+    >>> m.training, m.weight.tolist()
+    (False, [[1.0, 1.0]])
+    """
+    try:
+        module.load_state_dict(tensors, strict=True)
+    except (RuntimeError, ValueError) as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else "mismatch"
+        raise CheckpointError(f"{source}: weights do not fit {what} ({first})") from None
+    return module.eval()
 
 
 def _read(path: str | Path, *, with_tensors: bool) -> tuple[dict[str, torch.Tensor], dict]:

@@ -55,7 +55,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from dsp_rnn._atomic import write_bytes
-from dsp_rnn._tensor_io import load_tensors, save_tensors
+from dsp_rnn._tensor_io import load_tensors, load_weights, save_tensors
 from dsp_rnn._validate import as_tensor, check_finite, check_int, check_seed
 from dsp_rnn.audio.features import (
     FeatureConfig,
@@ -654,9 +654,5 @@ def load_frame_tier(folder: str | Path) -> FrameTier:
         raise CheckpointError(f"{config_path}: bad frame tier config ({exc})") from None
     tensors, _ = load_tensors(weights_path)
     tier = FrameTier(config)
-    try:
-        tier.load_state_dict(tensors, strict=True)
-    except RuntimeError as exc:
-        first = str(exc).splitlines()[0] if str(exc) else "mismatch"
-        raise CheckpointError(f"{weights_path}: weights do not fit the config ({first})") from None
-    return tier.eval()
+    load_weights(tier, tensors, source=weights_path)
+    return tier

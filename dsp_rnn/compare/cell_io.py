@@ -29,6 +29,7 @@ from dsp_rnn._tensor_io import (
     FORMAT_VERSION,
     WEIGHTS,
     load_tensors,
+    load_weights,
     save_tensors,
 )
 from dsp_rnn.errors import CheckpointError, DspRnnError
@@ -139,10 +140,5 @@ def load_cell(directory: str | Path) -> tuple[nn.Module, dict[str, Any]]:
     except (TypeError, ValueError) as exc:
         raise CheckpointError(f"{conf}: cannot build {name}(**{kwargs}) ({exc})") from exc
     state, _ = load_tensors(weights)
-    try:
-        cell.load_state_dict(state, strict=True)
-    except (RuntimeError, ValueError) as exc:
-        first = str(exc).strip().splitlines()[0]
-        raise CheckpointError(f"{weights}: weights do not fit {name}(**{kwargs}): {first}") from exc
-    cell.eval()
+    load_weights(cell, state, source=weights, what=f"{name}(**{kwargs})")
     return cell, {**config, "metadata": metadata}

@@ -18,6 +18,7 @@ from typing import Any
 
 import torch
 
+from dsp_rnn._tensor_io import load_weights
 from dsp_rnn.errors import CheckpointError, InputError
 from dsp_rnn.gridrnn.config import GridRNNConfig
 from dsp_rnn.gridrnn.ensemble import GridEnsemble
@@ -62,10 +63,5 @@ def from_checkpoint(
             model = GridRNN(c)
     except (InputError, TypeError, ValueError) as exc:
         raise CheckpointError(f"{source}: bad model config ({exc})") from None
-    try:
-        model.load_state_dict(tensors, strict=True)
-    except RuntimeError as exc:
-        first = str(exc).splitlines()[0] if str(exc) else "mismatch"
-        raise CheckpointError(f"{source}: weights do not fit the config ({first})") from None
-    model.eval()
+    load_weights(model, tensors, source=source)
     return model

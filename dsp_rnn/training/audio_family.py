@@ -24,6 +24,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from dsp_rnn._tensor_io import load_weights
 from dsp_rnn.audio.frame_tier import FRAME_TIER_CONFIG, FrameTier, load_frame_tier
 from dsp_rnn.audio.model import AudioRNN, AudioRNNConfig
 from dsp_rnn.audio.task import FAMILY
@@ -67,12 +68,7 @@ def _load(config: dict[str, Any], metadata: dict[str, Any], tensors: dict[str, t
         model = AudioModel(AudioRNNConfig.from_dict(config))
     except (InputError, TypeError, ValueError) as exc:
         raise CheckpointError(f"{source}: bad audio model config ({exc})") from None
-    try:
-        model.load_state_dict(tensors, strict=True)
-    except RuntimeError as exc:
-        first = str(exc).splitlines()[0] if str(exc) else "mismatch"
-        raise CheckpointError(f"{source}: weights do not fit the config ({first})") from None
-    model.eval()
+    load_weights(model, tensors, source=source)
     folder = Path(source).parent
     if (folder / FRAME_TIER_CONFIG).is_file():
         tier = load_frame_tier(folder)
