@@ -14,7 +14,7 @@ import os
 from pathlib import Path
 from typing import Any, Literal
 
-from dsp_rnn.cli.common import nonneg_int
+from dsp_rnn.cli.common import nonneg_int, positive_int
 from dsp_rnn.errors import InputError
 from dsp_rnn.music.outputs import MIDI_SUFFIXES
 
@@ -135,7 +135,7 @@ def fit_run_frame_tier(task: Any, run: str | os.PathLike[str], *, steps: int, se
     )
 
 
-def add_audio_flags(p: argparse.ArgumentParser, positive_int: Any) -> None:
+def add_audio_flags(p: argparse.ArgumentParser) -> None:
     """The audio model's flags of ``dsp-rnn train``."""
     g = p.add_argument_group("audio models (a folder of audio files)")
     g.add_argument("--model", choices=("grid", "audio"),

@@ -439,7 +439,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                         "quarter-note data, else 100)")  # fmt: skip
     p.add_argument("--threads", type=threads_int, default=1, help="torch CPU threads")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
-    add_audio_flags(p, positive_int)
+    add_audio_flags(p)
     p.set_defaults(func=_cmd_train, check=_check_train)
 
     p = sub.add_parser("generate", help="sample a piece from a model, write .mid or render .wav",
