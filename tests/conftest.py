@@ -236,3 +236,12 @@ def kill_training_at_step(code: str, run: Path, at_step: int, timeout_s: float =
     step = saved_step()
     assert step is not None, f"{run}: no saved state after {timeout_s:g} s"
     return step
+
+
+def tiny_audio_rnn(lpc: bool = True, seed: int = 0):
+    """A small untrained :class:`~dsp_rnn.audio.AudioRNN` in eval mode, seeded."""
+    from dsp_rnn.audio import AudioRNN, AudioRNNConfig
+
+    torch.manual_seed(seed)
+    cfg = AudioRNNConfig(gru_units=16, embedding_size=8, conditioning_size=8, lpc=lpc)
+    return AudioRNN(cfg).eval()

@@ -9,8 +9,8 @@ import pytest
 import soundfile as sf
 import torch
 
-from dsp_rnn.audio import AudioRNN, AudioRNNConfig, features, frame_inputs
 from dsp_rnn.audio import _generator_kernels as kernels
+from dsp_rnn.audio import features, frame_inputs
 from dsp_rnn.audio.generator import (
     export_weights,
     limit_peak,
@@ -21,13 +21,9 @@ from dsp_rnn.cli import main
 from dsp_rnn.errors import InputError
 from dsp_rnn.music import mu_law_encode
 
+from .conftest import tiny_audio_rnn
+
 SR = 16000
-
-
-def _model(lpc: bool = True, seed: int = 0) -> AudioRNN:
-    torch.manual_seed(seed)
-    cfg = AudioRNNConfig(gru_units=16, embedding_size=8, conditioning_size=8, lpc=lpc)
-    return AudioRNN(cfg).eval()
 
 
 def _signal(n: int = 960, seed: int = 0) -> np.ndarray:
@@ -54,7 +50,7 @@ def test_kernel_mu_law_code_equals_mu_law_encode():
 
 @pytest.mark.parametrize("lpc", [True, False])
 def test_teacher_forced_log_probs_equal_torch_log_softmax(feats, lpc):
-    model = _model(lpc)
+    model = tiny_audio_rnn(lpc)
     rng = np.random.default_rng(1)
     n_t = feats.n_frames * feats.hop_samples
     s = torch.from_numpy(rng.uniform(-0.5, 0.5, (2, n_t))).float()  # two streams
@@ -70,7 +66,7 @@ def test_teacher_forced_log_probs_equal_torch_log_softmax(feats, lpc):
 
 
 def test_generation_is_seeded_finite_bounded_and_frame_long(feats):
-    w = export_weights(_model())
+    w = export_weights(tiny_audio_rnn())
     a = synthesize(w, feats, seed=5)
     b = synthesize(w, feats, seed=5)
     c = synthesize(w, feats, seed=6)
@@ -94,7 +90,7 @@ def test_limit_peak_turns_down_only_what_would_clip(peak):
 
 
 def test_temperature_zero_is_argmax_and_repeatable(feats):
-    w = export_weights(_model())
+    w = export_weights(tiny_audio_rnn())
     a = synthesize(w, feats, seed=1, temperature=0.0)
     b = synthesize(w, feats, seed=2, temperature=0.0)  # no draws: the seed does not matter
     np.testing.assert_array_equal(a, b)
@@ -104,7 +100,7 @@ def test_temperature_zero_is_argmax_and_repeatable(feats):
 
 @pytest.mark.parametrize("lpc", [True, False])
 def test_streams_equal_single_runs_with_seed_plus_k(feats, lpc):
-    w = export_weights(_model(lpc))
+    w = export_weights(tiny_audio_rnn(lpc))
     batch = synthesize(w, feats, seed=10, streams=3)
     assert batch.shape[0] == 3
     for k in range(3):
@@ -119,7 +115,7 @@ def test_cli_resynth_writes_the_file_and_refuses_to_overwrite(tmp_path, capsys):
     from dsp_rnn.training.registry import save_model
 
     run = tmp_path / "run"
-    save_model(run, _model(), {})
+    save_model(run, tiny_audio_rnn(), {})
     src, dst = tmp_path / "in.wav", tmp_path / "out.wav"
     sf.write(src, _signal(4800), SR, subtype="FLOAT")  # 0.3 s
     assert main(["resynth", str(src), str(dst), "--model", str(run), "--seed", "3"]) == 0

@@ -21,13 +21,9 @@ from dsp_rnn.errors import InputError, ShapeError
 from dsp_rnn.filters import preemphasis
 from dsp_rnn.music import mu_law_decode
 
+from .conftest import tiny_audio_rnn
+
 HOP = 160
-
-
-def _model(lpc: bool = True, seed: int = 0) -> AudioRNN:
-    torch.manual_seed(seed)
-    cfg = AudioRNNConfig(gru_units=16, embedding_size=8, conditioning_size=8, lpc=lpc)
-    return AudioRNN(cfg).eval()
 
 
 def _data(batch: int = 2, n_frames: int = 4, seed: int = 0):
@@ -45,7 +41,7 @@ def _data(batch: int = 2, n_frames: int = 4, seed: int = 0):
 
 @pytest.mark.parametrize("lpc", [True, False])
 def test_shapes_and_state(lpc):
-    m = _model(lpc)
+    m = tiny_audio_rnn(lpc)
     s, frames = _data()
     logits, state = m(s, frames)
     assert logits.shape == (2, 4 * HOP, 256)
@@ -59,7 +55,7 @@ def test_shapes_and_state(lpc):
 
 
 def test_shapes_are_checked():
-    m = _model()
+    m = tiny_audio_rnn()
     s, frames = _data()
     with pytest.raises(ShapeError, match="frames.lpc"):
         m(s[:, : 3 * HOP], FrameInputs(frames.conditioning[:, :3], frames.lpc))
@@ -71,7 +67,7 @@ def test_shapes_are_checked():
 
 @pytest.mark.parametrize("lpc", [True, False])
 def test_logits_are_causal_in_the_signal(lpc):
-    m = _model(lpc)
+    m = tiny_audio_rnn(lpc)
     s, frames = _data()
     t = 2 * HOP + 37
     changed = s.clone()
@@ -85,7 +81,7 @@ def test_logits_are_causal_in_the_signal(lpc):
 
 @pytest.mark.parametrize("lpc", [True, False])
 def test_frame_aligned_blocks_equal_one_call(lpc):
-    m = _model(lpc)
+    m = tiny_audio_rnn(lpc)
     s, frames = _data(n_frames=5)
     with torch.no_grad():
         whole, end = m(s, frames)
@@ -104,11 +100,11 @@ def test_frame_aligned_blocks_equal_one_call(lpc):
 
 
 def test_targets_are_the_lpc_excitation_codes():
-    m = _model()
+    m = tiny_audio_rnn()
     s, frames = _data(batch=1)
     e = lpc_analysis(s, frames.lpc, hop_samples=HOP)
     torch.testing.assert_close(m.target_codes(s, frames), mu_law_codes(e))
-    plain = _model(lpc=False)
+    plain = tiny_audio_rnn(lpc=False)
     torch.testing.assert_close(plain.target_codes(s, frames), mu_law_codes(s))
 
 
