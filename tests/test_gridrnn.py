@@ -69,9 +69,10 @@ def test_log_prob_equals_slow_reference(kind, articulation):
     assert torch.allclose(fast, slow_log_prob(model, grid), rtol=1e-10, atol=1e-9)
 
 
-def test_windows_with_carried_state_equal_one_pass():
+@pytest.mark.parametrize("flags", [{"articulation": True}, {"register_features": True}])
+def test_windows_with_carried_state_equal_one_pass(flags):
     torch.manual_seed(0)
-    model = GridRNN(GridRNNConfig(articulation=True, **TINY)).double()
+    model = GridRNN(GridRNNConfig(**flags, **TINY)).double()
     grid = random_grid(3, 2, 9)
     whole = model.log_prob(grid)
     lp1, state = model(grid[:, :4])

@@ -82,18 +82,6 @@ def test_log_prob_equals_chain_rule_of_the_sampler_steps(kind, articulation):
                           atol=1e-9)  # fmt: skip
 
 
-def test_windows_with_carried_state_equal_one_pass():
-    torch.manual_seed(0)
-    model = GridRNN(GridRNNConfig(register_features=True, **TINY)).double()
-    grid = random_grid(3, 2, 9)
-    whole = model.log_prob(grid)
-    lp1, state = model(grid[:, :4])
-    lp2, _ = model(grid[:, 4:], state)
-    split = (model.note_log_probs(grid[:, :4], lp1).sum((1, 2))
-             + model.note_log_probs(grid[:, 4:], lp2).sum((1, 2)))  # fmt: skip
-    assert torch.allclose(whole, split, rtol=1e-12)
-
-
 @pytest.mark.parametrize("articulation", [False, True])
 def test_fast_sampler_equals_the_pitch_step_reference(articulation):
     torch.manual_seed(5)
