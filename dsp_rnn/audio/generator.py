@@ -248,11 +248,13 @@ def limit_peak(signal: np.ndarray, *, peak_db: float = -1.0) -> tuple[np.ndarray
         >>> round(float(np.abs(y).max()), 4), round(g, 2)
         (0.8913, -7.02)
     """
+    from dsp_rnn.synth import peak_gain  # the renderer's level rule, numpy only
+
     y = np.asarray(signal, dtype=np.float32)
     peak = float(np.abs(y).max()) if y.size else 0.0
     if not peak > 1.0:
         return y, 0.0
-    gain = 10.0 ** (peak_db / 20.0) / peak
+    gain = peak_gain(peak, peak_db=peak_db)
     return (y * np.float32(gain)).astype(np.float32), 20.0 * math.log10(gain)
 
 
