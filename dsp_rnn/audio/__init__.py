@@ -18,6 +18,7 @@ from dsp_rnn.audio import frame_tier as _frame_tier
 from dsp_rnn.audio import generator as _generator
 from dsp_rnn.audio import lpc as _lpc
 from dsp_rnn.audio import model as _model
+from dsp_rnn.audio import scoring as _scoring
 from dsp_rnn.audio import synthesis as _synthesis
 from dsp_rnn.audio import task as _task
 from dsp_rnn.audio import vocoder as _vocoder
@@ -27,6 +28,7 @@ from dsp_rnn.audio.frame_tier import *  # noqa: F403
 from dsp_rnn.audio.generator import *  # noqa: F403
 from dsp_rnn.audio.lpc import *  # noqa: F403
 from dsp_rnn.audio.model import *  # noqa: F403
+from dsp_rnn.audio.scoring import *  # noqa: F403
 from dsp_rnn.audio.synthesis import *  # noqa: F403
 from dsp_rnn.audio.task import *  # noqa: F403
 from dsp_rnn.audio.vocoder import *  # noqa: F403
@@ -41,4 +43,5 @@ __all__ = [
     *_task.__all__,
     *_frame_tier.__all__,
     *_generator.__all__,
+    *_scoring.__all__,
 ]

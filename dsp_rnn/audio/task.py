@@ -66,6 +66,8 @@ class AudioItem:
         excitation: ``(T,)`` its LPC residual ``e_t = s_t - p_t``.
         conditioning: ``(F, n_bands + 3)`` :func:`~dsp_rnn.audio.conditioning_inputs`.
         lpc: ``(F, lpc_order + 1)`` the frames' predictors.
+        residual_power: ``(F,)`` the frames' predicted residual power (the Levinson error
+            of the band envelope), for the linear twin's residual distribution.
     """
 
     path: Path
@@ -73,6 +75,7 @@ class AudioItem:
     excitation: np.ndarray = field(repr=False)
     conditioning: np.ndarray = field(repr=False)
     lpc: np.ndarray = field(repr=False)
+    residual_power: np.ndarray = field(repr=False)
 
     @property
     def n_samples(self) -> int:
@@ -124,20 +127,21 @@ class AudioCorpus:
                 feats = cached_features(path, config=features, cache_dir=cache_dir,
                                         use_cache=use_cache)  # fmt: skip
                 items.append(_item(path, folder.audio(path), feats.lpc,
-                                   conditioning_inputs(feats), features))  # fmt: skip
+                                   conditioning_inputs(feats), feats.residual_power,
+                                   features))  # fmt: skip
         return cls(splits["train"], splits["valid"], features, folder.summary(),
                    list(folder.skipped))  # fmt: skip
 
 
 def _item(path: Path, audio: torch.Tensor, lpc: np.ndarray, cond: np.ndarray,
-          features: FeatureConfig) -> AudioItem:  # fmt: skip
+          residual_power: np.ndarray, features: FeatureConfig) -> AudioItem:  # fmt: skip
     """The pre-emphasised signal and its excitation (the features' frames must cover it)."""
     s = preemphasis(audio.to(torch.float32), features.preemphasis)
     n_frames = -(-s.shape[0] // features.hop_samples)
     a = torch.from_numpy(lpc[:n_frames]).to(torch.float32)
     e = lpc_analysis(s, a, hop_samples=features.hop_samples)
     return AudioItem(path, s.numpy(), e.numpy(), cond[:n_frames].astype(np.float32),
-                     a.numpy())  # fmt: skip
+                     a.numpy(), np.asarray(residual_power[:n_frames], np.float64))  # fmt: skip
 
 
 @dataclass(frozen=True)
