@@ -8,7 +8,7 @@ coercion (:func:`as_sos`, :func:`as_tf`), conversions (``<from>2<to>``, state sp
 module of its own), analysis (:func:`freqz`, :func:`sosfreqz`, :func:`group_delay`, poles,
 zeros, stability, :func:`frequency_grid`), allpass filters (first/second order, Schroeder and
 nested, their modules), feedback delay network design (feedback matrices, line gains) and
-the networks (FDN, Gerzon).
+the networks (FDN, Gerzon); the Kalman filter and smoother of a linear-Gaussian model.
 """
 
 from dsp_rnn.filters import allpass as _allpass
@@ -21,6 +21,7 @@ from dsp_rnn.filters import design as _design
 from dsp_rnn.filters import emphasis as _emphasis
 from dsp_rnn.filters import fdn_design as _fdn_design
 from dsp_rnn.filters import filtering as _filtering
+from dsp_rnn.filters import kalman as _kalman
 from dsp_rnn.filters import kinds as _kinds
 from dsp_rnn.filters import networks as _networks
 from dsp_rnn.filters import schroeder as _schroeder
@@ -36,6 +37,7 @@ from dsp_rnn.filters.design import *  # noqa: F403
 from dsp_rnn.filters.emphasis import *  # noqa: F403
 from dsp_rnn.filters.fdn_design import *  # noqa: F403
 from dsp_rnn.filters.filtering import *  # noqa: F403
+from dsp_rnn.filters.kalman import *  # noqa: F403
 from dsp_rnn.filters.kinds import *  # noqa: F403
 from dsp_rnn.filters.networks import *  # noqa: F403
 from dsp_rnn.filters.schroeder import *  # noqa: F403
@@ -58,4 +60,5 @@ __all__ = [
     *_allpass_modules.__all__,
     *_fdn_design.__all__,
     *_networks.__all__,
+    *_kalman.__all__,
 ]
