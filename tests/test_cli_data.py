@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from dsp_rnn.cli import main
 from dsp_rnn.music.demo_midi import make_demo_midi
 
@@ -33,3 +35,88 @@ def test_grid_writes_a_piano_roll_and_never_overwrites(tmp_path, capsys):
     before = png.read_bytes()
     assert main(["data", "grid", str(path), "--out", str(png)]) == 1
     assert "exists" in capsys.readouterr().err and png.read_bytes() == before
+
+
+def _tiny_jsb(path):
+    """A JSB-format file: two train pieces (the register is measured on them), one test."""
+    import json
+
+    pieces = {"train": [[[72, 76, 79]] * 4, [[74, 77, 81], [72, 76, 79]]],
+              "valid": [[[60]]],
+              "test": [[[72, 76, 79], [72, 76, 79], [], [74, 77, 81]]]}  # fmt: skip
+    path.write_text(json.dumps(pieces))
+    return path
+
+
+def test_export_jsb_writes_midi_in_the_written_register(tmp_path, capsys):
+    import mido
+    import pretty_midi
+
+    from dsp_rnn.music.jsb import load_jsb, written_register_offset
+
+    out = tmp_path / "mid"
+    assert main(["data", "export-jsb", "--out", str(out), "--split", "test"]) == 0
+    assert "wrote 77 MIDI files" in capsys.readouterr().out
+    files = sorted(out.iterdir())
+    assert [f.name for f in files[:2]] == ["jsb_test_000.mid", "jsb_test_001.mid"]
+    assert len(files) == 77 and not any(f.name.startswith(".") for f in files)
+    offset = written_register_offset()
+    assert offset == -12
+    grid = load_jsb(None, "test")[5]
+    want = sorted((n.start, n.pitch + offset) for n in grid.to_notes())
+    pm = pretty_midi.PrettyMIDI(str(files[5]))
+    (inst,) = pm.instruments
+    assert inst.program == 19 and not inst.is_drum
+    assert {n.velocity for n in inst.notes} == {80}
+    assert sorted((round(n.start / 0.75), n.pitch) for n in inst.notes) == want  # 80 bpm
+    assert pm.get_end_time() == pytest.approx(0.75 * max(n.end for n in grid.to_notes()))
+    mid = mido.MidiFile(files[5])
+    assert mid.type == 1
+    tempos = [m.tempo for t in mid.tracks for m in t if m.type == "set_tempo"]
+    assert tempos == [750_000]
+    names = [m.name for m in mid.tracks[0] if m.type == "track_name"]
+    assert names == ["JSB chorale test[5] (jsb-chorales-quarter.json)"]
+
+
+def test_export_jsb_options_and_never_overwrites(tmp_path, capsys):
+    import mido
+
+    jsb = _tiny_jsb(tmp_path / "jsb-chorales-quarter.json")
+    out = tmp_path / "mid"
+    args = ["data", "export-jsb", "--jsb", str(jsb), "--out", str(out)]
+    assert main([*args, "--split", "all", "--tempo", "120", "--program", "0",
+                 "--velocity", "100"]) == 0  # fmt: skip
+    names = sorted(f.name for f in out.iterdir())
+    assert names == ["jsb_test_000.mid", "jsb_train_000.mid", "jsb_train_001.mid",
+                     "jsb_valid_000.mid"]  # fmt: skip
+    mid = mido.MidiFile(out / "jsb_test_000.mid")
+    ons = [(m.note, m.velocity) for m in mid.tracks[1] if m.type == "note_on" and m.velocity]
+    # moved down an octave; a repeated chord is one held chord (the file cannot tell them
+    # apart), the rest splits it from the next
+    assert ons == [(60, 100), (64, 100), (67, 100), (62, 100), (65, 100), (69, 100)]
+    assert [m.program for m in mid.tracks[1] if m.type == "program_change"] == [0]
+    assert mid.length == pytest.approx(2.0)  # four quarter notes at 120 bpm
+    before = (out / "jsb_test_000.mid").read_bytes()
+    capsys.readouterr()
+    assert main([*args, "--split", "test", "--tempo", "60"]) == 1
+    err = capsys.readouterr().err
+    assert "exists" in err and "--overwrite" in err and err.count("\n") == 1
+    assert (out / "jsb_test_000.mid").read_bytes() == before
+    assert main([*args, "--split", "test", "--tempo", "60", "--overwrite"]) == 0
+    assert mido.MidiFile(out / "jsb_test_000.mid").length == pytest.approx(4.0)
+    assert sorted(f.name for f in out.iterdir()) == names  # no temporary left behind
+
+
+def test_export_jsb_refuses_bad_input(tmp_path, capsys):
+    out = tmp_path / "mid"
+    assert main(["data", "export-jsb", "--jsb", str(tmp_path / "none.json"),
+                 "--out", str(out)]) == 1  # fmt: skip
+    assert "no such file" in capsys.readouterr().err and not out.exists()
+    with pytest.raises(SystemExit) as exc:
+        main(["data", "export-jsb", "--out", str(out), "--program", "128"])
+    assert exc.value.code == 2
+    with pytest.raises(SystemExit) as exc:
+        main(["data", "export-jsb", "--out", str(out), "--split", "dev"])
+    assert exc.value.code == 2
+    assert main(["data", "export-jsb", "--out", str(tmp_path / "no" / "such")]) == 1
+    assert "no" in capsys.readouterr().err

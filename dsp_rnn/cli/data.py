@@ -1,4 +1,5 @@
-"""dsp-rnn data ...: look at a folder of MIDI files, draw a piano roll."""
+"""dsp-rnn data ...: look at a folder of MIDI files, draw a piano roll, export the JSB
+chorales as MIDI files."""
 
 from __future__ import annotations
 
@@ -8,13 +9,15 @@ from pathlib import Path
 
 from dsp_rnn.cli.common import (
     OVERWRITE_HELP,
+    float_range,
     image_file,
     input_file,
+    int_range,
     output_folder,
     positive_int,
     writing,
 )
-from dsp_rnn.errors import DspRnnError
+from dsp_rnn.errors import DspRnnError, OutputError
 
 __all__ = ["register"]
 
@@ -82,6 +85,64 @@ def _cmd_grid(args: argparse.Namespace) -> int:
     return 0
 
 
+# Church Organ: the instrument the chorales were sung with in Bach's services, and one that
+# sounds every written note for its whole length (a piano's notes fade under a long chord);
+# every General MIDI bank has it. --program picks another (0 piano, 52 choir aahs).
+JSB_PROGRAM = 19
+JSB_TEMPO_BPM = 80.0  # quarter notes per minute: a moderate chorale tempo (the file has none)
+JSB_VELOCITY = 80  # mezzo-forte, as the file's grids carry; the file has no dynamics
+_JSB_SPLITS = ("train", "valid", "test")
+
+
+def _jsb_targets(out: Path, splits: tuple[str, ...], counts: dict[str, int]) -> list[Path]:
+    return [out / f"jsb_{s}_{i:03d}.mid" for s in splits for i in range(counts[s])]
+
+
+def _cmd_export_jsb(args: argparse.Namespace) -> int:
+    import mido
+    import numpy as np
+
+    from dsp_rnn.music.jsb import load_jsb, written_register_offset
+
+    out = Path(args.out)
+    splits = _JSB_SPLITS if args.split == "all" else (args.split,)
+    grids = {s: load_jsb(args.jsb, s) for s in splits}
+    targets = _jsb_targets(out, splits, {s: len(g) for s, g in grids.items()})
+    existing = [t for t in targets if t.exists()]
+    if existing and not args.overwrite:
+        raise OutputError(
+            f"{existing[0]}: exists ({len(existing)} of the {len(targets)} files to write "
+            "do); nothing was written; pass --overwrite to replace them"
+        )
+    offset = written_register_offset(args.jsb)
+    out.mkdir(exist_ok=True)
+    name = Path(args.jsb).name if args.jsb else "jsb-chorales-quarter.json"
+    seconds, paths = 0.0, iter(targets)
+    for split in splits:
+        for i, grid in enumerate(grids[split]):
+            played = grid.transpose(offset)
+            played.velocity = np.where(played.play, args.velocity, 0).astype(np.uint8)
+            played.tempo_bpm = args.tempo
+            mid = played.to_midi_file(program=args.program)
+            mid.tracks[0].insert(
+                0, mido.MetaMessage("track_name", name=f"JSB chorale {split}[{i}] ({name})")
+            )
+            with writing(next(paths), args.overwrite) as tmp:
+                mid.save(tmp)
+            seconds += played.n_steps * played.seconds_per_step
+    print(
+        f"wrote {len(targets)} MIDI files to {out} ({'+'.join(splits)}; {seconds / 60:.1f} min "
+        f"at {args.tempo:g} bpm; program {args.program}; velocity {args.velocity}; "
+        f"transposed {offset:+d} semitones to the written register)"
+    )
+    return 0
+
+
+def _check_export_jsb(args: argparse.Namespace) -> None:
+    input_file(args.jsb, "a JSB Chorales JSON file")
+    output_folder(args.out, overwrite=True, must_be_empty=False)
+
+
 def _check_inspect(args: argparse.Namespace) -> None:
     if args.cache_dir and not args.no_cache:  # a cache folder may hold entries already
         output_folder(args.cache_dir, must_be_empty=False)
@@ -93,9 +154,10 @@ def _check_grid(args: argparse.Namespace) -> None:
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    """Add ``data inspect`` and ``data grid`` to the top-level parser."""
-    data = sub.add_parser("data", help="inspect MIDI folders, draw piano rolls",
-                          description="Inspect MIDI folders, draw piano rolls.")  # fmt: skip
+    """Add ``data inspect``, ``data grid`` and ``data export-jsb`` to the top-level parser."""
+    data = sub.add_parser("data", help="inspect MIDI folders, draw piano rolls, export JSB",
+                          description="Inspect MIDI folders, draw piano rolls, export the "
+                                      "JSB chorales as MIDI files.")  # fmt: skip
     dsub = data.add_subparsers(dest="data_command", required=True)
     p = dsub.add_parser("inspect", help="files, durations, ranges, tempi; every skipped file",
                         description="List a MIDI folder's usable files, durations, pitch "
@@ -121,3 +183,25 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="grid resolution: steps per quarter note, >= 1")  # fmt: skip
     p.add_argument("--overwrite", action="store_true", help=OVERWRITE_HELP)
     p.set_defaults(func=_cmd_grid, check=_check_grid)
+    p = dsub.add_parser("export-jsb", help="write the JSB chorales as MIDI files",
+                        description="Write each JSB chorale of a split as a Standard MIDI "
+                                    "File (jsb_<split>_000.mid, ...) in the chorales' "
+                                    "written register, ready to render to audio.")  # fmt: skip
+    p.add_argument("--out", required=True,
+                   help="folder to write into; created if its parent exists (required, no "
+                        "default)")  # fmt: skip
+    p.add_argument("--split", choices=(*_JSB_SPLITS, "all"), default="train",
+                   help="which pieces: train (229), valid (76), test (77) or all (default "
+                        "train)")  # fmt: skip
+    p.add_argument("--jsb", metavar="FILE",
+                   help="JSB JSON file (default: data/jsb/jsb-chorales-quarter.json of a "
+                        "checkout)")  # fmt: skip
+    p.add_argument("--tempo", type=float_range(10.0, 400.0), default=JSB_TEMPO_BPM,
+                   metavar="BPM", help="quarter notes per minute, 10 to 400")  # fmt: skip
+    p.add_argument("--program", type=int_range(0, 127), default=JSB_PROGRAM,
+                   help="General MIDI program, 0 to 127 (default 19, church organ; 0 piano, "
+                        "52 choir)")  # fmt: skip
+    p.add_argument("--velocity", type=int_range(1, 127), default=JSB_VELOCITY,
+                   help="note-on velocity of every note, 1 to 127")  # fmt: skip
+    p.add_argument("--overwrite", action="store_true", help=OVERWRITE_HELP)
+    p.set_defaults(func=_cmd_export_jsb, check=_check_export_jsb)
