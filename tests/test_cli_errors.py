@@ -308,7 +308,7 @@ BAD_FLAGS = [
     ("generate", "--min-notes", "-1"), ("generate", "--max-notes", "0"),
     ("generate", "--tempo", "0"), ("generate", "--tempo", "-50"), ("generate", "--threads", "0"),
     ("generate", "--reverb", "-1"), ("generate", "--reverb", "0.01"), ("generate", "--wet", "1.5"),
-    ("generate", "--sample-rate", "16000"), ("generate", "--channels", "3"),
+    ("generate", "--sample-rate", "8000"), ("generate", "--channels", "3"),
     ("generate", "--peak-db", "0"), ("generate", "--max-seconds", "0"),
     ("render", "--wet", "-0.1"), ("render", "--reverb", "31"), ("render", "--peak-db", "-61"),
     ("render", "--max-seconds", "-1"), ("render", "--channels", "0"),

@@ -63,7 +63,7 @@ def test_gm_mapping_and_drums() -> None:
 
 def test_bad_inputs_raise_typed_errors() -> None:
     with pytest.raises(InputError, match="sample_rate"):
-        plan_notes(_chorale(), sample_rate=16_000)
+        plan_notes(_chorale(), sample_rate=8_000)
     with pytest.raises(InputError, match="channels"):
         plan_notes(_chorale(), sample_rate=SR, channels=3)
     with pytest.raises(InputError, match="voice"):
@@ -228,7 +228,7 @@ def test_cli_render(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
         main(["render", str(mid), str(tmp_path / "y.wav"), "--wet", "2"])
     assert exc.value.code == 2
     with pytest.raises(SystemExit) as exc:
-        main(["render", str(mid), str(tmp_path / "y.wav"), "--sample-rate", "16000"])
+        main(["render", str(mid), str(tmp_path / "y.wav"), "--sample-rate", "8000"])
     assert exc.value.code == 2
 
 

@@ -1,4 +1,5 @@
-"""dsp-rnn render: a MIDI file to audio with our voices and reverb, or a SoundFont.
+"""dsp-rnn render: a MIDI file to audio with our voices and reverb, or a SoundFont; a folder
+of MIDI files to a paired folder (each piece's audio beside a copy of its MIDI file).
 
 The render options are shared with dsp-rnn generate --out x.wav (add_render_flags,
 render_options, check_render_target). No torch is imported on this path.
@@ -15,6 +16,7 @@ from dsp_rnn.cli.common import (
     float_range,
     input_file,
     output_file,
+    output_folder,
     positive_float,
     stderr_is_tty,
 )
@@ -57,10 +59,13 @@ def add_render_flags(p: argparse.ArgumentParser) -> None:
                         "1.8)")  # fmt: skip
     g.add_argument("--wet", type=float_range(0.0, 1.0, what="a mix from 0 to 1"), default=0.25,
                    help="reverb mix 0..1 (default 0.25)")  # fmt: skip
-    g.add_argument("--sample-rate", type=int, default=44_100, choices=(22_050, 44_100, 48_000),
-                   help="Hz (default 44100)")  # fmt: skip
+    g.add_argument("--sample-rate", type=int, default=44_100,
+                   choices=(16_000, 22_050, 44_100, 48_000),
+                   help="Hz (default 44100; 16000 is the audio models' rate)")  # fmt: skip
     g.add_argument("--channels", type=int, default=2, choices=(1, 2),
                    help="1 mono, 2 stereo (default 2)")  # fmt: skip
+    g.add_argument("--mono", action="store_const", const=1, dest="channels",
+                   help="the same as --channels 1")  # fmt: skip
     g.add_argument("--format", default="16", choices=("16", "24", "float"),
                    help="sample format: 16-bit, 24-bit or 32-bit float (default 16; .flac "
                         "holds 16 or 24)")  # fmt: skip
@@ -142,6 +147,11 @@ def check_render_target(out: Path, args: argparse.Namespace) -> None:
 
 
 def _check_render(args: argparse.Namespace) -> None:
+    if Path(args.input).is_dir():
+        output_folder(args.output, must_be_empty=False)
+        if args.soundfont is not None:
+            input_file(args.soundfont, "a SoundFont (.sf2) file")
+        return
     src, out = input_file(args.input, "a MIDI file"), Path(args.output)
     if out.exists() and out.resolve() == src.resolve():  # type: ignore[union-attr]
         raise InputError(f"{out}: output would overwrite the input")
@@ -150,18 +160,56 @@ def _check_render(args: argparse.Namespace) -> None:
 
 def _cmd_render(args: argparse.Namespace) -> int:
     src, out = Path(args.input), Path(args.output)
+    if src.is_dir():
+        return _render_folder(src, out, args)
     print(f"wrote {render_from_args(src, out, args, default_voice=None)}")
     return 0
 
 
+def _render_folder(src: Path, out: Path, args: argparse.Namespace) -> int:
+    """Render a folder: a bar of files on a terminal, each skipped file with its reason,
+    the summary; exit status 1 only when no file was rendered."""
+    from dsp_rnn.synth import render_folder
+
+    options = render_options(args, default_voice=None)
+    del options["progress"]  # the folder's bar counts files
+    bar = None
+
+    def progress(done: int, total: int) -> None:
+        nonlocal bar
+        if bar is None and not args.quiet and stderr_is_tty():
+            from tqdm import tqdm
+
+            bar = tqdm(total=total, unit="file", desc="render", leave=False)
+        if bar is not None:
+            bar.n = done
+            bar.refresh()
+
+    try:
+        report = render_folder(src, out, overwrite=args.overwrite, progress=progress, **options)
+    finally:
+        if bar is not None:
+            bar.close()
+    for skipped in report.skipped:
+        print(f"skipped {skipped}")
+    print(report.summary())
+    return 0 if report.rendered else 1
+
+
 def register(sub: argparse._SubParsersAction) -> None:
     """Add ``render`` to the ``dsp-rnn`` parser."""
-    p = sub.add_parser("render", help="render a MIDI file to .wav (our synth or a SoundFont)",
+    p = sub.add_parser("render", help="render a MIDI file (or a folder) to .wav (our synth or "
+                                      "a SoundFont)",
                        description="Render a MIDI file to audio with our voices and reverb, "
-                                   "or through a SoundFont.")  # fmt: skip
-    p.add_argument("input", help="MIDI file (.mid)")
-    p.add_argument("output", help="audio file (.wav/.flac/.aiff; its folder must exist; never "
-                                  "overwrites unless --overwrite)")  # fmt: skip
+                                   "or through a SoundFont. Given a folder, render every MIDI "
+                                   "file in it and below to OUT/<relative name>.wav and copy "
+                                   "the MIDI file beside it as OUT/<relative name>.mid: a "
+                                   "folder of audio and MIDI pairs; files that cannot be "
+                                   "rendered are listed with their reasons.")  # fmt: skip
+    p.add_argument("input", help="MIDI file (.mid), or a folder of them (searched recursively)")
+    p.add_argument("output", help="audio file (.wav/.flac/.aiff; its folder must exist), or for "
+                                  "a folder input the output folder (created if its parent "
+                                  "exists); never overwrites unless --overwrite")  # fmt: skip
     add_render_flags(p)
     p.add_argument("--overwrite", action="store_true", help=OVERWRITE_HELP)
     p.add_argument("--quiet", action="store_true", help="no progress bar")

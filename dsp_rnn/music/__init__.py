@@ -28,6 +28,7 @@ _WHERE = {
     "render_phrase": "demo_audio",
     "make_demo_midi": "demo_midi",
     "make_demo_piece": "demo_midi",
+    "MIDI_EXTENSIONS": "folder",
     "PARSER_VERSION": "folder",
     "MidiFolder": "folder",
     "Skipped": "folder",

@@ -36,11 +36,13 @@ __all__ = [
     "split_of",
     "split_position",
     "default_cache_dir",
+    "MIDI_EXTENSIONS",
 ]
 
 PARSER_VERSION = 2  # bumped whenever parsing changes what a file reads as
 _PACK_MAGIC = b"DSPKv3\0\0"  # 8 bytes; older packs are rebuilt from the per-file cache
 MIDI_EXTENSIONS = (".mid", ".midi", ".kar", ".smf")
+"""File name endings read as MIDI (lower case) by :class:`MidiFolder` and the folder tools."""
 
 
 class Skipped(NamedTuple):

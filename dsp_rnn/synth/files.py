@@ -118,7 +118,7 @@ def render_file(
     Args:
         source: a .mid path, a Score, a NoteGrid or a sequence of Notes.
         path: the file to write; its folder must exist.
-        sample_rate: 22050, 44100 or 48000 Hz.
+        sample_rate: 16000, 22050, 44100 or 48000 Hz.
         channels: 1 (mono) or 2 (stereo).
         subtype: ``"PCM_16"``/``"16"``, ``"PCM_24"``/``"24"`` or ``"FLOAT"``/``"float"``.
         voice: our voice for every note (``"ks"``, ``"subtractive"``, ``"additive"``,

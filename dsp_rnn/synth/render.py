@@ -44,7 +44,7 @@ __all__ = [
     "as_reverb",
 ]
 
-SAMPLE_RATES = (22_050, 44_100, 48_000)
+SAMPLE_RATES = (16_000, 22_050, 44_100, 48_000)
 MAX_NOTE_S = 60.0  # a held note longer than this is cut (with its release) to keep memory flat
 _KIT = DrumKit()
 MIN_NOTE_S = 0.02  # a shorter note (a zero-length note-on/off pair) is held this long
@@ -261,7 +261,7 @@ def render(
     Args:
         source: a .mid path, a :class:`~dsp_rnn.music.Score`, a
             :class:`~dsp_rnn.music.NoteGrid` or a sequence of Notes.
-        sample_rate: 22050, 44100 or 48000 Hz.
+        sample_rate: 16000, 22050, 44100 or 48000 Hz.
         channels: 1 or 2.
         voice: ``"ks"``, ``"subtractive"``, ``"additive"``, ``"sine"``, a voice object, or
             None for the General MIDI mapping (:func:`~dsp_rnn.synth.gm_voice_name`).
