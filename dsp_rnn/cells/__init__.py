@@ -12,12 +12,14 @@ from dsp_rnn.cells import orthogonal as _orthogonal
 from dsp_rnn.cells import phased_lstm as _phased_lstm
 from dsp_rnn.cells import recurrent as _recurrent
 from dsp_rnn.cells import state_space as _state_space
+from dsp_rnn.cells import stochastic as _stochastic
 from dsp_rnn.cells.base import *  # noqa: F403
 from dsp_rnn.cells.iir import *  # noqa: F403
 from dsp_rnn.cells.orthogonal import *  # noqa: F403
 from dsp_rnn.cells.phased_lstm import *  # noqa: F403
 from dsp_rnn.cells.recurrent import *  # noqa: F403
 from dsp_rnn.cells.state_space import *  # noqa: F403
+from dsp_rnn.cells.stochastic import *  # noqa: F403
 
 __all__ = [
     *_base.__all__,
@@ -26,4 +28,5 @@ __all__ = [
     *_orthogonal.__all__,
     *_phased_lstm.__all__,
     *_recurrent.__all__,
+    *_stochastic.__all__,
 ]
