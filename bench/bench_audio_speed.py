@@ -2,17 +2,20 @@
 per second of audio; below 1 is faster than real time).
 
 Rows: the compiled per-sample loop (dsp_rnn.audio.synthesize) with 1 and with 16 streams
-in one call (factor per stream and per call), and the torch model stepped per sample
+in one call (factor per stream and per call), for the LPC model and the plain mu-law GRU
+of the same size, and the torch LPC model stepped per sample
 (embeddings, one nn.GRU step, output layer, softmax draw and the LPC prediction in torch;
 timed on a shorter stretch and scaled). Random weights at the given sizes (default: the
 AudioRNNConfig defaults); features of a 2 s synthetic vowel.
 
 Run: python bench/bench_audio_speed.py [--seconds 2] [--torch-seconds 0.25] [--repeats 3]
+     [--json]
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 import time
 from pathlib import Path
@@ -66,37 +69,75 @@ def torch_stepped(model: AudioRNN, feats, n_samples: int, seed: int) -> np.ndarr
     return out
 
 
+def _generator_flops(model: AudioRNN) -> float:
+    """FLOPs per second of audio of the compiled loop: the GRU's hidden product and the
+    output layer per sample (the input products are table lookups there)."""
+    c = model.config
+    return 2.0 * (3 * c.gru_units * c.gru_units + c.gru_units * c.n_codes) * c.sample_rate
+
+
+def _row(name: str, streams: int, sec: float, audio_s: float, torch_rtf: float | None) -> dict:
+    rtf = sec / audio_s / streams
+    return {"path": name, "streams": streams, "seconds_per_call": sec, "rtf_per_stream": rtf,
+            "rtf_per_call": sec / audio_s, "x_real_time_aggregate": streams * audio_s / sec,
+            "speedup_vs_torch_stepped": None if torch_rtf is None else torch_rtf / rtf}  # fmt: skip
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--seconds", type=float, default=2.0)
     ap.add_argument("--torch-seconds", type=float, default=0.25)
     ap.add_argument("--streams", type=int, default=16)
     ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--json", action="store_true", help="print one JSON object instead")
     args = ap.parse_args(argv)
     torch.set_num_threads(1)
-    torch.manual_seed(0)
-    model = AudioRNN(AudioRNNConfig()).eval()
+    models = {}
+    for lpc in (True, False):
+        torch.manual_seed(0)
+        models[lpc] = AudioRNN(AudioRNNConfig(lpc=lpc)).eval()
+    model = models[True]
     sr = model.config.sample_rate
     feats = features(_vowel(args.seconds, sr), sr)
     audio_s = feats.n_frames * feats.hop_samples / sr
-    w = export_weights(model)
-    print(machine_line(("numpy", "numba", "torch")))
-    print(f"AudioRNN defaults: {model.count_parameters()} parameters; {audio_s:.2f} s of audio; "
-          "one thread")  # fmt: skip
-    print(f"{'path':<34} {'streams':>7} {'s/call':>8} {'RTF/stream':>11} {'RTF/call':>9}")
+    timed = []
     with threadpool_limits(1):
-        synthesize(w, feats, seed=0, streams=1)  # compile / load the cached kernel
-        for k in (1, args.streams):
-            sec = median_seconds(lambda: synthesize(w, feats, seed=0, streams=k),
-                                 repeats=args.repeats, warmup=1)  # fmt: skip
-            print(f"{'numba loop (synthesize)':<34} {k:>7} {sec:>8.3f} "
-                  f"{sec / audio_s / k:>11.3f} {sec / audio_s:>9.3f}")  # fmt: skip
         n = int(args.torch_seconds * sr)
         t0 = time.perf_counter()
         torch_stepped(model, feats, n, seed=0)
-        sec = (time.perf_counter() - t0) * (audio_s * sr / n)
-        print(f"{'torch stepped per sample (scaled)':<34} {1:>7} {sec:>8.3f} "
-              f"{sec / audio_s:>11.3f} {sec / audio_s:>9.3f}")  # fmt: skip
+        torch_sec = (time.perf_counter() - t0) * (audio_s * sr / n)
+        for lpc, label in ((True, "LPC + GRU"), (False, "plain mu-law GRU")):
+            w = export_weights(models[lpc])
+            synthesize(w, feats, seed=0, streams=1)  # compile / load the cached kernel
+            for k in (1, args.streams):
+                sec = median_seconds(lambda w=w, k=k: synthesize(w, feats, seed=0, streams=k),
+                                     repeats=args.repeats, warmup=1)  # fmt: skip
+                timed.append((f"{label}, numba loop", k, sec))
+    torch_rtf = torch_sec / audio_s
+    rows = [_row(name, k, sec, audio_s, torch_rtf) for name, k, sec in timed]
+    rows.append(_row("LPC + GRU, torch stepped per sample", 1, torch_sec, audio_s, torch_rtf))
+    size = {"parameters": model.count_parameters(), "gru_units": model.config.gru_units,
+            "gflops_per_audio_second": model.flops_per_second() / 1e9,
+            "plain_gflops_per_audio_second": models[False].flops_per_second() / 1e9,
+            "generator_gflops_per_audio_second": _generator_flops(model) / 1e9}  # fmt: skip
+    if args.json:
+        print(json.dumps({"audio_seconds": audio_s, "size": size, "rows": rows}))
+        return 0
+    print(machine_line(("numpy", "numba", "torch")))
+    print(f"AudioRNN defaults: {size['parameters']} parameters (GRU {size['gru_units']} units), "
+          f"{size['gflops_per_audio_second']:.2f} GFLOP per second of audio teacher-forced "
+          f"({size['plain_gflops_per_audio_second']:.2f} without LPC), "
+          f"{size['generator_gflops_per_audio_second']:.2f} in the compiled loop (its input "
+          f"products are table lookups); {audio_s:.2f} s of audio "
+          f"at {sr} Hz; one thread; the torch row timed on {args.torch_seconds:g} s and "
+          "scaled\n")  # fmt: skip
+    print("| path | streams | RTF per stream | x real time (all streams) | vs torch stepped |")
+    print("|---|---:|---:|---:|---:|")
+    for r in rows:
+        ratio = r["speedup_vs_torch_stepped"]
+        print(f"| {r['path']} | {r['streams']} | {r['rtf_per_stream']:.3f} | "
+              f"{r['x_real_time_aggregate']:.1f} | {ratio:.0f}x |")  # fmt: skip
+    print("\nRTF: seconds of compute per second of audio (below 1 is faster than real time).")
     return 0
 
 

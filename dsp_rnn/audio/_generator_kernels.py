@@ -10,7 +10,8 @@ LPC order):
   input-weight product of each code's embedding (``table_s`` also holds ``b_ih``;
   ``Kp = 1`` and unused when ``lpc`` is False);
 - ``gates_cond (S, F, 3H)`` float32: the input-weight product of each frame's conditioning;
-- ``w_hh (3H, H)``, ``b_hh (3H,)``, ``w_out (K, H)``, ``b_out (K,)`` float32;
+- ``w_hh_t (H, 3H)``, ``b_hh (3H,)``, ``w_out_t (H, K)``, ``b_out (K,)`` float32 (the
+  hidden and output weights transposed, so that a stream's products are rows);
 - ``a (S, F, p + 1)`` float64 predictors; ``decode (K,)`` float64 code values;
 - ``uniforms (S, T)`` float64 in ``[0, 1)``; ``forced (S, T)`` float64 (teacher forcing);
 - outputs ``signal (S, T)`` and ``log_prob (S, T)`` float64 (teacher forcing only).
@@ -42,61 +43,124 @@ def mu_law_code(x, mu, log1p_mu):  # pragma: no cover - compiled
                           + np.float32(0.5)))  # fmt: skip
 
 
+_LOG2E = np.float32(1.4426950408889634)
+_LN2_HI = np.float32(0.693359375)
+_LN2_LO = np.float32(-2.12194440e-4)
+
+
+@njit(cache=True, fastmath=True)
+def exp_f32(x, out, bits):  # pragma: no cover - compiled
+    """``out[:n] = exp(x[:n])`` in float32, ``n = x.shape[0]``, written so that LLVM
+    vectorises it (no libm call): Cody-Waite reduction ``x = k ln 2 + r``, Cephes' expf
+    polynomial for ``e**r`` (about one ulp), and ``2**k`` built in the exponent bits of
+    ``bits`` (an int32 scratch array of at least ``n``). ``x`` is clamped to
+    ``[-87, 88]``: ``exp(-87) ~ 1.6e-38`` stands for anything smaller."""
+    n = x.shape[0]
+    for i in range(n):
+        v = min(max(x[i], np.float32(-87.0)), np.float32(88.0))
+        k = np.floor(v * _LOG2E + np.float32(0.5))
+        r = v - k * _LN2_HI - k * _LN2_LO
+        p = np.float32(1.9875691500e-4)
+        p = p * r + np.float32(1.3981999507e-3)
+        p = p * r + np.float32(8.3334519073e-3)
+        p = p * r + np.float32(4.1665795894e-2)
+        p = p * r + np.float32(1.6666665459e-1)
+        p = p * r + np.float32(5.0000001201e-1)
+        out[i] = p * r * r + r + np.float32(1.0)
+        bits[i] = (np.int32(k) + np.int32(127)) << np.int32(23)
+    scale = bits.view(np.float32)
+    for i in range(n):
+        out[i] *= scale[i]
+
+
+@njit(cache=True, fastmath=True)
+def sum_f32(x):  # pragma: no cover - compiled
+    """The sum of ``x`` (float32), accumulated in float64 in an order LLVM may vectorise."""
+    total = 0.0
+    for i in range(x.shape[0]):
+        total += x[i]
+    return total
+
+
+@njit(cache=True, fastmath=True)
+def gru_gates(gi, gh, b_hh, hidden, buf, ex, bits):  # pragma: no cover - compiled
+    """One ``torch.nn.GRU`` step of one stream in place on ``hidden (H,)``: ``gi (3H,)``
+    the input products (``b_ih`` in), ``gh (3H,)`` the hidden product, gates r, z, n;
+    ``buf``, ``ex`` float32 and ``bits`` int32 scratch of ``2H``."""
+    n_h = hidden.shape[0]
+    for j in range(2 * n_h):
+        buf[j] = -(gi[j] + gh[j] + b_hh[j])
+    exp_f32(buf[: 2 * n_h], ex, bits)
+    for j in range(2 * n_h):
+        ex[j] = np.float32(1.0) / (np.float32(1.0) + ex[j])  # r (first H), z
+    for j in range(n_h):
+        buf[j] = np.float32(-2.0) * (
+            gi[2 * n_h + j] + ex[j] * (gh[2 * n_h + j] + b_hh[2 * n_h + j])
+        )
+    exp_f32(buf[:n_h], buf[n_h:], bits)  # exp(-2 a), a the candidate's pre-activation
+    for j in range(n_h):
+        cand = np.float32(2.0) / (np.float32(1.0) + buf[n_h + j]) - np.float32(1.0)  # tanh
+        z = ex[n_h + j]
+        hidden[j] = (np.float32(1.0) - z) * cand + z * hidden[j]
+
+
 @njit(cache=True)
-def run_streams(table_s, table_p, table_e, gates_cond, w_hh, b_hh, w_out, b_out, a, hop,
+def run_streams(table_s, table_p, table_e, gates_cond, w_hh_t, b_hh, w_out_t, b_out, a, hop,
                 lpc, decode, mu, log1p_mu, uniforms, temperature, teacher, forced,
                 signal, log_prob):  # pragma: no cover - compiled  # fmt: skip
     """Run ``S`` streams from rest for ``T`` samples, all streams per sample in one
-    matrix product.
+    matrix product (``w_hh_t (H, 3H)`` and ``w_out_t (H, K)``: the GRU's hidden weights
+    and the output layer, transposed).
 
     Generation (``teacher`` False): code ``c_t`` drawn from ``softmax(logits /
     temperature)`` by inverse CDF at ``uniforms[s, t]`` (``temperature == 0``: the
     argmax, first on ties), ``s_t = p_t + decode[c_t]`` (``lpc``) or ``decode[c_t]``,
     clamped to ``[-1, 1]``; writes ``signal``. Teacher forcing: ``s_t = forced[s, t]`` and
     ``c_t`` its code (of ``s_t - p_t`` with ``lpc``); writes ``signal`` and ``log_prob``
-    (natural log of ``c_t``'s probability under ``softmax(logits)``).
+    (natural log of ``c_t``'s probability under ``softmax(logits)``). The exponentials are
+    float32 (:func:`exp_f32`), as the torch model's are.
     """
     n_s, n_t = signal.shape
-    n_h = w_hh.shape[1]
-    n_k = w_out.shape[0]
+    n_h = w_hh_t.shape[0]
+    n_k = w_out_t.shape[1]
     p = a.shape[2] - 1
-    hidden = np.zeros((n_h, n_s), np.float32)  # (H, S): streams in columns
+    hidden = np.zeros((n_s, n_h), np.float32)  # (S, H): one stream per row
     hist = np.zeros((n_s, max(p, 1)), np.float64)  # hist[s, k - 1] = s_(t-k)
     preds = np.zeros(n_s, np.float64)
     prev_e = np.zeros(n_s, np.float64)
     gi = np.empty(3 * n_h, np.float32)
-    cdf = np.empty(n_k, np.float64)
-    zs = np.empty(n_k, np.float64)  # one stream's logits
-    inv_t = 1.0 / temperature if temperature > 0.0 else 0.0
+    buf = np.empty(2 * n_h, np.float32)
+    ex = np.empty(2 * n_h, np.float32)
+    bits = np.empty(max(2 * n_h, n_k), np.int32)
+    zs = np.empty(n_k, np.float32)  # one stream's scaled logits
+    ez = np.empty(n_k, np.float32)
+    inv_t = 1.0 / temperature if temperature > 0.0 else 1.0
     for t in range(n_t):
         f = t // hop
-        gh = np.dot(w_hh, hidden)  # (3H, S)
+        gh = np.dot(hidden, w_hh_t)  # (S, 3H)
         for s in range(n_s):
             # inputs: the codes of s_(t-1), p_t and e_(t-1)
             pred = 0.0
             for k in range(1, p + 1):
                 pred -= a[s, f, k] * hist[s, k - 1]
             cs = mu_law_code(hist[s, 0], mu, log1p_mu)
-            for j in range(3 * n_h):
-                gi[j] = table_s[cs, j] + gates_cond[s, f, j]
             if lpc:
                 cp = mu_law_code(pred, mu, log1p_mu)
                 ce = mu_law_code(prev_e[s], mu, log1p_mu)
                 for j in range(3 * n_h):
-                    gi[j] += table_p[cp, j] + table_e[ce, j]
-            for j in range(n_h):  # torch.nn.GRU: gates r, z, n
-                r = 1.0 / (1.0 + math.exp(-(gi[j] + gh[j, s] + b_hh[j])))
-                z = 1.0 / (1.0 + math.exp(-(gi[n_h + j] + gh[n_h + j, s] + b_hh[n_h + j])))
-                n = math.tanh(gi[2 * n_h + j] + r * (gh[2 * n_h + j, s] + b_hh[2 * n_h + j]))
-                hidden[j, s] = np.float32((1.0 - z) * n + z * hidden[j, s])
+                    gi[j] = table_s[cs, j] + gates_cond[s, f, j] + table_p[cp, j] + table_e[ce, j]
+            else:
+                for j in range(3 * n_h):
+                    gi[j] = table_s[cs, j] + gates_cond[s, f, j]
+            gru_gates(gi, gh[s], b_hh, hidden[s], buf, ex, bits)
             preds[s] = pred
-        logits = np.dot(w_out, hidden)  # (K, S)
+        logits = np.dot(hidden, w_out_t)  # (S, K)
         for s in range(n_s):
             pred = preds[s]
-            top = -np.inf
+            top = np.float32(-np.inf)
             best = 0
             for i in range(n_k):
-                v = logits[i, s] + b_out[i]
+                v = logits[s, i] + b_out[i]
                 zs[i] = v
                 if v > top:
                     top = v
@@ -104,21 +168,22 @@ def run_streams(table_s, table_p, table_e, gates_cond, w_hh, b_hh, w_out, b_out,
             if teacher:
                 x = forced[s, t]
                 code = mu_law_code(x - pred if lpc else x, mu, log1p_mu)
-                total = 0.0
                 for i in range(n_k):
-                    total += math.exp(zs[i] - top)
-                log_prob[s, t] = zs[code] - top - math.log(total)
+                    zs[i] = zs[i] - top
+                exp_f32(zs, ez, bits)
+                log_prob[s, t] = zs[code] - math.log(sum_f32(ez))
             else:
                 code = best
                 if temperature != 0.0:
+                    for i in range(n_k):
+                        zs[i] = (zs[i] - top) * np.float32(inv_t)
+                    exp_f32(zs, ez, bits)
+                    u = uniforms[s, t] * sum_f32(ez)
+                    code = best  # u beyond the running sum by rounding: the top code
                     acc = 0.0
                     for i in range(n_k):
-                        acc += math.exp((zs[i] - top) * inv_t)
-                        cdf[i] = acc
-                    u = uniforms[s, t] * acc
-                    code = n_k - 1
-                    for i in range(n_k):
-                        if u < cdf[i]:
+                        acc += ez[i]
+                        if u < acc:
                             code = i
                             break
                 x = pred + decode[code] if lpc else decode[code]

@@ -178,7 +178,8 @@ def _run(weights: AudioWeights, feats: list[Features], *, uniforms: np.ndarray,
     teacher = forced is not None
     forced_arr = forced if forced is not None else np.zeros((1, 1), np.float64)
     _k.run_streams(weights.table_signal, weights.table_prediction, weights.table_excitation,
-                   gates, weights.w_hh, weights.b_hh, weights.w_out, weights.b_out, a,
+                   gates, np.ascontiguousarray(weights.w_hh.T), weights.b_hh,
+                   np.ascontiguousarray(weights.w_out.T), weights.b_out, a,
                    c.hop_samples, c.lpc, weights.decode, mu, log1p_mu, uniforms,
                    float(temperature), teacher, forced_arr, signal, log_prob)  # fmt: skip
     return signal, log_prob
