@@ -13,20 +13,24 @@ module's name).
 """
 
 from dsp_rnn.audio import cache as _cache
+from dsp_rnn.audio import copy_synthesis as _copy_synthesis
 from dsp_rnn.audio import features as _features
 from dsp_rnn.audio import frame_tier as _frame_tier
 from dsp_rnn.audio import generator as _generator
 from dsp_rnn.audio import lpc as _lpc
+from dsp_rnn.audio import metrics as _metrics
 from dsp_rnn.audio import model as _model
 from dsp_rnn.audio import scoring as _scoring
 from dsp_rnn.audio import synthesis as _synthesis
 from dsp_rnn.audio import task as _task
 from dsp_rnn.audio import vocoder as _vocoder
 from dsp_rnn.audio.cache import *  # noqa: F403
+from dsp_rnn.audio.copy_synthesis import *  # noqa: F403
 from dsp_rnn.audio.features import *  # noqa: F403
 from dsp_rnn.audio.frame_tier import *  # noqa: F403
 from dsp_rnn.audio.generator import *  # noqa: F403
 from dsp_rnn.audio.lpc import *  # noqa: F403
+from dsp_rnn.audio.metrics import *  # noqa: F403
 from dsp_rnn.audio.model import *  # noqa: F403
 from dsp_rnn.audio.scoring import *  # noqa: F403
 from dsp_rnn.audio.synthesis import *  # noqa: F403
@@ -43,5 +47,7 @@ __all__ = [
     *_task.__all__,
     *_frame_tier.__all__,
     *_generator.__all__,
+    *_metrics.__all__,
+    *_copy_synthesis.__all__,
     *_scoring.__all__,
 ]
