@@ -62,6 +62,11 @@ _WHERE = {
     "read_midi": "midi",
     "score_to_midi_file": "midi",
     "write_midi": "midi",
+    "Alignment": "pairs",
+    "Pair": "pairs",
+    "PairedFolder": "pairs",
+    "audio_onset_s": "pairs",
+    "pair_folder": "pairs",
     "AUDIO_FORMATS": "outputs",
     "AUDIO_SUFFIXES": "outputs",
     "MAX_STEPS": "outputs",
@@ -94,4 +99,5 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs (each module'
     from dsp_rnn.music.jsb import *  # noqa: F403
     from dsp_rnn.music.midi import *  # noqa: F403
     from dsp_rnn.music.outputs import *  # noqa: F403
+    from dsp_rnn.music.pairs import *  # noqa: F403
     from dsp_rnn.music.shipped import *  # noqa: F403
