@@ -8,7 +8,7 @@ generate a file from it and how to evaluate it. :func:`load_model`,
 no per-family code.
 
 >>> sorted(families())
-['audio', 'gridrnn']
+['audio', 'gridrnn', 'srnn']
 """
 
 from __future__ import annotations
@@ -96,6 +96,10 @@ def _builtins() -> None:
         from dsp_rnn.training.audio_family import AUDIO
 
         register(AUDIO)
+    if "srnn" not in _FAMILIES:
+        from dsp_rnn.training.srnn_family import SRNN_FAMILY
+
+        register(SRNN_FAMILY)
 
 
 def families() -> dict[str, Family]:
