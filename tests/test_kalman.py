@@ -131,7 +131,17 @@ def brute_force(model, y, b=None, d=None):
 
 
 def _close(a, b, atol=1e-8):
-    torch.testing.assert_close(a, b, atol=atol, rtol=0)
+    torch.testing.assert_close(a.detach(), b, atol=atol, rtol=0)
+
+
+def tracked(model: LinearGaussian) -> LinearGaussian:
+    """The model with every tensor requiring grad: the autograd path instead of the compiled
+    (numba) one, which runs when no gradient is tracked."""
+    fields = (model.A, model.C, model.Q, model.R, model.m0, model.P0)
+    return LinearGaussian(*(t.detach().clone().requires_grad_() for t in fields))
+
+
+PATHS = ["compiled", "autograd"]
 
 
 # ----------------------------------------------------------------------------- brute force
@@ -144,8 +154,9 @@ CASES = {
 }
 
 
+@pytest.mark.parametrize("path", PATHS)
 @pytest.mark.parametrize("case", list(CASES))
-def test_filter_and_smoother_equal_brute_force_conditioning(case):
+def test_filter_and_smoother_equal_brute_force_conditioning(case, path):
     c = CASES[case]
     T, B = 7, 3
     model = random_model(1, c["n"], c["m"], T if c["varying"] else None)
@@ -160,7 +171,9 @@ def test_filter_and_smoother_equal_brute_force_conditioning(case):
         g = torch.Generator().manual_seed(4)
         b = torch.randn(T - 1, c["n"], generator=g, dtype=F64)
         d = torch.randn(T, c["m"], generator=g, dtype=F64)
-    out = kalman_smoother(y, model, transition_offsets=b, observation_offsets=d)
+    run_model = tracked(model) if path == "autograd" else model
+    out = kalman_smoother(y, run_model, transition_offsets=b, observation_offsets=d)
+    assert out.means.requires_grad == (path == "autograd")
     for i in range(B):
         fm, fP, sm, sP, lag, ll = brute_force(model, y[i], b, d)
         _close(out.filtered.means[i], fm)
@@ -172,13 +185,32 @@ def test_filter_and_smoother_equal_brute_force_conditioning(case):
         _close(out.filtered.step_log_likelihoods[i].sum(), ll)
 
 
-def test_log_likelihood_is_the_stacked_observations_density():
+@pytest.mark.parametrize("path", PATHS)
+def test_log_likelihood_is_the_stacked_observations_density(path):
     model = random_model(5, 2, 2)
     T = 12
     y = sample(model, 4, T, seed=6)
     _, _, my, _, Syy = joint(model, T)
     dist = torch.distributions.MultivariateNormal(my, Syy)
-    _close(kalman_filter(y, model).log_likelihood, dist.log_prob(y.reshape(4, -1)))
+    run_model = tracked(model) if path == "autograd" else model
+    _close(kalman_filter(y, run_model).log_likelihood, dist.log_prob(y.reshape(4, -1)))
+
+
+def test_compiled_and_autograd_paths_agree_on_a_long_batch():
+    model = random_model(17, 4, 3)
+    y = sample(model, 5, 300, seed=18)
+    y[:, ::5, 1] = float("nan")
+    y[2, 10:20] = float("nan")
+    a = kalman_smoother(y, model)
+    g = kalman_smoother(y, tracked(model))
+    for x, ref in [
+        (g.means, a.means),
+        (g.covariances, a.covariances),
+        (g.lag_one_covariances, a.lag_one_covariances),
+        (g.filtered.predicted_covariances, a.filtered.predicted_covariances),
+        (g.filtered.step_log_likelihoods, a.filtered.step_log_likelihoods),
+    ]:
+        _close(x, ref, atol=1e-10)
 
 
 def test_predicted_moments_are_the_previous_step_pushed_through_the_model():
@@ -297,7 +329,8 @@ def test_float32_in_float32_out_and_close_to_float64():
     torch.testing.assert_close(out32.means.double(), out64.means, atol=1e-4, rtol=1e-4)
 
 
-def test_covariances_stay_symmetric_positive_definite_over_10000_steps():
+@pytest.mark.parametrize("path", PATHS)
+def test_covariances_stay_symmetric_positive_definite_over_10000_steps(path):
     # Badly conditioned: state scales 1e3 apart, a nearly singular transition, tiny noises.
     A = torch.tensor([[0.9999, 1.0, 0.0], [0.0, 0.9999, 1e-3], [0.0, 0.0, 0.5]], dtype=F64)
     S = torch.diag(torch.tensor([1e3, 1.0, 1e-3], dtype=F64))
@@ -309,11 +342,21 @@ def test_covariances_stay_symmetric_positive_definite_over_10000_steps():
     T = 10_000
     y = torch.randn(2, T, 2, generator=torch.Generator().manual_seed(15), dtype=F64)
     y[:, ::7, 0] = float("nan")
-    out = kalman_smoother(y, model)
+    out = kalman_smoother(y, tracked(model) if path == "autograd" else model)
     for P in (out.filtered.covariances, out.filtered.predicted_covariances, out.covariances):
+        P = P.detach()
         assert torch.equal(P, P.transpose(-1, -2))
         assert bool((torch.linalg.eigvalsh(P) > 0).all())
     assert bool(torch.isfinite(out.log_likelihood).all())
+
+
+def test_not_positive_definite_raises_on_both_paths():
+    model = random_model(19, 2, 2)
+    bad = LinearGaussian(model.A, model.C, model.Q, -torch.eye(2, dtype=F64), model.m0, model.P0)
+    y = sample(model, 2, 4, seed=20)
+    for m in (bad, tracked(bad)):
+        with pytest.raises(torch.linalg.LinAlgError):
+            kalman_filter(y, m)
 
 
 def test_bad_shapes_raise_typed_errors():

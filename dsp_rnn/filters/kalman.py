@@ -26,10 +26,12 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+import numpy as np
 import torch
 from torch import Tensor
 
 from dsp_rnn.errors import InputError, ShapeError
+from dsp_rnn.filters._kalman_kernels import kalman_filter_kernel, rts_smoother_kernel
 
 __all__ = [
     "LinearGaussian",
@@ -251,7 +253,10 @@ def kalman_filter(
         definite (R must be positive definite).
 
     Properties: differentiable (autograd) in ``y`` (observed entries) and every model
-    tensor; CPU and CUDA; float32 and float64 (the promoted dtype of the inputs).
+    tensor; CPU and CUDA; float32 and float64 (the promoted dtype of the inputs). Two
+    paths, equal to rounding: when no input requires grad (or under ``torch.no_grad`` /
+    ``inference_mode``) on CPU, compiled numba kernels run the sequences in parallel;
+    otherwise a torch recursion batched over sequences, which autograd differentiates.
 
     References: R. E. Kalman (1960); the Joseph form: Bucy & Joseph (1968); the
     prediction-error decomposition: Harvey, "Forecasting, Structural Time Series Models and
@@ -270,10 +275,89 @@ def kalman_filter(
     n = A.shape[-1]
     b = _offsets(transition_offsets, "transition_offsets", n, B, T, True)
     d = _offsets(observation_offsets, "observation_offsets", m, B, T, False)
-    if b is not None:
-        b = b.to(y.dtype)
-    if d is not None:
-        d = d.to(y.dtype)
+    b = None if b is None else b.to(y.dtype)
+    d = None if d is None else d.to(y.dtype)
+    if _compiled((y, A, C, Q, R, m0, P0, b, d)):
+        return _filter_compiled(y, A, C, Q, R, b, d, m0, P0)
+    return _filter_torch(y, A, C, Q, R, b, d, m0, P0)
+
+
+def _compiled(tensors: tuple[Tensor | None, ...]) -> bool:
+    """Whether the compiled (numba) path runs: CPU tensors and no gradient to track."""
+    present = [t for t in tensors if t is not None]
+    if any(t.device.type != "cpu" for t in present):
+        return False
+    return not (torch.is_grad_enabled() and any(t.requires_grad for t in present))
+
+
+def _np(t: Tensor | None, shape: tuple[int, ...], dtype: torch.dtype) -> np.ndarray:
+    """A contiguous numpy array of ``t`` (zeros of ``shape`` when None), 3-D for matrices."""
+    if t is None:
+        return np.zeros(shape, dtype=np.float64 if dtype == torch.float64 else np.float32)
+    t = t.detach().to(dtype)
+    if len(shape) == 3 and t.ndim == 2:
+        t = t[None]
+    return np.ascontiguousarray(t.numpy())
+
+
+def _filter_compiled(
+    y: Tensor,
+    A: Tensor,
+    C: Tensor,
+    Q: Tensor,
+    R: Tensor,
+    b: Tensor | None,
+    d: Tensor | None,
+    m0: Tensor,
+    P0: Tensor,
+) -> KalmanFiltered:
+    B, T, m = y.shape
+    n = A.shape[-1]
+    dt = y.dtype
+    yn = _np(y, (), dt)
+    arrays = [_np(M, (1, 1, 1), dt) for M in (A, C, Q, R)]
+    bn, dn = _np(b, (1, 1, n), dt), _np(d, (1, 1, m), dt)
+    m0n, P0n = _np(m0, (), dt), _np(P0, (), dt)
+    means, pmeans = np.empty((B, T, n), yn.dtype), np.empty((B, T, n), yn.dtype)
+    covs, pcovs = np.empty((B, T, n, n), yn.dtype), np.empty((B, T, n, n), yn.dtype)
+    step_ll = np.empty((B, T), yn.dtype)
+    status = np.zeros(B, np.int64)
+    kalman_filter_kernel(yn, *arrays, bn, dn, m0n, P0n, means, covs, pmeans, pcovs, step_ll, status)  # type: ignore[call-arg]
+    _check_status(status, "innovation covariance C P C^T + R")
+    ll = torch.from_numpy(step_ll)
+    return KalmanFiltered(
+        means=torch.from_numpy(means),
+        covariances=torch.from_numpy(covs),
+        predicted_means=torch.from_numpy(pmeans),
+        predicted_covariances=torch.from_numpy(pcovs),
+        log_likelihood=ll.sum(1),
+        step_log_likelihoods=ll,
+    )
+
+
+def _check_status(status: np.ndarray, what: str) -> None:
+    bad = np.flatnonzero(status)
+    if bad.size:
+        i = int(bad[0])
+        raise torch.linalg.LinAlgError(
+            f"kalman: the {what} is not positive definite at step {int(status[i]) - 1} of "
+            f"sequence {i} ({bad.size} sequence(s) failed); R must be positive definite"
+        )
+
+
+def _filter_torch(
+    y: Tensor,
+    A: Tensor,
+    C: Tensor,
+    Q: Tensor,
+    R: Tensor,
+    b: Tensor | None,
+    d: Tensor | None,
+    m0: Tensor,
+    P0: Tensor,
+) -> KalmanFiltered:
+    B, T, m = y.shape
+    n = A.shape[-1]
     observed = ~torch.isnan(y)  # (B, T, m)
     any_missing = not bool(observed.all())
     y0 = torch.where(observed, y, torch.zeros((), dtype=y.dtype))
@@ -351,7 +435,8 @@ def kalman_smoother(
     Raises:
         as :func:`kalman_filter`.
 
-    Properties: differentiable; CPU and CUDA; float32 and float64.
+    Properties: differentiable; CPU and CUDA; float32 and float64; compiled without
+    gradient tracking, as :func:`kalman_filter`.
 
     References: Rauch, Tung & Striebel (1965); the lag-one covariance as
     ``P^s_{t+1} J_t^T``: Shumway & Stoffer, "Time Series Analysis and Its Applications",
@@ -374,6 +459,8 @@ def kalman_smoother(
         return KalmanSmoothed(f.means, f.covariances, f.log_likelihood, empty, f)
     A = model.A.to(f.means.dtype)
     A_t = A[: T - 1] if A.ndim == 3 else A  # (T-1, n, n) or (n, n): maps t to t+1
+    if _compiled((f.means, f.covariances, A)):
+        return _smoother_compiled(f, A_t)
     # J_t = P_t A_t^T Pp_{t+1}^{-1}, i.e. J_t^T = Pp_{t+1}^{-1} A_t P_t, for all t at once.
     Lp = torch.linalg.cholesky(f.predicted_covariances[:, 1:])  # (B, T-1, n, n)
     J = torch.cholesky_solve(A_t @ f.covariances[:, :-1], Lp).transpose(-1, -2)
@@ -390,3 +477,18 @@ def kalman_smoother(
     covs = torch.stack(Ps[::-1], 1)
     lag_one = covs[:, 1:] @ Jt  # Cov[x_{t+1}, x_t | all y]
     return KalmanSmoothed(means, covs, f.log_likelihood, lag_one, f)
+
+
+def _smoother_compiled(f: KalmanFiltered, A: Tensor) -> KalmanSmoothed:
+    B, T, n = f.means.shape
+    dt = f.means.dtype
+    arrays = [_np(t, (), dt) for t in (f.means, f.covariances)]
+    parrays = [_np(t, (), dt) for t in (f.predicted_means, f.predicted_covariances)]
+    means, covs = np.empty((B, T, n), arrays[0].dtype), np.empty((B, T, n, n), arrays[0].dtype)
+    lag = np.empty((B, T - 1, n, n), arrays[0].dtype)
+    status = np.zeros(B, np.int64)
+    rts_smoother_kernel(_np(A, (1, 1, 1), dt), *arrays, *parrays, means, covs, lag, status)  # type: ignore[call-arg]
+    _check_status(status, "predicted covariance A P A^T + Q")
+    return KalmanSmoothed(
+        torch.from_numpy(means), torch.from_numpy(covs), f.log_likelihood, torch.from_numpy(lag), f
+    )
