@@ -157,8 +157,9 @@ def mr_stft_distance(reference: Any, estimate: Any, sample_rate: int, *,
         spectral convergence = ||R - E||_F / ||R||_F
         log-magnitude L1     = mean |ln max(R, 1e-7) - ln max(E, 1e-7)|
 
-    The distance is their sum, averaged over the three resolutions: 0 for identical
-    spectra, about 1-2 for unrelated ones (dimensionless, lower is better).
+    The distance is their sum, averaged over the three resolutions (dimensionless, lower is
+    better): 0 for identical spectra, growing without bound as they part; the log term
+    weighs every bin alike, so noise where the reference is near silence costs a lot.
 
     Args:
         reference, estimate: mono signals of equal length at ``sample_rate``.

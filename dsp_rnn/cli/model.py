@@ -1,4 +1,4 @@
-"""dsp-rnn train, generate, ensemble and eval: note-grid models (and training audio models)."""
+"""dsp-rnn train, generate, ensemble and eval: note-grid models, and audio models (train, eval)."""
 
 from __future__ import annotations
 
@@ -272,42 +272,90 @@ def _cmd_generate(args: argparse.Namespace) -> int:
 
 
 def _cmd_eval(args: argparse.Namespace) -> int:
-    from tqdm import tqdm
-
-    from dsp_rnn.training import evaluate_model
+    from dsp_rnn.training import registry
 
     _threads(args)
-    with tqdm(total=args.samples, desc="sampling", unit="piece", leave=False,
-              disable=not (args.samples and stderr_is_tty())) as bar:  # fmt: skip
-        evaluation = evaluate_model(
-            args.model, args.jsb, split=args.split, samples=args.samples, bars=args.bars,
-            temperature=args.temperature, seed=args.seed,
-            progress=lambda done, total: bar.update(done - bar.n),
-        )  # fmt: skip
-    result = {**evaluation.metrics, "model": str(args.model or "default"), "data": str(args.jsb),
+    model, _ = registry.load_model(args.model)
+    name = args.model or "default"
+    if registry.family_of(model).name == "audio":
+        evaluation, data = _eval_audio(args, model, name)
+    else:
+        evaluation, data = _eval_grid(args, model, name)
+    result = {**evaluation.metrics, "model": str(name), "data": str(data),
               "split": args.split}  # fmt: skip
     if args.json:
         print(json.dumps(result, allow_nan=False))
     else:
         print("\n".join(evaluation.lines))
     if evaluation.plot is not None and args.plot:
+        what = (f"{args.split} audio, seed {args.seed}" if args.audio is not None else
+                f"T={args.temperature:g}: {args.samples} samples vs {args.split}")  # fmt: skip
         with writing(args.plot, args.overwrite) as tmp:
-            evaluation.plot(tmp, f"{args.model or 'default'}, T={args.temperature:g}: "
-                                 f"{args.samples} samples vs {args.split}")  # fmt: skip
+            evaluation.plot(tmp, f"{name}, {what}")
         print(f"wrote {args.plot}", file=sys.stderr if args.json else sys.stdout)
     return 0
 
 
-def _check_eval(args: argparse.Namespace) -> None:
-    """Before the model is loaded: the data file and the plot target."""
-    from dsp_rnn.music import jsb
+def _eval_grid(args: argparse.Namespace, model: Any, name: str) -> tuple[Any, str]:
+    """A note-grid model on a JSB split (likelihood, and sample statistics with
+    --samples)."""
+    from tqdm import tqdm
 
+    from dsp_rnn.music import jsb
+    from dsp_rnn.training import evaluate_model
+
+    if args.audio is not None:
+        raise InputError(f"--audio {args.audio}: {name} is a note-grid model; --audio is for "
+                         "audio models (evaluate this one on JSB with --jsb FILE)")  # fmt: skip
+    if args.seconds is not None:
+        raise InputError(f"--seconds {args.seconds:g}: {name} is a note-grid model; --seconds "
+                         "bounds the audio an audio model is evaluated on")  # fmt: skip
     if Path(args.jsb) == jsb.SHIPPED_JSB:
         jsb.default_jsb_path()  # missing (an installed package): says to pass --jsb
-    input_file(args.jsb, "a JSB .json file")
+    if args.plot and not args.samples:
+        raise InputError("--plot draws the statistics of samples: pass --samples N too")
+    with tqdm(total=args.samples, desc="sampling", unit="piece", leave=False,
+              disable=not (args.samples and stderr_is_tty())) as bar:  # fmt: skip
+        evaluation = evaluate_model(
+            model, args.jsb, split=args.split, samples=args.samples, bars=args.bars,
+            temperature=args.temperature, seed=args.seed,
+            progress=lambda done, total: bar.update(done - bar.n),
+        )  # fmt: skip
+    return evaluation, args.jsb
+
+
+def _eval_audio(args: argparse.Namespace, model: Any, name: str) -> tuple[Any, str]:
+    """An audio model on a folder of audio: NLL rows, copy synthesis, a spectrogram."""
+    from dsp_rnn.training.audio_family import DEFAULT_EVAL_SECONDS, evaluate_audio
+
+    if Path(args.jsb) != SHIPPED_JSB:
+        raise InputError(f"--jsb {args.jsb}: {name} is an audio model; evaluate it on a "
+                         "folder of audio files with --audio DIR")  # fmt: skip
+    if args.audio is None:
+        raise InputError(f"{name} is an audio model: pass --audio DIR, a folder of held-out "
+                         "audio files (every file is scored with --split test)")  # fmt: skip
+    if args.samples:
+        raise InputError(f"--samples {args.samples}: audio models draw no samples for "
+                         "evaluation; drop it")  # fmt: skip
+    seconds = DEFAULT_EVAL_SECONDS if args.seconds is None else args.seconds
+    evaluation = evaluate_audio(model, args.audio, split=args.split, seconds=seconds,
+                                seed=args.seed)  # fmt: skip
+    return evaluation, args.audio
+
+
+def _check_eval(args: argparse.Namespace) -> None:
+    """Before the model is loaded: the data and the plot target (what depends on the
+    model's family is checked once it is loaded, before any evaluation)."""
+    from dsp_rnn.music import jsb
+
+    if args.audio is not None:
+        folder = Path(args.audio)
+        if not folder.is_dir():
+            what = "no such folder" if not folder.exists() else "a file, not a folder"
+            raise InputError(f"--audio {folder}: {what}; expected a folder of audio files")
+    elif Path(args.jsb) not in (SHIPPED_JSB, jsb.SHIPPED_JSB):  # the default: checked later
+        input_file(args.jsb, "a JSB .json file")
     if args.plot:
-        if not args.samples:
-            raise InputError("--plot draws the statistics of samples: pass --samples N too")
         image_file(args.plot, args.overwrite)
 
 
@@ -495,13 +543,27 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="replace the model files in a non-empty --out")  # fmt: skip
     p.set_defaults(func=_cmd_ensemble, check=_check_ensemble)
 
-    p = sub.add_parser("eval", help="NLL per time step and frame accuracy on JSB",
-                       description="NLL per time step and frame accuracy on a JSB "
-                                   "split.")  # fmt: skip
+    p = sub.add_parser("eval", help="evaluate a model: a note-grid model on JSB, an audio "
+                                    "model on a folder of audio",
+                       description="A note-grid model: NLL per time step and frame accuracy "
+                                   "on a JSB split (and sample statistics with --samples). An "
+                                   "audio model (--audio DIR): NLL in bits per sample beside "
+                                   "the linear twin's, and copy-synthesis distances beside "
+                                   "the LPC and WORLD vocoders'.")  # fmt: skip
     p.add_argument("model", help="run folder, weights file or shipped name ('default')")
-    p.add_argument("--jsb", default=str(SHIPPED_JSB), help="JSB JSON file")  # a wheel lacks it
+    data = p.add_mutually_exclusive_group()
+    data.add_argument("--jsb", default=str(SHIPPED_JSB),
+                      help="JSB JSON file, for note-grid models (default: the shipped "
+                           "quarter-note file)")  # fmt: skip
+    data.add_argument("--audio", metavar="DIR",
+                      help="folder of audio files, for audio models (with --split test, the "
+                           "default, every file is held out)")  # fmt: skip
     p.add_argument("--split", default="test", choices=("train", "valid", "test"),
-                   help="which split")  # fmt: skip
+                   help="which split (an audio folder: test = every file, train/valid = the "
+                        "content-hash split training draws)")  # fmt: skip
+    p.add_argument("--seconds", type=positive_float,
+                   help="audio models: score and resynthesise at most this much audio, > 0 "
+                        "(default 60; the model runs sample by sample)")  # fmt: skip
     p.add_argument("--json", action="store_true", help="one JSON object")
     p.add_argument("--samples", type=nonneg_int, default=0,
                    help="also sample this many pieces and compare their statistics (register, "
@@ -523,10 +585,13 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--seed",
         type=seed_int,
         default=0,
-        help="seeds the samples (fixed, so models compare on the same draws)",
+        help="seeds the samples, or an audio model's resynthesis (fixed, so models compare "
+        "on the same draws)",
     )
-    p.add_argument("--plot", help="write a PNG of the sample and test distributions here "
-                                  "(with --samples; default: no plot)")  # fmt: skip
+    p.add_argument("--plot", help="write a PNG here: a note-grid model's sample and test "
+                                  "distributions (with --samples), an audio model's "
+                                  "spectrograms of the first file and its resyntheses "
+                                  "(default: no plot)")  # fmt: skip
     p.add_argument("--overwrite", action="store_true", help=OVERWRITE_HELP)
     p.add_argument("--threads", type=threads_int, default=1, help="torch CPU threads")
     p.set_defaults(func=_cmd_eval, check=_check_eval)

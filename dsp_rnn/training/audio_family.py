@@ -1,11 +1,12 @@
 """The sample-level audio family in the registry: :class:`~dsp_rnn.audio.AudioRNN` models
 load from a model folder (the :class:`~dsp_rnn.audio.AudioRNNConfig` as JSON and the
-safetensors weights; nothing is unpickled) and evaluate on a folder of audio (exact NLL in
-bits per sample). A run folder also holds the run's :class:`~dsp_rnn.audio.FrameTier`
-(``frame_tier.safetensors`` + ``frame_tier.json``, :func:`~dsp_rnn.audio.save_frame_tier`):
-the model loads as an :class:`AudioModel` carrying it, and generating a file draws frame
-features from the tier, then renders them with the sample-level generator
-(:func:`dsp_rnn.audio.generator.synthesize`).
+safetensors weights; nothing is unpickled) and evaluate on a folder of audio
+(:func:`evaluate_audio`: NLL in bits per sample beside the linear twin's, copy-synthesis
+distances beside the LPC and WORLD vocoders', a spectrogram). A run folder also holds the
+run's :class:`~dsp_rnn.audio.FrameTier` (``frame_tier.safetensors`` + ``frame_tier.json``,
+:func:`~dsp_rnn.audio.save_frame_tier`): the model loads as an :class:`AudioModel` carrying
+it, and generating a file draws frame features from the tier, then renders them with the
+sample-level generator (:func:`dsp_rnn.audio.generator.synthesize`).
 
 >>> from dsp_rnn.audio import AudioRNN, AudioRNNConfig
 >>> m = AudioRNN(AudioRNNConfig(gru_units=8, embedding_size=4, conditioning_size=4))
@@ -16,7 +17,8 @@ True
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import math
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +27,7 @@ import torch
 from torch import nn
 
 from dsp_rnn._tensor_io import load_weights
+from dsp_rnn.audio.copy_synthesis import PEERS
 from dsp_rnn.audio.frame_tier import FRAME_TIER_CONFIG, FrameTier, load_frame_tier
 from dsp_rnn.audio.model import AudioRNN, AudioRNNConfig
 from dsp_rnn.audio.task import FAMILY
@@ -32,7 +35,7 @@ from dsp_rnn.errors import CheckpointError, InputError
 from dsp_rnn.training.generate import Evaluation, Generated, GenerateRequest, check_length
 from dsp_rnn.training.registry import Family
 
-__all__ = ["AUDIO", "AudioModel"]
+__all__ = ["AUDIO", "AudioModel", "DEFAULT_EVAL_SECONDS", "evaluate_audio"]
 
 _SPLITS = ("test", "train", "valid")
 
@@ -137,39 +140,116 @@ def _generate(model: AudioRNN, request: GenerateRequest) -> Generated:
                      seconds=n_samples / c.sample_rate, render=summary)  # fmt: skip
 
 
-def _evaluate(model: AudioRNN, data: str | Path | None, *, split: str, samples: int,
-              bars: float, temperature: float, seed: int,
-              progress: Callable[[int, int], None] | None) -> Evaluation:  # fmt: skip
-    """Exact NLL in bits per sample of a folder of audio files.
+DEFAULT_EVAL_SECONDS = 60.0
+"""Audio scored by :func:`evaluate_audio` (and ``dsp-rnn eval --audio``) by default: the
+sample RNN runs per sample, so the time is bounded by the audio, not the folder."""
 
-    ``split``: ``"test"`` scores every usable file of the folder (a held-out folder);
-    ``"train"`` or ``"valid"`` the files of that content-hash split (as training draws it,
-    a tenth held out). ``bars``, ``temperature``, ``seed`` and ``progress`` concern
-    samples, which this family does not draw yet.
+
+def evaluate_audio(
+    model: AudioRNN,
+    data: str | Path,
+    *,
+    split: str = "test",
+    seconds: float | None = DEFAULT_EVAL_SECONDS,
+    seed: int = 0,
+    peers: Sequence[str] = PEERS,
+) -> Evaluation:
+    """An audio model's likelihoods and copy synthesis on a folder of audio files.
+
+    Metrics (``Evaluation.metrics``, JSON-able):
+
+    - ``nll_bits_per_sample``, ``samples``, ``files``: the model's exact NLL on its own
+      target (the LPC excitation's codes, or the signal's with ``lpc=False``: what
+      training logs as ``valid_nll``);
+    - ``nll_rows``: ``[{"system", "nll_bits_per_sample", "samples", "files"}]`` for
+      ``"model"`` and ``"linear_twin"`` (the LPC predictor with a per-frame Laplace
+      residual), every row on the same variable, ``nll_variable``: the pre-emphasised
+      signal's mu-law code (:func:`~dsp_rnn.audio.signal_code_nll`,
+      :func:`~dsp_rnn.audio.linear_twin_nll`);
+    - ``copy_synthesis``: one :meth:`~dsp_rnn.audio.CopySynthesisRow.to_dict` per system
+      (``"model"``, then ``peers``): level-matched MR-STFT distance and log-mel L1 (dB),
+      the mean over files and each file's (:func:`~dsp_rnn.audio.copy_synthesis`);
+    - ``parameters``, ``lpc``, ``skipped``, ``seconds`` (the budget), ``seed``.
+
+    ``Evaluation.plot(path, title)`` writes the spectrograms of the first file and its
+    resyntheses (:func:`~dsp_rnn.audio.plot_resynthesis`).
+
+    Args:
+        model: the :class:`~dsp_rnn.audio.AudioRNN`.
+        data: a folder of audio files (recursive; unreadable files are skipped).
+        split: ``"test"`` scores every usable file (a held-out folder); ``"train"`` or
+            ``"valid"`` the files of that content-hash split (as training draws it, a
+            tenth held out).
+        seconds: score and resynthesise at most this much audio (each measurement over
+            the same files, in order; default 60 s); None = all of it.
+        seed: the draws of the model's resynthesis and the LPC vocoder's noise.
+        peers: the copy-synthesis peers (default ``("lpc_vocoder", "world")``; WORLD's
+            row says it is missing where pyworld does not import).
+
+    Raises:
+        InputError: a bad ``split`` or ``seconds``; no file in the split. AudioError: a
+            folder with no usable audio file.
     """
+    from dsp_rnn.audio.copy_synthesis import Resynthesis, copy_synthesis, plot_resynthesis
+    from dsp_rnn.audio.scoring import linear_twin_nll, signal_code_nll
     from dsp_rnn.audio.task import AudioCorpus, evaluate_nll
 
-    if data is None:
-        raise InputError("audio models are evaluated on a folder of audio files; pass one")
     if split not in _SPLITS:
         raise InputError(f"split: expected one of {', '.join(_SPLITS)}, got {split!r}")
-    if samples:
-        raise InputError("samples: audio models cannot draw samples for evaluation yet; "
-                         "pass samples=0")  # fmt: skip
-    corpus = AudioCorpus.from_folder(data, model.config.features,
+    if seconds is not None and (isinstance(seconds, bool) or not isinstance(seconds, (int, float))
+                                or not (seconds > 0 and math.isfinite(seconds))):  # fmt: skip
+        raise InputError(f"seconds: expected a number > 0 or None, got {seconds!r}")
+    c = model.config
+    corpus = AudioCorpus.from_folder(data, c.features,
                                      valid_fraction=0.0 if split == "test" else 0.1)  # fmt: skip
     items = corpus.valid if split == "valid" else corpus.train
     if not items:
         raise InputError(f"{data}: no file in the {split!r} split")
-    metrics: dict[str, Any] = dict(evaluate_nll(model, items))
-    metrics.update(parameters=model.count_parameters(), lpc=model.config.lpc,
-                   skipped=len(corpus.skipped))  # fmt: skip
-    kind = "LPC excitation" if model.config.lpc else "mu-law signal"
-    lines = (f"{data} ({split}): NLL {metrics['nll_bits_per_sample']:.3f} bits per sample "
-             f"({kind}, {model.config.n_codes} codes; {metrics['files']} files, "
-             f"{metrics['samples'] / model.config.sample_rate:.1f} s at "
-             f"{model.config.sample_rate} Hz; {len(corpus.skipped)} skipped)",)  # fmt: skip
-    return Evaluation(metrics, lines)
+    metrics: dict[str, Any] = dict(evaluate_nll(model, items, max_seconds=seconds))
+    rows = [{"system": "model", **signal_code_nll(model, items, max_seconds=seconds)},
+            {"system": "linear_twin", **linear_twin_nll(items, c.features, bits=c.mu_law_bits,
+                                                        max_seconds=seconds)}]  # fmt: skip
+    first: list[Resynthesis] = []
+    copies = copy_synthesis(model, items, seed=seed, peers=peers, max_seconds=seconds,
+                            on_file=lambda r: first.append(r) if not first else None)  # fmt: skip
+    variable = f"{c.mu_law_bits}-bit mu-law code of the pre-emphasised signal"
+    metrics.update(parameters=model.count_parameters(), lpc=c.lpc, skipped=len(corpus.skipped),
+                   seconds=seconds, seed=seed, nll_variable=variable, nll_rows=rows,
+                   copy_synthesis=[row.to_dict() for row in copies])  # fmt: skip
+    kind = "LPC excitation" if c.lpc else "mu-law signal"
+    lines = [f"{data} ({split}): NLL {metrics['nll_bits_per_sample']:.3f} bits per sample on "
+             f"the model's own target ({kind}, {c.n_codes} codes; {metrics['files']} files, "
+             f"{metrics['samples'] / c.sample_rate:.1f} s at {c.sample_rate} Hz; "
+             f"{len(corpus.skipped)} skipped)",
+             f"NLL in bits per sample of the {variable}:"]  # fmt: skip
+    lines += [f"  {row['system']:<12} {row['nll_bits_per_sample']:7.3f}" for row in rows]
+    lines.append("copy synthesis, level-matched (MR-STFT distance, log-mel L1 in dB; mean "
+                 f"over {len(copies[0].files)} files):")  # fmt: skip
+    for row in copies:
+        if row.missing is not None:
+            lines.append(f"  {row.system:<12} missing: {row.missing}")
+        else:
+            lines.append(f"  {row.system:<12} {row.mr_stft:7.3f} {row.log_mel_l1:7.2f}")
+
+    def plot(path: Path, title: str) -> Path:
+        heading = f"copy synthesis of {Path(first[0].path).name}"
+        return plot_resynthesis(first[0], path, title=f"{title}: {heading}" if title else "")
+
+    return Evaluation(metrics, tuple(lines), plot if first else None)
+
+
+def _evaluate(model: AudioRNN, data: str | Path | None, *, split: str, samples: int,
+              bars: float, temperature: float, seed: int,
+              progress: Callable[[int, int], None] | None,
+              seconds: float | None = DEFAULT_EVAL_SECONDS) -> Evaluation:  # fmt: skip
+    """:func:`evaluate_audio` through the registry (``evaluate_model``): ``bars``,
+    ``temperature`` and ``progress`` concern samples, which this family does not draw."""
+    if data is None:
+        raise InputError("audio models are evaluated on a folder of audio files; pass one")
+    if samples:
+        raise InputError("samples: audio models cannot draw samples for evaluation yet; "
+                         "pass samples=0")  # fmt: skip
+    return evaluate_audio(model, data, split=split, seconds=seconds, seed=seed)
 
 
 AUDIO = Family(
