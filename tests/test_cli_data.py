@@ -120,3 +120,28 @@ def test_export_jsb_refuses_bad_input(tmp_path, capsys):
     assert exc.value.code == 2
     assert main(["data", "export-jsb", "--out", str(tmp_path / "no" / "such")]) == 1
     assert "no" in capsys.readouterr().err
+
+
+def test_pairs_checks_a_rendered_folder(tmp_path, capsys):
+    import shutil
+
+    make_demo_midi(tmp_path / "midi", n_pieces=2, seed=3)
+    out = tmp_path / "pairs"
+    assert main(["render", str(tmp_path / "midi"), str(out), "--voice", "sine",
+                 "--sample-rate", "16000", "--mono", "--quiet"]) == 0  # fmt: skip
+    capsys.readouterr()
+    assert main(["data", "pairs", str(out)]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[-1].startswith(f"{out}: 2 pairs (")
+    assert "0 unpaired, 0 misaligned, 0 broken" in lines[-1] and "onsets within" in lines[0]
+    shutil.copy(next((tmp_path / "midi").iterdir()), out / "extra.mid")
+    assert main(["data", "pairs", str(out)]) == 0
+    text = capsys.readouterr().out
+    assert "unpaired " + str(out / "extra.mid") + ": no audio file extra.* beside it" in text
+    shutil.rmtree(out)
+    out.mkdir()
+    (out / "a.mid").write_bytes(b"junk")
+    assert main(["data", "pairs", str(out)]) == 1
+    assert "0 pairs" in capsys.readouterr().out
+    assert main(["data", "pairs", str(out / "a.mid")]) == 1
+    assert "expected a folder" in capsys.readouterr().err

@@ -1,5 +1,5 @@
 """dsp-rnn data ...: look at a folder of MIDI files, draw a piano roll, export the JSB
-chorales as MIDI files."""
+chorales as MIDI files, check a folder of audio and MIDI pairs."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ from dsp_rnn.cli.common import (
     positive_int,
     writing,
 )
-from dsp_rnn.errors import DspRnnError, OutputError
+from dsp_rnn.errors import DspRnnError, InputError, OutputError
 
 __all__ = ["register"]
 
@@ -143,9 +143,34 @@ def _check_export_jsb(args: argparse.Namespace) -> None:
     output_folder(args.out, overwrite=True, must_be_empty=False)
 
 
+def _cmd_pairs(args: argparse.Namespace) -> int:
+    from dsp_rnn.music.pairs import pair_folder
+
+    folder = pair_folder(args.path, onset_tolerance_s=args.onset_tolerance_ms / 1000,
+                         duration_tolerance_s=args.duration_tolerance, release_s=args.release,
+                         threshold_db=args.threshold_db)  # fmt: skip
+    for kind in ("unpaired", "misaligned", "broken"):
+        for skipped in getattr(folder, kind):
+            print(f"{kind} {skipped}")
+    if folder.pairs:
+        offsets = sorted(abs(folder.alignment[p.audio].onset_offset_s) for p in folder.pairs)
+        tails = [folder.alignment[p.audio].tail_s for p in folder.pairs]
+        print(f"  onsets within {offsets[-1] * 1000:.0f} ms of the first note (median "
+              f"{offsets[len(offsets) // 2] * 1000:.0f} ms); audio after the last note-off "
+              f"{min(tails):.2f} to {max(tails):.2f} s")  # fmt: skip
+    print(f"{args.path}: {folder.summary()}")
+    return 0 if folder.pairs else 1
+
+
 def _check_inspect(args: argparse.Namespace) -> None:
     if args.cache_dir and not args.no_cache:  # a cache folder may hold entries already
         output_folder(args.cache_dir, must_be_empty=False)
+
+
+def _check_pairs(args: argparse.Namespace) -> None:
+    if not Path(args.path).is_dir():
+        raise InputError(f"{args.path}: expected a folder of audio files with same-stem MIDI "
+                         "files")  # fmt: skip
 
 
 def _check_grid(args: argparse.Namespace) -> None:
@@ -154,10 +179,13 @@ def _check_grid(args: argparse.Namespace) -> None:
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    """Add ``data inspect``, ``data grid`` and ``data export-jsb`` to the top-level parser."""
-    data = sub.add_parser("data", help="inspect MIDI folders, draw piano rolls, export JSB",
+    """Add ``data inspect``, ``data grid``, ``data export-jsb`` and ``data pairs`` to the
+    top-level parser."""
+    data = sub.add_parser("data", help="inspect MIDI folders, draw piano rolls, export JSB, "
+                                       "check audio/MIDI pairs",
                           description="Inspect MIDI folders, draw piano rolls, export the "
-                                      "JSB chorales as MIDI files.")  # fmt: skip
+                                      "JSB chorales as MIDI files, check a folder of audio "
+                                      "and MIDI pairs.")  # fmt: skip
     dsub = data.add_subparsers(dest="data_command", required=True)
     p = dsub.add_parser("inspect", help="files, durations, ranges, tempi; every skipped file",
                         description="List a MIDI folder's usable files, durations, pitch "
@@ -205,3 +233,23 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="note-on velocity of every note, 1 to 127")  # fmt: skip
     p.add_argument("--overwrite", action="store_true", help=OVERWRITE_HELP)
     p.set_defaults(func=_cmd_export_jsb, check=_check_export_jsb)
+    p = dsub.add_parser("pairs", help="check a folder of audio files with same-stem MIDI files",
+                        description="Pair each audio file with the MIDI file of the same stem "
+                                    "beside it (recursively) and check that they line up: the "
+                                    "audio ends within a release allowance after the last "
+                                    "note-off, and its first onset is near the first note-on. "
+                                    "Lists every unpaired, misaligned and broken file with the "
+                                    "reason; exit status 1 when there is no pair.")  # fmt: skip
+    p.add_argument("path", help="the folder (e.g. what dsp-rnn render MIDI_DIR OUT_DIR wrote)")
+    p.add_argument("--onset-tolerance-ms", type=float_range(0.0), default=50.0,
+                   help="largest distance between the first onset and the first note-on, "
+                        "ms >= 0")  # fmt: skip
+    p.add_argument("--release", type=float_range(0.0), default=5.0, metavar="SECONDS",
+                   help="longest release and reverb tail after the last note-off, "
+                        "s >= 0")  # fmt: skip
+    p.add_argument("--duration-tolerance", type=float_range(0.0), default=0.25,
+                   metavar="SECONDS", help="slack on the audio's length, s >= 0")  # fmt: skip
+    p.add_argument("--threshold-db", type=float_range(0.0, lo_open=True), default=40.0,
+                   help="the onset is where the energy first comes within this many dB of "
+                        "its peak, > 0")  # fmt: skip
+    p.set_defaults(func=_cmd_pairs, check=_check_pairs)
