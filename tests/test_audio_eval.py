@@ -100,6 +100,10 @@ def test_seconds_bound_the_audio(setup, capsys):
     assert [r["samples"] for r in result["nll_rows"]] == [4800, 4800]
     for row in result["copy_synthesis"]:
         assert sum(f["seconds"] for f in row["files"]) == pytest.approx(0.3)
+    calls: list[tuple[int, int]] = []
+    ev = evaluate_audio(tiny_audio_rnn(), data, seconds=0.1,
+                        progress=lambda done, total: calls.append((done, total)))  # fmt: skip
+    assert calls == [(1, 4), (2, 4), (3, 4), (4, 4)] and ev.metrics["samples"] == 1600
     with pytest.raises(InputError, match="seconds"):
         evaluate_audio(tiny_audio_rnn(), data, seconds=0.0)
 

@@ -337,9 +337,15 @@ def _eval_audio(args: argparse.Namespace, model: Any, name: str) -> tuple[Any, s
     if args.samples:
         raise InputError(f"--samples {args.samples}: audio models draw no samples for "
                          "evaluation; drop it")  # fmt: skip
+    from tqdm import tqdm
+
     seconds = DEFAULT_EVAL_SECONDS if args.seconds is None else args.seconds
-    evaluation = evaluate_audio(model, args.audio, split=args.split, seconds=seconds,
-                                seed=args.seed)  # fmt: skip
+    with tqdm(total=4, desc="evaluating", unit="measure", leave=False,
+              disable=not stderr_is_tty()) as bar:  # fmt: skip
+        evaluation = evaluate_audio(
+            model, args.audio, split=args.split, seconds=seconds, seed=args.seed,
+            progress=lambda done, total: bar.update(done - bar.n),
+        )  # fmt: skip
     return evaluation, args.audio
 
 

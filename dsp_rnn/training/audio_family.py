@@ -153,6 +153,7 @@ def evaluate_audio(
     seconds: float | None = DEFAULT_EVAL_SECONDS,
     seed: int = 0,
     peers: Sequence[str] = PEERS,
+    progress: Callable[[int, int], None] | None = None,
 ) -> Evaluation:
     """An audio model's likelihoods and copy synthesis on a folder of audio files.
 
@@ -185,6 +186,8 @@ def evaluate_audio(
         seed: the draws of the model's resynthesis and the LPC vocoder's noise.
         peers: the copy-synthesis peers (default ``("lpc_vocoder", "world")``; WORLD's
             row says it is missing where pyworld does not import).
+        progress: called as ``progress(done, 4)`` after each of the four measurements
+            (own-target NLL, signal-code NLL, linear twin, copy synthesis).
 
     Raises:
         InputError: a bad ``split`` or ``seconds``; no file in the split. AudioError: a
@@ -205,13 +208,23 @@ def evaluate_audio(
     items = corpus.valid if split == "valid" else corpus.train
     if not items:
         raise InputError(f"{data}: no file in the {split!r} split")
+
+    def done(stage: int) -> None:
+        if progress is not None:
+            progress(stage, 4)
+
     metrics: dict[str, Any] = dict(evaluate_nll(model, items, max_seconds=seconds))
-    rows = [{"system": "model", **signal_code_nll(model, items, max_seconds=seconds)},
-            {"system": "linear_twin", **linear_twin_nll(items, c.features, bits=c.mu_law_bits,
-                                                        max_seconds=seconds)}]  # fmt: skip
+    done(1)
+    rows = [{"system": "model", **signal_code_nll(model, items, max_seconds=seconds)}]
+    done(2)
+    rows.append({"system": "linear_twin", **linear_twin_nll(items, c.features,
+                                                            bits=c.mu_law_bits,
+                                                            max_seconds=seconds)})  # fmt: skip
+    done(3)
     first: list[Resynthesis] = []
     copies = copy_synthesis(model, items, seed=seed, peers=peers, max_seconds=seconds,
                             on_file=lambda r: first.append(r) if not first else None)  # fmt: skip
+    done(4)
     variable = f"{c.mu_law_bits}-bit mu-law code of the pre-emphasised signal"
     metrics.update(parameters=model.count_parameters(), lpc=c.lpc, skipped=len(corpus.skipped),
                    seconds=seconds, seed=seed, nll_variable=variable, nll_rows=rows,
@@ -242,14 +255,16 @@ def _evaluate(model: AudioRNN, data: str | Path | None, *, split: str, samples: 
               bars: float, temperature: float, seed: int,
               progress: Callable[[int, int], None] | None,
               seconds: float | None = DEFAULT_EVAL_SECONDS) -> Evaluation:  # fmt: skip
-    """:func:`evaluate_audio` through the registry (``evaluate_model``): ``bars``,
-    ``temperature`` and ``progress`` concern samples, which this family does not draw."""
+    """:func:`evaluate_audio` through the registry (``evaluate_model``): ``bars`` and
+    ``temperature`` concern samples, which this family does not draw; ``progress`` counts
+    the measurements."""
     if data is None:
         raise InputError("audio models are evaluated on a folder of audio files; pass one")
     if samples:
         raise InputError("samples: audio models cannot draw samples for evaluation yet; "
                          "pass samples=0")  # fmt: skip
-    return evaluate_audio(model, data, split=split, seconds=seconds, seed=seed)
+    return evaluate_audio(model, data, split=split, seconds=seconds, seed=seed,
+                          progress=progress)  # fmt: skip
 
 
 AUDIO = Family(
