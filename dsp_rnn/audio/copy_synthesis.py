@@ -19,6 +19,14 @@ return it so), over the original's length, after :func:`~dsp_rnn.audio.level_mat
 References:
     M. Morise, F. Yokomori and K. Ozawa, "WORLD: a vocoder-based high-quality speech
     synthesis system for real-time applications", IEICE Trans. Inf. Syst. E99-D(7), 2016.
+
+>>> from dsp_rnn.audio import AudioRNN, AudioRNNConfig
+>>> torch.manual_seed(0) and None
+>>> m = AudioRNN(AudioRNNConfig(gru_units=8, embedding_size=4, conditioning_size=4))
+>>> t = np.arange(3200) / 16000
+>>> res = resynthesise(m, 0.3 * np.sin(2 * np.pi * 220 * t), seed=0, peers=("lpc_vocoder",))
+>>> sorted(res.outputs), res.outputs["model"].shape, res.missing
+(['lpc_vocoder', 'model'], (3200,), {})
 """
 
 from __future__ import annotations
