@@ -31,6 +31,7 @@ References:
 
 from __future__ import annotations
 
+import functools
 import importlib
 import importlib.machinery
 import importlib.util
@@ -132,8 +133,9 @@ class Resynthesis:
     missing: dict[str, str] = field(default_factory=dict)
 
 
+@functools.cache
 def world_module() -> ModuleType:
-    """The compiled WORLD bindings of ``pyworld``.
+    """The compiled WORLD bindings of ``pyworld`` (loaded once).
 
     pyworld 0.3.5's package ``__init__`` reads its version through ``pkg_resources``,
     which setuptools no longer ships (from version 81); when that import fails, the
