@@ -18,12 +18,14 @@ from dsp_rnn.cli.common import nonneg_int, positive_int
 from dsp_rnn.errors import InputError
 from dsp_rnn.music.outputs import MIDI_SUFFIXES
 
-__all__ = ["AUDIO_WINDOW", "GRID_WINDOW", "FRAME_TIER_STEPS", "data_kind", "audio_task",
-           "add_audio_flags", "fit_run_frame_tier"]  # fmt: skip
+__all__ = ["AUDIO_WINDOW", "AUDIO_BATCH", "GRID_BATCH", "GRID_WINDOW", "FRAME_TIER_STEPS",
+           "data_kind", "audio_task", "add_audio_flags", "fit_run_frame_tier"]  # fmt: skip
 
 Kind = Literal["grid", "audio"]
 GRID_WINDOW = 48  # time steps per TBPTT window of a note-grid model
-AUDIO_WINDOW = 1600  # samples per window of an audio model (10 frames at 16 kHz)
+AUDIO_WINDOW = 800  # samples per window of an audio model (5 frames at 16 kHz)
+AUDIO_BATCH = 16  # windows per step of an audio model
+GRID_BATCH = 4  # windows per step of a note-grid model
 FRAME_TIER_STEPS = 300  # Adam steps of an audio run's frame tier (about 10 s on one CPU core)
 _GRID_ONLY = {
     "init": None,

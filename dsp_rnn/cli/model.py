@@ -9,7 +9,9 @@ from pathlib import Path
 from typing import Any
 
 from dsp_rnn.cli.audio_train import (
+    AUDIO_BATCH,
     AUDIO_WINDOW,
+    GRID_BATCH,
     GRID_WINDOW,
     add_audio_flags,
     audio_task,
@@ -68,6 +70,8 @@ def _cmd_train(args: argparse.Namespace) -> int:
     kind = data_kind(args.data, getattr(args, "model", None))
     if args.window is None:
         args.window = AUDIO_WINDOW if kind == "audio" else GRID_WINDOW
+    if args.batch_size is None:
+        args.batch_size = AUDIO_BATCH if kind == "audio" else GRID_BATCH
     state = Path(args.out) / STATE_FILE
     task = audio_task(args) if kind == "audio" else _grid_task(args, state)
     config = TrainConfig(
@@ -451,8 +455,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--steps-per-quarter", type=positive_int,
                    help="grid resolution, >= 1 (default: 4 for MIDI, from the name for "
                         "JSB)")  # fmt: skip
-    p.add_argument("--batch-size", type=positive_int, default=4,
-                   help="windows per step (global), >= 1")  # fmt: skip
+    p.add_argument("--batch-size", type=positive_int,
+                   help=f"windows per step (global), >= 1 (default {GRID_BATCH} for a note-grid "
+                        f"model, {AUDIO_BATCH} for an audio model)")  # fmt: skip
     p.add_argument("--window", type=positive_int,
                    help="steps per TBPTT window, >= 1 (default 48 time steps for a note-grid "
                         f"model, {AUDIO_WINDOW} samples for an audio model)")  # fmt: skip
