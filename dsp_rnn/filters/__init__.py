@@ -8,7 +8,8 @@ coercion (:func:`as_sos`, :func:`as_tf`), conversions (``<from>2<to>``, state sp
 module of its own), analysis (:func:`freqz`, :func:`sosfreqz`, :func:`group_delay`, poles,
 zeros, stability, :func:`frequency_grid`), allpass filters (first/second order, Schroeder and
 nested, their modules), feedback delay network design (feedback matrices, line gains) and
-the networks (FDN, Gerzon); the Kalman filter and smoother of a linear-Gaussian model.
+the networks (FDN, Gerzon); the Kalman filter and smoother of a linear-Gaussian model and
+its learning (EM, gradient).
 """
 
 from dsp_rnn.filters import allpass as _allpass
@@ -22,6 +23,7 @@ from dsp_rnn.filters import emphasis as _emphasis
 from dsp_rnn.filters import fdn_design as _fdn_design
 from dsp_rnn.filters import filtering as _filtering
 from dsp_rnn.filters import kalman as _kalman
+from dsp_rnn.filters import kalman_learn as _kalman_learn
 from dsp_rnn.filters import kinds as _kinds
 from dsp_rnn.filters import networks as _networks
 from dsp_rnn.filters import schroeder as _schroeder
@@ -38,6 +40,7 @@ from dsp_rnn.filters.emphasis import *  # noqa: F403
 from dsp_rnn.filters.fdn_design import *  # noqa: F403
 from dsp_rnn.filters.filtering import *  # noqa: F403
 from dsp_rnn.filters.kalman import *  # noqa: F403
+from dsp_rnn.filters.kalman_learn import *  # noqa: F403
 from dsp_rnn.filters.kinds import *  # noqa: F403
 from dsp_rnn.filters.networks import *  # noqa: F403
 from dsp_rnn.filters.schroeder import *  # noqa: F403
@@ -61,4 +64,5 @@ __all__ = [
     *_fdn_design.__all__,
     *_networks.__all__,
     *_kalman.__all__,
+    *_kalman_learn.__all__,
 ]
