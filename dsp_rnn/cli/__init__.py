@@ -18,7 +18,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from dsp_rnn.cli import audio, compare, data, filters, model, render
+from dsp_rnn.cli import audio, compare, data, filters, model, render, track
 from dsp_rnn.cli.common import Parser
 from dsp_rnn.errors import DspRnnError
 
@@ -38,7 +38,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}",
                         help="print the version and exit")  # fmt: skip
     sub = parser.add_subparsers(dest="command", required=True)
-    for group in (filters, data, compare, model, render, audio):
+    for group in (filters, data, compare, model, render, audio, track):
         group.register(sub)
     return parser
 
