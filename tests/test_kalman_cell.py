@@ -163,3 +163,61 @@ def test_bad_arguments_raise_typed_errors():
         cell(torch.zeros(1, 5, 1))
     with pytest.raises(ShapeError, match="state"):
         cell(torch.zeros(1, 5, 2), (torch.zeros(2, 2), torch.zeros(2, 2, 2)))
+
+
+# ----------------------------------------------------------------------------- compare
+def _simulated_butterworth():
+    from dsp_rnn.filters import butter
+
+    lin = StateSpaceCell.from_filter(butter(2, 500.0, sample_rate=8000, dtype=F64))
+    g = torch.Generator().manual_seed(5)
+    A, B, C, D = lin.state_space()
+    u = torch.randn(4, 300, 1, generator=g, dtype=F64)
+    s, clean = torch.zeros(4, 2, dtype=F64), []
+    with torch.no_grad():
+        for t in range(300):
+            clean.append(s @ C.T + u[:, t] @ D.T)
+            s = s @ A.T + u[:, t] @ B.T + 1e-3**0.5 * torch.randn(4, 2, generator=g, dtype=F64)
+    clean = torch.stack(clean, 1)
+    z = clean + 0.05**0.5 * torch.randn(clean.shape, generator=g, dtype=F64)
+    z[:, 100:140] = float("nan")
+    return lin, torch.cat([u, z], -1), clean
+
+
+def test_compare_estimates_bands_cover_the_truth_and_the_true_model_is_likelier(tmp_path):
+    from dsp_rnn.compare import kalman_estimates
+
+    lin, x, clean = _simulated_butterworth()
+    true = KalmanCell(lin, process_noise=1e-3, observation_noise=0.05)
+    wrong = KalmanCell(lin, process_noise=1e-3, observation_noise=0.5)
+    est = kalman_estimates(true, x, truth=clean, reference=wrong, labels=("true", "wrong"))
+    assert 0.9 < est.coverage["filtered"] <= 1.0 and 0.9 < est.coverage["smoothed"] <= 1.0
+    r = est.rmse
+    assert r["smoothed"] < r["filtered"] < 0.6 * r["observed"]
+    assert est.reference_log_likelihood is not None
+    assert bool((est.log_likelihood > est.reference_log_likelihood).all())
+    # the bands widen where observations are missing
+    gap, seen = est.output_smoothed_std[:, 110:130].mean(), est.output_smoothed_std[:, 50:90].mean()
+    assert float(gap) > 1.5 * float(seen)
+    assert "true: log-likelihood" in est.summary() and "coverage" in est.summary()
+    out = est.plot(tmp_path / "estimates.png", sequence=1)
+    assert out.read_bytes()[:4] == b"\x89PNG"
+
+
+def test_compare_estimates_of_a_linear_gaussian_model_equal_the_smoother():
+    from dsp_rnn.compare import kalman_estimates
+    from dsp_rnn.filters import kalman_smoother
+
+    from .test_kalman import random_model, sample
+
+    model = random_model(30, 3, 2)
+    y = sample(model, 2, 30, seed=31)
+    est = kalman_estimates(model, y)
+    ref = kalman_smoother(y, model)
+    torch.testing.assert_close(est.state_smoothed, ref.means)
+    torch.testing.assert_close(est.output_smoothed, ref.means @ model.C.T)
+    assert est.truth is None and est.rmse["smoothed"] != est.rmse["smoothed"]  # nan
+    with pytest.raises(InputError, match="KalmanCell or a LinearGaussian"):
+        kalman_estimates(StateSpaceCell(2), y)
+    with pytest.raises(ShapeError, match="truth"):
+        kalman_estimates(model, y, truth=torch.zeros(2, 30, 1))

@@ -13,6 +13,8 @@ A *system* is a linear filter (SOS or ``(b, a)``), a one-in, one-out cell of
 - :func:`gradient_norms` (:mod:`.diagnostics`): gradient norm against the lag in time.
 - :func:`save_cell` / :func:`load_cell` (:mod:`.cell_io`): safetensors weights and a JSON
   config, never pickle.
+- :func:`kalman_estimates` (:mod:`.probabilistic`): a KalmanCell's or linear-Gaussian
+  model's state and output estimates with 95 % bands and log-likelihoods, plotted.
 """
 
 from dsp_rnn.compare.cell_io import CELL_CLASSES, CONFIG, WEIGHTS, load_cell, save_cell
@@ -27,7 +29,14 @@ from dsp_rnn.compare.metrics import (
     pre_emphasis_taps,
     snr_db,
 )
+from dsp_rnn.compare.probabilistic import (
+    KalmanEstimates,
+    kalman_estimates,
+    plot_kalman_estimates,
+)
+from dsp_rnn.compare.srnn_task import SequenceCorpus, SRNNTask, sample_linear_gaussian
 from dsp_rnn.compare.systems import probe_signal, run_cell
+from dsp_rnn.compare.tracking import Contour, NoiseLevels, track_contour, track_file
 
 __all__ = [
     "Comparison",
@@ -45,3 +54,6 @@ __all__ = [
 ]
 __all__ += ["GradientNorms", "gradient_norms", "plot_gradient_stability"]  # diagnostics
 __all__ += ["save_cell", "load_cell", "CELL_CLASSES", "WEIGHTS", "CONFIG"]  # cell files
+__all__ += ["KalmanEstimates", "kalman_estimates", "plot_kalman_estimates"]  # probabilistic
+__all__ += ["Contour", "NoiseLevels", "track_contour", "track_file"]  # tracking
+__all__ += ["SequenceCorpus", "SRNNTask", "sample_linear_gaussian"]  # stochastic RNN training
