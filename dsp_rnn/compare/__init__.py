@@ -15,6 +15,11 @@ A *system* is a linear filter (SOS or ``(b, a)``), a one-in, one-out cell of
   config, never pickle.
 - :func:`kalman_estimates` (:mod:`.probabilistic`): a KalmanCell's or linear-Gaussian
   model's state and output estimates with 95 % bands and log-likelihoods, plotted.
+- :func:`track_file` / :func:`track_contour` (:mod:`.tracking`): the pitch and loudness
+  contour of a recording (pyin f0, frame RMS) smoothed by a Kalman smoother, with
+  uncertainty; ``dsp-rnn track``.
+- :class:`SRNNTask` (:mod:`.srnn_task`): the stochastic RNN (:class:`dsp_rnn.cells.SRNN`)
+  fitted to sequences by its ELBO through the shared trainer.
 """
 
 from dsp_rnn.compare.cell_io import CELL_CLASSES, CONFIG, WEIGHTS, load_cell, save_cell
