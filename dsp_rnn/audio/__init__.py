@@ -24,6 +24,7 @@ from dsp_rnn.audio import scoring as _scoring
 from dsp_rnn.audio import synthesis as _synthesis
 from dsp_rnn.audio import task as _task
 from dsp_rnn.audio import vocoder as _vocoder
+from dsp_rnn.audio import voice_stream as _voice_stream
 from dsp_rnn.audio.cache import *  # noqa: F403
 from dsp_rnn.audio.copy_synthesis import *  # noqa: F403
 from dsp_rnn.audio.features import *  # noqa: F403
@@ -36,6 +37,7 @@ from dsp_rnn.audio.scoring import *  # noqa: F403
 from dsp_rnn.audio.synthesis import *  # noqa: F403
 from dsp_rnn.audio.task import *  # noqa: F403
 from dsp_rnn.audio.vocoder import *  # noqa: F403
+from dsp_rnn.audio.voice_stream import *  # noqa: F403
 
 __all__ = [
     *_lpc.__all__,
@@ -50,4 +52,5 @@ __all__ = [
     *_metrics.__all__,
     *_copy_synthesis.__all__,
     *_scoring.__all__,
+    *_voice_stream.__all__,
 ]

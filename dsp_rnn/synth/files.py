@@ -14,7 +14,7 @@ import math
 import os
 import secrets
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -37,7 +37,7 @@ from dsp_rnn.synth.render import (
 from dsp_rnn.synth.reverb import Reverb
 from dsp_rnn.synth.voices import Voice
 
-__all__ = ["RenderReport", "render_file", "encode", "SUBTYPES"]
+__all__ = ["RenderReport", "render_file", "write_blocks", "encode", "SUBTYPES"]
 
 SUBTYPES = {"16": "PCM_16", "24": "PCM_24", "float": "FLOAT"}
 
@@ -147,7 +147,7 @@ def render_file(
     t_start = time.perf_counter()
     out = Path(path)
     st = _subtype(subtype)
-    fmt = _check_target(out, st, overwrite)
+    _check_target(out, st, overwrite)  # before any work
     if sample_rate not in SAMPLE_RATES or isinstance(sample_rate, bool):
         raise InputError(f"sample_rate: expected one of {SAMPLE_RATES} Hz, got {sample_rate!r}")
     if channels not in (1, 2):
@@ -155,9 +155,7 @@ def render_file(
     if peak_db is not None and not (math.isfinite(peak_db) and -60 <= peak_db <= -0.1):
         raise InputError(f"peak_db: expected -60 <= dBFS <= -0.1 (or None), got {peak_db!r}")
     token = secrets.token_hex(6)
-    raw = out.parent / f".{out.name}.{token}.raw"
-    scratch: list[Path] = [raw]
-    spool = _Spool(raw, int(memory_budget_mb * 2**20))
+    scratch: list[Path] = []
     try:
         if soundfont is not None:
             blocks, total, notes, skipped, engine = _soundfont_blocks(
@@ -180,11 +178,12 @@ def render_file(
             engine = f"voices {'+'.join(names) or 'none'}" + (
                 f", reverb RT60 {rev.rt60_s:g} s wet {rev.wet:g}" if rev else ", dry"
             )
-        peak, frames = _pass1(blocks, spool, total, progress)
-        gain = peak_gain(peak, peak_db=peak_db)
-        _pass2(spool, out, overwrite, frames, channels, sample_rate, st, fmt, gain, block_size)
+        peak, frames, gain = write_blocks(
+            blocks, out, total=total, sample_rate=sample_rate, channels=channels, subtype=st,
+            peak_db=peak_db, memory_budget_mb=memory_budget_mb, block_size=block_size,
+            overwrite=overwrite, progress=progress,
+        )  # fmt: skip
     finally:
-        spool.close()
         for p in scratch:
             p.unlink(missing_ok=True)
     final_peak = peak * float(np.float32(gain))
@@ -195,6 +194,64 @@ def render_file(
         gain_db=20 * math.log10(gain), elapsed_s=time.perf_counter() - t_start,
         skipped=dict(skipped),
     )  # fmt: skip
+
+
+def write_blocks(
+    blocks: Iterable[np.ndarray],
+    path: str | os.PathLike[str],
+    *,
+    total: int,
+    sample_rate: int,
+    channels: int,
+    subtype: str = "PCM_16",
+    peak_db: float | None = -1.0,
+    memory_budget_mb: float = 32.0,
+    block_size: int = 16_384,
+    overwrite: bool = False,
+    progress: Callable[[int, int], None] | None = None,
+) -> tuple[float, int, float]:
+    """The renderer's file writer: raw float32 blocks ``(channels, n)`` to an audio file,
+    peak-normalised without clipping, in two passes with bounded memory, atomically.
+
+    Pass 1 spools the blocks (in memory up to ``memory_budget_mb``, then in a temporary
+    file beside ``path``) while measuring the peak; pass 2 scales them by
+    :func:`~dsp_rnn.synth.peak_gain` into the final format (:func:`encode`) in a second
+    temporary file, renamed into place. Any other source of audio blocks (a learned voice)
+    writes its files through here too.
+
+    Args:
+        blocks: float32 arrays ``(channels, n)`` in order, finite.
+        path: the file (.wav, .flac, .aiff); its folder must exist.
+        total: the expected number of frames, for ``progress`` only.
+        sample_rate, channels: the file's rate in Hz and channels.
+        subtype: ``"PCM_16"``, ``"PCM_24"`` or ``"FLOAT"`` (or ``"16"``, ``"24"``,
+            ``"float"``).
+        peak_db: normalise the peak to this dBFS; None keeps the level and only turns it
+            down (to -0.1 dBFS) when it would clip.
+        memory_budget_mb, block_size: pass 1's memory and pass 2's chunk in frames.
+        overwrite: replace an existing file.
+        progress: called as ``progress(done_frames, total)`` during pass 1.
+
+    Returns:
+        ``(peak, frames, gain)``: the raw peak, the frames written, the gain applied.
+
+    Raises:
+        InputError: a bad ending or subtype; no frames. AudioError: the file exists
+            (without ``overwrite``). NonFiniteError: NaN or inf in a block.
+    """
+    out = Path(path)
+    st = _subtype(subtype)
+    fmt = _check_target(out, st, overwrite)
+    raw = out.parent / f".{out.name}.{secrets.token_hex(6)}.raw"
+    spool = _Spool(raw, int(memory_budget_mb * 2**20))
+    try:
+        peak, frames = _pass1(iter(blocks), spool, total, progress)
+        gain = peak_gain(peak, peak_db=peak_db)
+        _pass2(spool, out, overwrite, frames, channels, sample_rate, st, fmt, gain, block_size)
+    finally:
+        spool.close()
+        raw.unlink(missing_ok=True)
+    return peak, frames, gain
 
 
 def _check_length(seconds: float, max_seconds: float) -> None:
