@@ -86,7 +86,7 @@ def test_a_family_registered_from_outside_loads_and_generates(tmp_path):
             save_model(tmp_path / "x", nn.Linear(1, 1), {})
     finally:
         removed = unregister("gain")
-    assert removed is family and sorted(families()) == ["audio", "gridrnn", "srnn"]
+    assert removed is family and sorted(families()) == ["audio", "gridrnn", "srnn", "voice"]
     with pytest.raises(InputError, match="'gain' is not registered; registered: audio, gridrnn"):
         unregister("gain")
 

@@ -8,7 +8,7 @@ generate a file from it and how to evaluate it. :func:`load_model`,
 no per-family code.
 
 >>> sorted(families())
-['audio', 'gridrnn', 'srnn']
+['audio', 'gridrnn', 'srnn', 'voice']
 """
 
 from __future__ import annotations
@@ -100,6 +100,10 @@ def _builtins() -> None:
         from dsp_rnn.training.srnn_family import SRNN_FAMILY
 
         register(SRNN_FAMILY)
+    if "voice" not in _FAMILIES:
+        from dsp_rnn.training.voice_family import VOICE
+
+        register(VOICE)
 
 
 def families() -> dict[str, Family]:

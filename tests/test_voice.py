@@ -1,0 +1,150 @@
+"""Learned voices: the piano roll and the note-to-feature network are causal in time, a tiny
+network overfits one short pair, a voice folder loads back, and rendering streams (the block
+size does not change the samples, given the seed)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from dsp_rnn.errors import CheckpointError, InputError
+from dsp_rnn.music import Note
+from dsp_rnn.voice import (
+    LearnedVoice,
+    NoteArray,
+    RollConfig,
+    VoiceNet,
+    VoiceNetConfig,
+    load_voice,
+    note_roll,
+    render_voice,
+    save_voice,
+    score_notes,
+)
+from tests.conftest import tiny_audio_rnn
+
+HOP_S = 0.01
+NOTES = [Note(60, 100, 0, 0, 0.10, 0.40), Note(64, 80, 0, 0, 0.30, 0.60),
+         Note(36, 90, 0, 0, 0.05, 0.20, channel=9)]  # fmt: skip
+
+
+@pytest.fixture(autouse=True)
+def _one_thread():
+    """One torch thread: small GRUs on a shared machine run several times faster."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+def _tiny_voice(seed: int = 0) -> LearnedVoice:
+    torch.manual_seed(seed)
+    net = VoiceNet(VoiceNetConfig(hidden=8, projection=8)).eval()
+    return LearnedVoice(net, tiny_audio_rnn(seed=seed))
+
+
+def _roll(notes, n_frames: int) -> np.ndarray:
+    arr = score_notes(notes).notes
+    return note_roll(arr, 0, n_frames, RollConfig()).reshape(n_frames, -1)
+
+
+def test_the_roll_marks_play_onset_offset_and_leaves_out_drums():
+    picked = score_notes(NOTES)
+    assert picked.skipped == {"drums": 1} and len(picked.notes) == 2
+    roll = note_roll(picked.notes, 0, 80, RollConfig())  # (frames, keys, channels)
+    key = 60 - 21
+    play, onset, offset = roll[:, key, 0], roll[:, key, 1], roll[:, key, 2]
+    assert np.flatnonzero(play).tolist() == list(range(10, 40))
+    assert np.flatnonzero(onset).tolist() == [10] and np.flatnonzero(offset).tolist() == [40]
+    np.testing.assert_allclose(roll[10:40, key, 3], 100 / 127)
+    assert roll[10, key, 4] == 1.0 and 0 < roll[39, key, 4] < roll[11, key, 4]
+    assert roll[39, key, 5] == 0 and roll[41, key, 5] < roll[40, key, 5] <= 1
+    # any block of frames gives the same rows as the whole roll
+    parts = [note_roll(picked.notes, f0, 7, RollConfig()) for f0 in range(0, 77, 7)]
+    assert np.array_equal(np.concatenate(parts)[:77], roll[:77])
+
+
+def test_a_note_at_frame_t_leaves_the_earlier_frames_unchanged():
+    """Causal in time: adding (or moving) a note that starts at frame 30 changes neither
+    the roll nor the network's output before frame 30."""
+    net = _tiny_voice().net
+    later = [*NOTES, Note(67, 110, 0, 0, 30 * HOP_S + 1e-4, 0.7)]
+    a, b = _roll(NOTES, 60), _roll(later, 60)
+    assert np.array_equal(a[:30], b[:30]) and not np.array_equal(a[30], b[30])
+    with torch.no_grad():
+        ya, _ = net(torch.from_numpy(a)[None])
+        yb, _ = net(torch.from_numpy(b)[None])
+    assert torch.equal(ya[0, :30], yb[0, :30]) and not torch.equal(ya[0, 30], yb[0, 30])
+    # the same at the level of the inputs: noise from frame 30 on
+    x = torch.randn(1, 60, net.config.roll_config.input_size)
+    y = x.clone()
+    y[:, 30:] += torch.randn(1, 30, x.shape[2])
+    with torch.no_grad():
+        assert torch.equal(net(x)[0][0, :30], net(y)[0][0, :30])
+
+
+def test_a_tiny_network_overfits_one_short_pair():
+    """Roll and frame vectors of one 1-second piece: the L1 loss falls well below its
+    start (a fifth of it) in 150 Adam steps."""
+    torch.manual_seed(0)
+    from dsp_rnn.audio import features, frame_vectors
+
+    t = np.arange(16000) / 16000
+    x = np.zeros_like(t)
+    for n in NOTES[:2]:
+        on = (t >= n.start_s) & (t < n.end_s)
+        x += on * 0.2 * np.sin(2 * np.pi * 440 * 2 ** ((n.pitch - 69) / 12) * t)
+    target = torch.from_numpy(frame_vectors(features(x, 16000))).float()[None]  # (1, F, 23)
+    roll = torch.from_numpy(_roll(NOTES, target.shape[1]))[None]
+    net = VoiceNet(VoiceNetConfig(hidden=32, projection=16))
+    net.set_normalisation(target[0].double().mean(0), target[0].double().std(0).clamp(min=1e-3))
+    opt = torch.optim.Adam(net.parameters(), lr=1e-2)
+    losses = []
+    for _ in range(150):
+        y, _ = net(roll)
+        loss = (y - net.normalise(target)).abs().mean()
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        losses.append(float(loss.detach()))
+    assert losses[-1] < 0.2 * losses[0], (losses[0], losses[-1])
+
+
+def test_a_voice_folder_round_trips(tmp_path):
+    voice = _tiny_voice(3)
+    save_voice(tmp_path / "v", voice)
+    back = load_voice(tmp_path / "v")
+    assert back.net.config == voice.net.config and back.path == tmp_path / "v"
+    for name, t in voice.net.state_dict().items():
+        assert torch.equal(t, back.net.state_dict()[name])
+    (tmp_path / "v" / "sample_model" / "config.json").unlink()
+    with pytest.raises(CheckpointError, match="--sample-model RUN"):
+        load_voice(tmp_path / "v")
+    with pytest.raises(CheckpointError, match="no such voice folder"):
+        load_voice(tmp_path / "missing")
+
+
+@pytest.mark.parametrize("rate,channels", [(16000, 1), (44100, 2)])
+def test_block_size_does_not_change_the_samples(rate, channels):
+    voice = _tiny_voice()
+    options = {"seed": 4, "sample_rate": rate, "channels": channels, "tail_s": 0.2}
+    a = render_voice(voice, NOTES, block_frames=200, **options)
+    b = render_voice(voice, NOTES, block_frames=7, **options)
+    assert a.shape == (channels, round(0.8 * rate)) and np.array_equal(a, b)
+    assert abs(float(np.abs(a).max()) - 10 ** (-1 / 20)) < 1e-6  # peak at -1 dBFS
+    c = render_voice(voice, NOTES, block_frames=7, **{**options, "seed": 5})
+    assert not np.array_equal(a, c)
+
+
+def test_bad_sources_and_options():
+    voice = _tiny_voice()
+    with pytest.raises(InputError, match="nothing to play"):
+        render_voice(voice, [NOTES[2]])
+    with pytest.raises(InputError, match="sample_rate"):
+        render_voice(voice, NOTES, sample_rate=8000)
+    with pytest.raises(InputError, match="LearnedVoice"):
+        render_voice(object(), NOTES)  # type: ignore[arg-type]
+    with pytest.raises(InputError, match="times"):
+        score_notes([Note(60, 100, 0, 0, float("nan"), 1.0)])
+    assert len(NoteArray(*(np.zeros(0),) * 4)) == 0
