@@ -1,8 +1,10 @@
 """dsp-rnn train on audio: which model a data path is for, and the audio model's task.
 
-``dsp-rnn train DIR`` trains a note-grid model on MIDI files or a JSB JSON, and a
-sample-level audio model (:class:`dsp_rnn.audio.AudioRNN`) on audio files; :func:`data_kind`
-tells them apart by the files (or by ``--model``). After the sample model's training, an
+``dsp-rnn train DIR`` trains a note-grid model on MIDI files or a JSB JSON, a sample-level
+audio model (:class:`dsp_rnn.audio.AudioRNN`) on audio files, and a learned voice's
+note-to-feature network (:class:`dsp_rnn.voice.VoiceNet`) on a folder of audio files with
+same-stem MIDI files (:func:`dsp_rnn.music.pair_folder`); :func:`data_kind` tells them apart
+by the files (or by ``--model``). After the sample model's training, an
 audio run also fits its :class:`~dsp_rnn.audio.FrameTier` on the training split's features
 (:func:`fit_run_frame_tier`), which ``dsp-rnn generate`` draws features from.
 """
@@ -10,6 +12,7 @@ audio run also fits its :class:`~dsp_rnn.audio.FrameTier` on the training split'
 from __future__ import annotations
 
 import argparse
+import functools
 import os
 from pathlib import Path
 from typing import Any, Literal
@@ -19,13 +22,16 @@ from dsp_rnn.errors import InputError
 from dsp_rnn.music.outputs import MIDI_SUFFIXES
 
 __all__ = ["AUDIO_WINDOW", "AUDIO_BATCH", "GRID_BATCH", "GRID_WINDOW", "FRAME_TIER_STEPS",
-           "data_kind", "audio_task", "add_audio_flags", "fit_run_frame_tier"]  # fmt: skip
+           "VOICE_WINDOW", "VOICE_BATCH", "data_kind", "audio_task", "voice_task",
+           "finish_voice", "add_audio_flags", "fit_run_frame_tier"]  # fmt: skip
 
-Kind = Literal["grid", "audio"]
+Kind = Literal["grid", "audio", "voice"]
 GRID_WINDOW = 48  # time steps per TBPTT window of a note-grid model
 AUDIO_WINDOW = 800  # samples per window of an audio model (5 frames at 16 kHz)
 AUDIO_BATCH = 16  # windows per step of an audio model
 GRID_BATCH = 4  # windows per step of a note-grid model
+VOICE_WINDOW = 200  # frames per window of a voice's feature network (2 s at 10 ms)
+VOICE_BATCH = 8  # windows per step of a voice's feature network
 FRAME_TIER_STEPS = 300  # Adam steps of an audio run's frame tier (about 10 s on one CPU core)
 _GRID_ONLY = {
     "init": None,
@@ -45,13 +51,28 @@ def _audio_endings() -> tuple[str, ...]:
     return AUDIO_EXTENSIONS
 
 
+@functools.cache
+def _paired(path: str) -> Any:
+    """:func:`~dsp_rnn.music.pair_folder` of ``path``, once per process (data_kind and
+    voice_task both need it)."""
+    from dsp_rnn.music.pairs import pair_folder
+
+    return pair_folder(path)
+
+
 def data_kind(data: str | os.PathLike[str], model: Kind | None = None) -> Kind:
     """``"grid"`` for a JSB ``.json``, a MIDI file or a folder of MIDI files; ``"audio"`` for
-    an audio file or a folder of audio files (searched recursively); ``model`` when given.
+    an audio file or a folder of audio files (searched recursively); ``"voice"`` for a
+    folder of both where most audio files pair with a same-stem MIDI file that lines up
+    (:func:`~dsp_rnn.music.pair_folder`); ``model`` when given.
 
     Raises:
-        InputError: a folder with both kinds of files, or neither, and no ``model``.
+        InputError: a folder with both kinds of files where most audio files do not pair,
+            or with neither, and no ``model``; ``--model voice`` for a file.
     """
+    if model == "voice" and not Path(data).is_dir():
+        raise InputError(f"{data}: a voice trains on a folder of audio files with same-stem "
+                         "MIDI files, not on a file")  # fmt: skip
     if model is not None:
         return model
     path, audio = Path(data), _audio_endings()
@@ -65,9 +86,15 @@ def data_kind(data: str | os.PathLike[str], model: Kind | None = None) -> Kind:
             n_midi += suffix in MIDI_SUFFIXES
             n_audio += suffix in audio
     if n_midi and n_audio:
-        raise InputError(f"{path}: holds both MIDI ({n_midi}) and audio ({n_audio}) files; pass "
-                         "--model grid (note-grid model on the MIDI) or --model audio (sample "
-                         "model on the audio), or split the folder")  # fmt: skip
+        paired = _paired(str(path))
+        if 2 * len(paired.pairs) > n_audio:
+            return "voice"
+        raise InputError(f"{path}: holds both MIDI ({n_midi}) and audio ({n_audio}) files, "
+                         f"but only {len(paired.pairs)} audio files pair with a same-stem MIDI "
+                         f"file that lines up ({paired.summary()}); pass --model voice (a "
+                         "learned voice on the pairs), --model grid (note-grid model on the "
+                         "MIDI) or --model audio (sample model on the audio), or split the "
+                         "folder")  # fmt: skip
     if not (n_midi or n_audio):
         raise InputError(f"{path}: no MIDI ({', '.join(MIDI_SUFFIXES)}) or audio "
                          f"({', '.join(audio)}) files in it or below it")  # fmt: skip
@@ -94,6 +121,56 @@ def audio_task(args: argparse.Namespace) -> Any:
     for line in corpus.skipped:
         print(f"skipped {line}")
     return AudioTask(config, corpus)
+
+
+def voice_task(args: argparse.Namespace) -> Any:
+    """The :class:`~dsp_rnn.voice.VoiceTask` of ``dsp-rnn train`` on a paired folder; each
+    file left out is printed with its reason (unpaired, misaligned, broken).
+
+    Raises:
+        InputError: a note-grid-only flag given; no pair; a ``--sample-model`` that does
+            not load or reads other features.
+    """
+    from dsp_rnn.audio import FeatureConfig
+    from dsp_rnn.errors import CheckpointError
+    from dsp_rnn.voice import VoiceCorpus, VoiceNetConfig, VoiceTask, load_sample_model
+
+    given = [n for n, default in _GRID_ONLY.items() if getattr(args, n, default) != default]
+    if given:
+        flags = ", ".join("--" + n.replace("_", "-") for n in given)
+        raise InputError(f"{flags}: for note-grid models; {args.data} trains a voice")
+    config = VoiceNetConfig(features=FeatureConfig(), hidden=args.voice_hidden,
+                            projection=args.voice_projection)  # fmt: skip
+    if args.sample_model is not None:
+        try:
+            model = load_sample_model(args.sample_model)
+        except CheckpointError as exc:
+            raise InputError(f"--sample-model {args.sample_model}: {exc}") from None
+        if model.config.features != config.features:
+            raise InputError(f"--sample-model {args.sample_model}: reads features "
+                             f"{model.config.features}, the voice predicts "
+                             f"{config.features}")  # fmt: skip
+    paired = _paired(str(args.data))
+    for line in paired.skipped:
+        print(f"skipped {line}")
+    corpus = VoiceCorpus.from_pairs(paired, config)
+    return VoiceTask(config, corpus)
+
+
+def finish_voice(args: argparse.Namespace) -> str:
+    """After a voice's training: copy ``--sample-model`` into the voice folder
+    (:func:`~dsp_rnn.voice.add_sample_model`); one line saying what the folder holds."""
+    from dsp_rnn.voice import SAMPLE_MODEL, add_sample_model
+
+    out = Path(args.out)
+    if args.sample_model is not None:
+        where = add_sample_model(out, args.sample_model)
+        return f"sample model: copied {args.sample_model} to {where}"
+    if (out / SAMPLE_MODEL / "config.json").is_file():
+        return f"sample model: kept {out / SAMPLE_MODEL}"
+    return (f"sample model: none yet; train one with dsp-rnn train {args.data} --model audio "
+            f"--out RUN and add it with dsp-rnn train {args.data} --out {out} --resume "
+            "--sample-model RUN")  # fmt: skip
 
 
 def fit_run_frame_tier(task: Any, run: str | os.PathLike[str], *, steps: int, seed: int,
@@ -140,9 +217,9 @@ def fit_run_frame_tier(task: Any, run: str | os.PathLike[str], *, steps: int, se
 def add_audio_flags(p: argparse.ArgumentParser) -> None:
     """The audio model's flags of ``dsp-rnn train``."""
     g = p.add_argument_group("audio models (a folder of audio files)")
-    g.add_argument("--model", choices=("grid", "audio"),
+    g.add_argument("--model", choices=("grid", "audio", "voice"),
                    help="the model to train (default: from the files: MIDI or JSB -> grid, "
-                        "audio -> audio)")  # fmt: skip
+                        "audio -> audio, audio with same-stem MIDI -> voice)")  # fmt: skip
     g.add_argument("--gru-units", type=positive_int, default=128,
                    help="sample-rate GRU units, >= 1")  # fmt: skip
     g.add_argument("--embedding-size", type=positive_int, default=64,
@@ -156,3 +233,21 @@ def add_audio_flags(p: argparse.ArgumentParser) -> None:
     g.add_argument("--no-lpc", action="store_true",
                    help="model the mu-law signal itself, without the LPC filter (the "
                         "ablation)")  # fmt: skip
+    v = p.add_argument_group("learned voices (a folder of audio files with same-stem MIDI "
+                             "files)")  # fmt: skip
+    v.add_argument("--sample-model", metavar="RUN",
+                   help="the audio run (dsp-rnn train DIR --model audio) whose sample model "
+                        "renders the voice's features; copied into the voice folder after "
+                        "training (default: none yet)")  # fmt: skip
+    v.add_argument(
+        "--voice-hidden",
+        type=positive_int,
+        default=128,
+        help="GRU units of the note-to-feature network, >= 1 (default 128)",
+    )
+    v.add_argument(
+        "--voice-projection",
+        type=positive_int,
+        default=64,
+        help="width of its piano-roll projection, >= 1 (default 64)",
+    )

@@ -13,10 +13,14 @@ from dsp_rnn.cli.audio_train import (
     AUDIO_WINDOW,
     GRID_BATCH,
     GRID_WINDOW,
+    VOICE_BATCH,
+    VOICE_WINDOW,
     add_audio_flags,
     audio_task,
     data_kind,
+    finish_voice,
     fit_run_frame_tier,
+    voice_task,
 )
 from dsp_rnn.cli.common import (
     OVERWRITE_HELP,
@@ -36,7 +40,13 @@ from dsp_rnn.cli.common import (
     threads_int,
     writing,
 )
-from dsp_rnn.cli.render import add_render_flags, check_render_target, render_options
+from dsp_rnn.cli.render import (
+    add_render_flags,
+    check_render_target,
+    learned_voice,
+    render_learned,
+    render_options,
+)
 from dsp_rnn.errors import DspRnnError, InputError
 from dsp_rnn.music.outputs import AUDIO_SUFFIXES, MAX_STEPS, MIDI_SUFFIXES
 from dsp_rnn.music.shipped import SHIPPED_JSB
@@ -68,12 +78,24 @@ def _cmd_train(args: argparse.Namespace) -> int:
                          "not both")  # fmt: skip
     _threads(args)
     kind = data_kind(args.data, getattr(args, "model", None))
+    if getattr(args, "sample_model", None) is not None and kind != "voice":
+        raise InputError(
+            f"--sample-model: for learned voices; {args.data} trains a {kind} model (pass "
+            "--model voice on a folder of audio and MIDI pairs)"
+        )
+    windows = {"audio": AUDIO_WINDOW, "voice": VOICE_WINDOW, "grid": GRID_WINDOW}
+    batches = {"audio": AUDIO_BATCH, "voice": VOICE_BATCH, "grid": GRID_BATCH}
     if args.window is None:
-        args.window = AUDIO_WINDOW if kind == "audio" else GRID_WINDOW
+        args.window = windows[kind]
     if args.batch_size is None:
-        args.batch_size = AUDIO_BATCH if kind == "audio" else GRID_BATCH
+        args.batch_size = batches[kind]
     state = Path(args.out) / STATE_FILE
-    task = audio_task(args) if kind == "audio" else _grid_task(args, state)
+    if kind == "audio":
+        task = audio_task(args)
+    elif kind == "voice":
+        task = voice_task(args)
+    else:
+        task = _grid_task(args, state)
     config = TrainConfig(
         steps=args.steps, epochs=args.epochs, batch_size=args.batch_size, window=args.window,
         lr=args.lr, weight_decay=args.weight_decay, lr_decay_steps=args.lr_decay_steps,
@@ -97,6 +119,8 @@ def _cmd_train(args: argparse.Namespace) -> int:
                                   resume=args.resume)  # fmt: skip
         if line is not None:
             print(line)
+    if kind == "voice":
+        print(finish_voice(args))
     if result["stop"] == "already done":
         print(f"{args.out}: already at step {result['steps']}, at or past --steps {args.steps}; "
               "nothing to do (a larger --steps trains on)")  # fmt: skip
@@ -252,6 +276,8 @@ def _cmd_generate(args: argparse.Namespace) -> int:
                 bar.close()
 
     audio = out.suffix.lower() in AUDIO_SUFFIXES
+    if learned_voice(args) is not None:
+        return _generate_with_voice(args, out, seed, progress)
     render = render_options(args, default_voice="ks") if audio else None
     try:
         made = generate(
@@ -270,6 +296,37 @@ def _cmd_generate(args: argparse.Namespace) -> int:
         print(f"wrote {made.render}")
     else:
         print(f"wrote {out} ({made.describe()})")
+    if args.seed is None:
+        print(f"seed {seed}: pass --seed {seed} to make this piece again")
+    return 0
+
+
+def _generate_with_voice(args: argparse.Namespace, out: Path, seed: int, progress: Any) -> int:
+    """``generate --out x.wav --voice VOICE``: sample the notes with the note-grid model
+    into a temporary MIDI file beside ``out``, then play them with the learned voice (the
+    same seed). The voice is loaded first, so a bad folder fails before any sampling."""
+    import secrets
+
+    from dsp_rnn.training import generate
+    from dsp_rnn.voice import load_voice
+
+    if out.suffix.lower() not in AUDIO_SUFFIXES:
+        raise InputError(f"--voice {args.voice}: a learned voice plays the notes to audio; "
+                         f"pass an --out ending in {', '.join(AUDIO_SUFFIXES)}")  # fmt: skip
+    load_voice(args.voice)  # fail early on a bad folder (render_learned loads it again)
+    notes = out.parent / f".{out.name}.{secrets.token_hex(6)}.mid"
+    try:
+        made = generate(
+            args.model, notes, steps=args.steps, bars=args.bars, seconds=args.seconds,
+            temperature=args.temperature, seed=seed, primer=args.primer, tempo_bpm=args.tempo,
+            min_notes=args.min_notes, max_notes=args.max_notes, max_steps=args.max_steps,
+            progress=progress, flag_style="cli",
+        )  # fmt: skip
+        summary = render_learned(notes, out, args, seed=seed)
+    finally:
+        notes.unlink(missing_ok=True)
+    print(f"generated {made.describe()}")
+    print(f"wrote {summary}")
     if args.seed is None:
         print(f"seed {seed}: pass --seed {seed} to make this piece again")
     return 0

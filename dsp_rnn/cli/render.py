@@ -2,7 +2,9 @@
 of MIDI files to a paired folder (each piece's audio beside a copy of its MIDI file).
 
 The render options are shared with dsp-rnn generate --out x.wav (add_render_flags,
-render_options, check_render_target). No torch is imported on this path.
+render_options, check_render_target). No torch is imported on this path, unless --voice
+names a learned voice (a voice folder, :mod:`dsp_rnn.voice`): then the notes are played by
+its network and sample model (render_learned).
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from dsp_rnn.cli.common import (
     output_file,
     output_folder,
     positive_float,
+    seed_int,
     stderr_is_tty,
 )
 from dsp_rnn.errors import InputError
@@ -29,10 +32,13 @@ __all__ = [
     "render_options",
     "render_from_args",
     "check_render_target",
+    "learned_voice",
+    "render_learned",
     "register",
 ]
 
 VOICES = ("gm", "ks", "subtractive", "additive", "sine")
+DEFAULT_RT60_S = 1.8  # our voices' reverb unless --reverb says otherwise (a learned voice: dry)
 
 
 _RT60 = float_range(0.05, 30.0, what="0 (dry) or an RT60 from 0.05 to 30 seconds")
@@ -45,18 +51,20 @@ def _rt60(text: str) -> float:
 
 def add_render_flags(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("rendering")
-    g.add_argument("--voice", choices=VOICES, default=None,
+    g.add_argument("--voice", default=None, metavar="VOICE",
                    help="our voice for every note: ks (Karplus-Strong string), subtractive, "
                         "additive (organ), sine; gm = by General MIDI program (default for "
-                        "render; generate defaults to ks)")  # fmt: skip
+                        "render; generate defaults to ks); or a learned voice folder "
+                        "(dsp-rnn train PAIRS --out VOICE), which plays the notes with its "
+                        "networks (dry unless --reverb is given)")  # fmt: skip
     g.add_argument("--no-drums", action="store_true",
                    help="leave out channel 10 (default: our drum kit plays it)")  # fmt: skip
     g.add_argument("--soundfont", metavar="F.sf2",
                    help="render through FluidSynth with this SoundFont instead (default: "
                         "none, our voices)")  # fmt: skip
-    g.add_argument("--reverb", type=_rt60, default=1.8, metavar="RT60_S",
+    g.add_argument("--reverb", type=_rt60, default=None, metavar="RT60_S",
                    help="FDN reverb time in seconds: 0 for dry, or 0.05 to 30 (default "
-                        "1.8)")  # fmt: skip
+                        "1.8; a learned voice is dry unless it is given)")  # fmt: skip
     g.add_argument("--wet", type=float_range(0.0, 1.0, what="a mix from 0 to 1"), default=0.25,
                    help="reverb mix 0..1 (default 0.25)")  # fmt: skip
     g.add_argument("--sample-rate", type=int, default=44_100,
@@ -97,6 +105,54 @@ class _RenderBar:
             self.bar.close()
 
 
+def learned_voice(args: argparse.Namespace) -> Path | None:
+    """The learned voice folder ``--voice`` names, or None for one of our synth voices.
+
+    Raises:
+        InputError: a ``--voice`` that is neither one of :data:`VOICES` nor a folder.
+    """
+    value = getattr(args, "voice", None)
+    if value is None or value in VOICES:
+        return None
+    path = Path(value)
+    if not path.is_dir():
+        raise InputError(f"--voice {value}: expected one of {', '.join(VOICES)} or a learned "
+                         "voice folder (dsp-rnn train PAIRS --out VOICE --model voice); no "
+                         "such folder")  # fmt: skip
+    return path
+
+
+def render_learned(source: Any, out: Path, args: argparse.Namespace, *, seed: int) -> str:
+    """Play ``source`` (a MIDI path or a Score) with the learned voice ``--voice`` into
+    ``out`` (:func:`dsp_rnn.voice.render_voice_file`) with the flags of
+    :func:`add_render_flags`; the report's one-line summary. Only the voice folder's own
+    files are loaded."""
+    from dsp_rnn.synth import Reverb
+    from dsp_rnn.voice import load_voice, render_voice_file
+
+    folder = learned_voice(args)
+    if folder is None:
+        raise InputError("--voice: expected a learned voice folder")
+    if args.soundfont is not None:
+        raise InputError(f"--soundfont and --voice {folder}: pass one of them (a learned voice "
+                         "plays the notes itself)")  # fmt: skip
+    voice = load_voice(folder)
+    reverb = None
+    if args.reverb is not None and args.reverb > 0 and args.wet > 0:
+        reverb = Reverb(sample_rate=args.sample_rate, rt60_s=args.reverb, wet=args.wet,
+                        channels=args.channels)  # fmt: skip
+    bar = _RenderBar(args.sample_rate, getattr(args, "quiet", False))
+    try:
+        report = render_voice_file(
+            voice, source, out, seed=seed, sample_rate=args.sample_rate,
+            channels=args.channels, subtype=args.format, peak_db=args.peak_db, reverb=reverb,
+            max_seconds=args.max_seconds, overwrite=args.overwrite, progress=bar,
+        )  # fmt: skip
+    finally:
+        bar.close()
+    return report.summary()
+
+
 def render_options(args: argparse.Namespace, *, default_voice: str | None) -> dict[str, Any]:
     """The keyword arguments of :func:`dsp_rnn.synth.render_file` from the flags of
     :func:`add_render_flags` (``--voice`` or else ``default_voice``), with a progress bar
@@ -105,8 +161,9 @@ def render_options(args: argparse.Namespace, *, default_voice: str | None) -> di
     from dsp_rnn.synth import Reverb
 
     reverb = None
-    if args.reverb > 0 and args.wet > 0:
-        reverb = Reverb(sample_rate=args.sample_rate, rt60_s=args.reverb, wet=args.wet,
+    rt60 = DEFAULT_RT60_S if args.reverb is None else args.reverb
+    if rt60 > 0 and args.wet > 0:
+        reverb = Reverb(sample_rate=args.sample_rate, rt60_s=rt60, wet=args.wet,
                         channels=args.channels)  # fmt: skip
     voice = args.voice or default_voice
     return {"sample_rate": args.sample_rate, "channels": args.channels, "subtype": args.format,
@@ -144,6 +201,7 @@ def check_render_target(out: Path, args: argparse.Namespace) -> None:
     output_file(out, args.overwrite)
     if args.soundfont is not None:
         input_file(args.soundfont, "a SoundFont (.sf2) file")
+    learned_voice(args)  # a --voice that is neither ours nor a folder: refused before work
 
 
 def _check_render(args: argparse.Namespace) -> None:
@@ -160,6 +218,12 @@ def _check_render(args: argparse.Namespace) -> None:
 
 def _cmd_render(args: argparse.Namespace) -> int:
     src, out = Path(args.input), Path(args.output)
+    if learned_voice(args) is not None:
+        if src.is_dir():
+            raise InputError(f"--voice {args.voice}: a learned voice renders one MIDI file at "
+                             "a time")  # fmt: skip
+        print(f"wrote {render_learned(src, out, args, seed=args.seed)}")
+        return 0
     if src.is_dir():
         return _render_folder(src, out, args)
     print(f"wrote {render_from_args(src, out, args, default_voice=None)}")
@@ -213,4 +277,6 @@ def register(sub: argparse._SubParsersAction) -> None:
     add_render_flags(p)
     p.add_argument("--overwrite", action="store_true", help=OVERWRITE_HELP)
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.add_argument("--seed", type=seed_int, default=0,
+                   help="seeds a learned voice's sample draws (default 0)")  # fmt: skip
     p.set_defaults(func=_cmd_render, check=_check_render)
