@@ -213,6 +213,30 @@ def test_compiled_and_autograd_paths_agree_on_a_long_batch():
         _close(x, ref, atol=1e-10)
 
 
+def test_shared_covariances_equal_per_sequence_ones():
+    # one P0 and one missing pattern for all: covariances and gains are computed once
+    model = random_model(31, 3, 2)
+    y = sample(model, 4, 50, seed=32)
+    y[:, 7, 1] = float("nan")
+    y[:, 20] = float("nan")
+    shared = kalman_smoother(y, model)
+    assert shared.covariances.stride(0) == 0  # an expanded view
+    per = LinearGaussian(
+        model.A, model.C, model.Q, model.R, model.m0, model.P0.expand(4, 3, 3).clone()
+    )
+    each = kalman_smoother(y, per)
+    assert each.covariances.stride(0) != 0
+    for a, b in [
+        (shared.means, each.means),
+        (shared.covariances, each.covariances),
+        (shared.lag_one_covariances, each.lag_one_covariances),
+        (shared.filtered.means, each.filtered.means),
+        (shared.filtered.predicted_means, each.filtered.predicted_means),
+        (shared.filtered.step_log_likelihoods, each.filtered.step_log_likelihoods),
+    ]:
+        _close(a, b, atol=1e-12)
+
+
 def test_predicted_moments_are_the_previous_step_pushed_through_the_model():
     model = random_model(7, 3, 2)
     f = kalman_filter(sample(model, 2, 6, seed=8), model)

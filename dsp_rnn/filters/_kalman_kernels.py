@@ -27,7 +27,7 @@ from numba import njit, prange
 
 from dsp_rnn import _numba_cache  # noqa: F401  (before any cache=True kernel)
 
-__all__ = ["kalman_filter_kernel", "rts_smoother_kernel"]
+__all__ = ["kalman_filter_kernel", "rts_smoother_kernel", "kalman_means_kernel", "rts_means_kernel"]
 
 _LOG_2PI = math.log(2 * math.pi)
 
@@ -69,9 +69,12 @@ def _cho_solve(L, k, X, cols):  # pragma: no cover - compiled
 
 @njit(parallel=True, cache=True, fastmath={"contract"})
 def kalman_filter_kernel(
-    y, A, C, Q, R, b, d, m0, P0, means, covs, pmeans, pcovs, step_ll, status
+    y, A, C, Q, R, b, d, m0, P0, means, covs, pmeans, pcovs, step_ll, gains, chols, status
 ):  # pragma: no cover - compiled
-    """Fill ``means, covs, pmeans, pcovs (B, T, ...)`` and ``step_ll (B, T)``."""
+    """Fill ``means, covs, pmeans, pcovs (B, T, ...)`` and ``step_ll (B, T)``; with
+    ``gains (B, T, m, n)`` and ``chols (B, T, m, m)`` not empty, also each step's ``K^T``
+    and Cholesky factor of the innovation covariance (rows of the observed coordinates, in
+    order), for :func:`kalman_means_kernel`."""
     B, T, m = y.shape
     n = A.shape[1]
     for i_ in prange(B):
@@ -154,6 +157,9 @@ def kalman_filter_kernel(
                     for c in range(n):
                         Kt[a, c] = PCt[c, a]
                 _cho_solve(L, k, Kt, n)  # K^T = S^{-1} C_k P
+                if gains.shape[0] > 0:
+                    gains[i, t, :k] = Kt[:k]
+                    chols[i, t, :k, :k] = L[:k, :k]
                 for r in range(n):
                     s = 0.0
                     for a in range(k):
@@ -203,10 +209,11 @@ def kalman_filter_kernel(
 
 @njit(parallel=True, cache=True, fastmath={"contract"})
 def rts_smoother_kernel(
-    A, means, covs, pmeans, pcovs, smeans, scovs, lag, status
+    A, means, covs, pmeans, pcovs, smeans, scovs, lag, gains, status
 ):  # pragma: no cover - compiled
     """Fill ``smeans, scovs (B, T, ...)`` and ``lag (B, T - 1, n, n)`` from a filter's
-    results; ``lag[t] = Cov[x_{t+1}, x_t | all y] = P^s_{t+1} J_t^T``."""
+    results; ``lag[t] = Cov[x_{t+1}, x_t | all y] = P^s_{t+1} J_t^T``; with ``gains (B,
+    T - 1, n, n)`` not empty, also ``J_t^T`` for :func:`rts_means_kernel`."""
     B, T, n = means.shape
     for i_ in prange(B):
         i = np.int64(i_)
@@ -229,6 +236,8 @@ def rts_smoother_kernel(
                         s += A[ta, r, p] * covs[i, t, p, c]
                     Jt[r, c] = s
             _cho_solve(L, n, Jt, n)
+            if gains.shape[0] > 0:
+                gains[i, t] = Jt
             for r in range(n):
                 dx[r] = smeans[i, t + 1, r] - pmeans[i, t + 1, r]
             for r in range(n):
@@ -258,3 +267,81 @@ def rts_smoother_kernel(
                     for p in range(n):
                         s += scovs[i, t + 1, r, p] * Jt[p, c]
                     lag[i, t, r, c] = s
+
+
+@njit(parallel=True, cache=True, fastmath={"contract"})
+def kalman_means_kernel(
+    y, A, C, b, d, m0, gains, chols, means, pmeans, step_ll
+):  # pragma: no cover - compiled
+    """The filter's means and log-likelihoods of every sequence from gains shared by all
+    (one covariance recursion, :func:`kalman_filter_kernel` with ``gains[0]``,
+    ``chols[0]``): valid when every sequence has the same initial covariance and the same
+    missing coordinates."""
+    B, T, m = y.shape
+    n = A.shape[1]
+    for i_ in prange(B):
+        i = np.int64(i_)
+        x = m0[i].copy()
+        xn = np.empty(n, y.dtype)
+        e = np.empty(m, y.dtype)
+        bi = i if b.shape[0] > 1 else np.int64(0)
+        di = i if d.shape[0] > 1 else np.int64(0)
+        for t in range(T):
+            if t > 0:
+                ta = t - 1 if A.shape[0] > 1 else 0
+                tb = t - 1 if b.shape[1] > 1 else 0
+                for r in range(n):
+                    s = b[bi, tb, r]
+                    for c in range(n):
+                        s += A[ta, r, c] * x[c]
+                    xn[r] = s
+                for r in range(n):
+                    x[r] = xn[r]
+            for r in range(n):
+                pmeans[i, t, r] = x[r]
+            tc = t if C.shape[0] > 1 else 0
+            td = t if d.shape[1] > 1 else 0
+            k = 0
+            for j in range(m):
+                if not math.isnan(y[i, t, j]):
+                    s = y[i, t, j] - d[di, td, j]
+                    for c in range(n):
+                        s -= C[tc, j, c] * x[c]
+                    e[k] = s
+                    k += 1
+            ll = 0.0
+            if k > 0:
+                for r in range(n):
+                    s = 0.0
+                    for a in range(k):
+                        s += gains[0, t, a, r] * e[a]
+                    x[r] += s
+                quad = 0.0
+                logdet = 0.0
+                for a in range(k):
+                    s = e[a]
+                    for p in range(a):
+                        s -= chols[0, t, a, p] * e[p]
+                    e[a] = s / chols[0, t, a, a]
+                    quad += e[a] * e[a]
+                    logdet += 2.0 * math.log(chols[0, t, a, a])
+                ll = -0.5 * (quad + logdet + k * _LOG_2PI)
+            for r in range(n):
+                means[i, t, r] = x[r]
+            step_ll[i, t] = ll
+
+
+@njit(parallel=True, cache=True, fastmath={"contract"})
+def rts_means_kernel(gains, means, pmeans, smeans):  # pragma: no cover - compiled
+    """Smoothed means of every sequence from shared smoother gains ``gains[0, t] = J_t^T``."""
+    B, T, n = means.shape
+    for i_ in prange(B):
+        i = np.int64(i_)
+        for r in range(n):
+            smeans[i, T - 1, r] = means[i, T - 1, r]
+        for t in range(T - 2, -1, -1):
+            for r in range(n):
+                s = means[i, t, r]
+                for p in range(n):
+                    s += gains[0, t, p, r] * (smeans[i, t + 1, p] - pmeans[i, t + 1, p])
+                smeans[i, t, r] = s

@@ -31,7 +31,12 @@ import torch
 from torch import Tensor
 
 from dsp_rnn.errors import InputError, ShapeError
-from dsp_rnn.filters._kalman_kernels import kalman_filter_kernel, rts_smoother_kernel
+from dsp_rnn.filters._kalman_kernels import (
+    kalman_filter_kernel,
+    kalman_means_kernel,
+    rts_means_kernel,
+    rts_smoother_kernel,
+)
 
 __all__ = [
     "LinearGaussian",
@@ -100,6 +105,11 @@ class KalmanFiltered:
         log_likelihood: ``log p(y_0..y_{T-1})`` of each sequence in nats, ``(B,)``.
         step_log_likelihoods: ``log p(y_t | y_0..y_{t-1})``, ``(B, T)`` (0 where nothing is
             observed).
+
+    The covariances do not depend on the observed values. When every sequence has the same
+    ``P0`` (a 2-D ``model.P0``) and the same missing coordinates, the compiled path runs
+    the covariance recursion once and returns the covariances as an expanded view of one
+    sequence's (stride 0 over the batch; ``.clone()`` before writing into them).
     """
 
     means: Tensor
@@ -278,7 +288,7 @@ def kalman_filter(
     b = None if b is None else b.to(y.dtype)
     d = None if d is None else d.to(y.dtype)
     if _compiled((y, A, C, Q, R, m0, P0, b, d)):
-        return _filter_compiled(y, A, C, Q, R, b, d, m0, P0)
+        return _filter_compiled(y, A, C, Q, R, b, d, m0, P0, model.P0.ndim == 2)
     return _filter_torch(y, A, C, Q, R, b, d, m0, P0)
 
 
@@ -310,6 +320,7 @@ def _filter_compiled(
     d: Tensor | None,
     m0: Tensor,
     P0: Tensor,
+    shared_P0: bool,
 ) -> KalmanFiltered:
     B, T, m = y.shape
     n = A.shape[-1]
@@ -317,21 +328,40 @@ def _filter_compiled(
     yn = _np(y, (), dt)
     arrays = [_np(M, (1, 1, 1), dt) for M in (A, C, Q, R)]
     bn, dn = _np(b, (1, 1, n), dt), _np(d, (1, 1, m), dt)
-    m0n, P0n = _np(m0, (), dt), _np(P0, (), dt)
-    means, pmeans = np.empty((B, T, n), yn.dtype), np.empty((B, T, n), yn.dtype)
-    covs, pcovs = np.empty((B, T, n, n), yn.dtype), np.empty((B, T, n, n), yn.dtype)
-    step_ll = np.empty((B, T), yn.dtype)
-    status = np.zeros(B, np.int64)
-    kalman_filter_kernel(yn, *arrays, bn, dn, m0n, P0n, means, covs, pmeans, pcovs, step_ll, status)  # type: ignore[call-arg]
+    m0n = _np(m0, (), dt)
+    observed = ~np.isnan(yn)
+    # One initial covariance and one missing pattern for all: the covariances and gains do
+    # not depend on the data, so they are computed once and shared by every sequence.
+    shared = B > 1 and shared_P0 and bool((observed == observed[:1]).all())
+    Bc = 1 if shared else B
+    P0n = _np(P0[:Bc], (), dt)
+    means, pmeans = np.empty((Bc, T, n), yn.dtype), np.empty((Bc, T, n), yn.dtype)
+    covs, pcovs = np.empty((Bc, T, n, n), yn.dtype), np.empty((Bc, T, n, n), yn.dtype)
+    step_ll = np.empty((Bc, T), yn.dtype)
+    gains = np.zeros((1 if shared else 0, T, m, n), yn.dtype)
+    chols = np.zeros((1 if shared else 0, T, m, m), yn.dtype)
+    status = np.zeros(Bc, np.int64)
+    kalman_filter_kernel(  # type: ignore[call-arg]
+        yn[:Bc], *arrays, bn, dn, m0n[:Bc], P0n, means, covs, pmeans, pcovs, step_ll, gains,
+        chols, status,
+    )  # fmt: skip
     _check_status(status, "innovation covariance C P C^T + R")
-    ll = torch.from_numpy(step_ll)
+    cov, pcov = torch.from_numpy(covs), torch.from_numpy(pcovs)
+    if shared:
+        means, pmeans = np.empty((B, T, n), yn.dtype), np.empty((B, T, n), yn.dtype)
+        step_ll = np.empty((B, T), yn.dtype)
+        A_, C_ = arrays[0], arrays[1]
+        kalman_means_kernel(  # type: ignore[call-arg]
+            yn, A_, C_, bn, dn, m0n, gains, chols, means, pmeans, step_ll
+        )
+        cov, pcov = cov.expand(B, T, n, n), pcov.expand(B, T, n, n)
     return KalmanFiltered(
         means=torch.from_numpy(means),
-        covariances=torch.from_numpy(covs),
+        covariances=cov,
         predicted_means=torch.from_numpy(pmeans),
-        predicted_covariances=torch.from_numpy(pcovs),
-        log_likelihood=ll.sum(1),
-        step_log_likelihoods=ll,
+        predicted_covariances=pcov,
+        log_likelihood=torch.from_numpy(step_ll.sum(1)),
+        step_log_likelihoods=torch.from_numpy(step_ll),
     )
 
 
@@ -482,13 +512,22 @@ def kalman_smoother(
 def _smoother_compiled(f: KalmanFiltered, A: Tensor) -> KalmanSmoothed:
     B, T, n = f.means.shape
     dt = f.means.dtype
-    arrays = [_np(t, (), dt) for t in (f.means, f.covariances)]
-    parrays = [_np(t, (), dt) for t in (f.predicted_means, f.predicted_covariances)]
-    means, covs = np.empty((B, T, n), arrays[0].dtype), np.empty((B, T, n, n), arrays[0].dtype)
-    lag = np.empty((B, T - 1, n, n), arrays[0].dtype)
-    status = np.zeros(B, np.int64)
-    rts_smoother_kernel(_np(A, (1, 1, 1), dt), *arrays, *parrays, means, covs, lag, status)  # type: ignore[call-arg]
+    shared = B > 1 and f.covariances.stride(0) == 0 and f.predicted_covariances.stride(0) == 0
+    Bc = 1 if shared else B
+    An = _np(A, (1, 1, 1), dt)
+    arrays = [_np(t[:Bc], (), dt) for t in (f.means, f.covariances)]
+    parrays = [_np(t[:Bc], (), dt) for t in (f.predicted_means, f.predicted_covariances)]
+    means, covs = np.empty((Bc, T, n), arrays[0].dtype), np.empty((Bc, T, n, n), arrays[0].dtype)
+    lag = np.empty((Bc, T - 1, n, n), arrays[0].dtype)
+    gains = np.empty((1 if shared else 0, T - 1, n, n), arrays[0].dtype)
+    status = np.zeros(Bc, np.int64)
+    rts_smoother_kernel(An, *arrays, *parrays, means, covs, lag, gains, status)  # type: ignore[call-arg]
     _check_status(status, "predicted covariance A P A^T + Q")
-    return KalmanSmoothed(
-        torch.from_numpy(means), torch.from_numpy(covs), f.log_likelihood, torch.from_numpy(lag), f
-    )
+    cov, lag_t = torch.from_numpy(covs), torch.from_numpy(lag)
+    if shared:
+        means = np.empty((B, T, n), arrays[0].dtype)
+        rts_means_kernel(  # type: ignore[call-arg]
+            gains, _np(f.means, (), dt), _np(f.predicted_means, (), dt), means
+        )
+        cov, lag_t = cov.expand(B, T, n, n), lag_t.expand(B, T - 1, n, n)
+    return KalmanSmoothed(torch.from_numpy(means), cov, f.log_likelihood, lag_t, f)
