@@ -189,3 +189,12 @@ def test_generate_plays_the_note_model_with_a_learned_voice(tmp_path, voice_dir,
     y, rate = sf.read(wav, dtype="float32", always_2d=True)
     assert rate == 16000 and y.shape[1] == 1 and float(np.abs(y).max()) <= 1.0
     assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".")) == []
+
+
+def test_an_audio_model_on_a_paired_folder_sums_up_the_midi_files(tmp_path, pairs, capsys):
+    code = main(["train", str(pairs), "--out", str(tmp_path / "a"), "--model", "audio",
+                 "--steps", "1", "--window", "160", "--batch-size", "1", "--gru-units", "4",
+                 "--embedding-size", "2", "--conditioning-size", "2", "--frame-tier-steps",
+                 "0", "--quiet"])  # fmt: skip
+    out = capsys.readouterr().out
+    assert code == 0 and "left out 4 MIDI files" in out and ".mid: file ending" not in out

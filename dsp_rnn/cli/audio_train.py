@@ -118,8 +118,13 @@ def audio_task(args: argparse.Namespace) -> Any:
                             conditioning_size=args.conditioning_size,
                             lpc=not args.no_lpc)  # fmt: skip
     corpus = AudioCorpus.from_folder(args.data, config.features)
+    midi = [s for s in corpus.skipped if s.path.suffix.lower() in MIDI_SUFFIXES]
     for line in corpus.skipped:
-        print(f"skipped {line}")
+        if line not in midi:
+            print(f"skipped {line}")
+    if midi:  # a folder of pairs: one line, not one per MIDI file
+        print(f"left out {len(midi)} MIDI files: an audio model reads the audio (--model voice "
+              "trains a learned voice on audio and MIDI pairs)")  # fmt: skip
     return AudioTask(config, corpus)
 
 
