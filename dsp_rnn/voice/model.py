@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import torch
@@ -84,9 +84,8 @@ class VoiceNetConfig:
 
     @property
     def roll_config(self) -> RollConfig:
-        """The roll's config (never None after construction)."""
-        assert self.roll is not None  # set in __post_init__
-        return self.roll
+        """The roll's config (``roll`` is never None after construction)."""
+        return cast(RollConfig, self.roll)
 
     @property
     def vector_size(self) -> int:
