@@ -148,3 +148,21 @@ def test_bad_sources_and_options():
     with pytest.raises(InputError, match="times"):
         score_notes([Note(60, 100, 0, 0, float("nan"), 1.0)])
     assert len(NoteArray(*(np.zeros(0),) * 4)) == 0
+
+
+def test_the_gate_mutes_frames_predicted_silent():
+    """A network that predicts -100 dB everywhere: the gate mutes the sample model's
+    output; without the gate the sample model's noise is there."""
+    from dsp_rnn.voice import voice_blocks
+
+    voice = _tiny_voice()
+    d = voice.net.config.vector_size
+    mean, std = np.zeros(d), np.full(d, 1e-3)
+    mean[-1] = -100.0  # energy_db
+    voice.net.set_normalisation(mean, std)
+    notes = score_notes(NOTES).notes
+    gated = np.concatenate(list(voice_blocks(voice, notes, seed=1, tail_s=0.1)))
+    open_ = np.concatenate(list(voice_blocks(voice, notes, seed=1, tail_s=0.1, gate_db=None)))
+    assert gated.shape == open_.shape and not gated.any() and np.abs(open_).max() > 1e-3
+    with pytest.raises(InputError, match="gate_db"):
+        next(voice_blocks(voice, notes, seed=1, gate_db=float("nan")))

@@ -43,12 +43,20 @@ from dsp_rnn.synth import (
 from dsp_rnn.voice.files import LearnedVoice
 from dsp_rnn.voice.roll import NoteArray, note_roll, score_notes
 
-__all__ = ["TAIL_S", "BLOCK_FRAMES", "voice_blocks", "render_voice", "render_voice_file"]
+__all__ = ["TAIL_S", "BLOCK_FRAMES", "GATE_DB", "GATE_RANGE_DB", "voice_blocks", "render_voice",
+           "render_voice_file"]  # fmt: skip
 
 TAIL_S = 1.5
 """Seconds rendered after the last note-off by default (the release)."""
 BLOCK_FRAMES = 200
 """Frames per block by default (2 s at 10 ms)."""
+GATE_DB = -70.0
+"""Frames whose predicted energy (``energy_db``, the features' frame level in dB) is below
+this are muted by default, and those up to :data:`GATE_RANGE_DB` above it faded: the
+sample model, trained on true features, does not always fall silent where its features
+say silence (a young model draws noise bursts there)."""
+GATE_RANGE_DB = 20.0
+"""Width of the gate's fade in dB above :data:`GATE_DB`."""
 
 
 def _check(voice: Any, sample_rate: int, channels: int, temperature: float,
@@ -83,6 +91,7 @@ def voice_blocks(
     temperature: float = 1.0,
     block_frames: int = BLOCK_FRAMES,
     tail_s: float = TAIL_S,
+    gate_db: float | None = GATE_DB,
 ) -> Iterator[np.ndarray]:
     """Mono float32 blocks ``(block_frames * hop_samples,)`` (the last may be shorter) at
     the sample model's rate: the notes played by the voice, ``tail_s`` past the last
@@ -95,13 +104,24 @@ def voice_blocks(
         temperature: the sample model's sampling temperature, >= 0 (default 1).
         block_frames: frames per block, >= 1; the samples do not depend on it.
         tail_s: seconds after the last note-off, >= 0.
+        gate_db: mute frames whose predicted energy is below this many dB, fading in
+            over :data:`GATE_RANGE_DB` above it (per sample, linearly between frames);
+            None for no gate (default :data:`GATE_DB`).
     """
     seed = check_seed(seed)
+    if gate_db is not None and (
+        isinstance(gate_db, bool) or not isinstance(gate_db, (int, float))
+        or not math.isfinite(gate_db)
+    ):  # fmt: skip
+        raise InputError(f"gate_db: expected a number of dB or None, got {gate_db!r}")
     net, weights = voice.net, export_weights(voice.sample_model)
     roll_cfg, feat_cfg = net.config.roll_config, net.config.features
     n_frames = max(1, math.ceil((notes.end_time_s + tail_s) / roll_cfg.hop_s))
     hidden: torch.Tensor | None = None
     state = None
+    hop = feat_cfg.hop_samples
+    ramp = (np.arange(1, hop + 1) / hop)[None, :]  # (1, hop): previous frame's gain -> this
+    previous_gain = 0.0
     for f0 in range(0, n_frames, block_frames):
         n = min(block_frames, n_frames - f0)
         roll = note_roll(notes, f0, n, roll_cfg).reshape(n, -1)
@@ -109,11 +129,19 @@ def voice_blocks(
         for t in range(n):  # one frame at a time: the same numbers in any block
             v, hidden = net.vectors(roll[t : t + 1], hidden)
             rows.append(v)
-        feats = features_from_vectors(np.concatenate(rows), feat_cfg)
+        vectors = np.concatenate(rows)  # (n, vector_size)
+        feats = features_from_vectors(vectors, feat_cfg)
         y, state = synthesize_stream(weights, feats, state, seed=seed, temperature=temperature)
         if not np.isfinite(y).all():
             raise NonFiniteError(f"the voice produced NaN or inf in frames {f0}..{f0 + n}")
-        yield y[0]
+        out = y[0]
+        if gate_db is not None:
+            gain = np.clip((vectors[:, -1] - gate_db) / GATE_RANGE_DB, 0.0, 1.0)  # (n,)
+            start = np.concatenate([[previous_gain], gain[:-1]])[:, None]
+            per_sample = (start + (gain[:, None] - start) * ramp).reshape(-1)  # (n * hop,)
+            out = (out * per_sample).astype(np.float32)
+            previous_gain = float(gain[-1])
+        yield out
 
 
 def _at_rate(blocks: Iterator[np.ndarray], rate_in: int, rate_out: int,
@@ -159,6 +187,7 @@ def render_voice(
     peak_db: float | None = -1.0,
     block_frames: int = BLOCK_FRAMES,
     tail_s: float = TAIL_S,
+    gate_db: float | None = GATE_DB,
 ) -> np.ndarray:
     """Play a piece with a learned voice into one array.
 
@@ -175,6 +204,8 @@ def render_voice(
             only turns it down when it would clip.
         block_frames: frames per block, >= 1 (the samples do not depend on it).
         tail_s: seconds rendered after the last note-off, >= 0 (default 1.5).
+        gate_db: mute frames whose predicted energy is below this (:func:`voice_blocks`);
+            None for no gate (default :data:`GATE_DB`).
 
     Shape:
         Returns ``(channels, time)`` float32 at ``sample_rate``.
@@ -189,7 +220,7 @@ def render_voice(
     if len(notes) == 0:
         raise InputError("nothing to play: no pitched notes in the voice's range")
     blocks = voice_blocks(voice, notes, seed=seed, temperature=temperature,
-                          block_frames=block_frames, tail_s=tail_s)  # fmt: skip
+                          block_frames=block_frames, tail_s=tail_s, gate_db=gate_db)  # fmt: skip
     parts = list(_at_rate(blocks, voice.sample_rate, sample_rate, channels))
     y = np.concatenate(parts, axis=1) if parts else np.zeros((channels, 0), np.float32)
     peak = float(np.abs(y).max()) if y.size else 0.0
@@ -209,6 +240,7 @@ def render_voice_file(
     peak_db: float | None = -1.0,
     block_frames: int = BLOCK_FRAMES,
     tail_s: float = TAIL_S,
+    gate_db: float | None = GATE_DB,
     reverb: Reverb | None = None,
     max_seconds: float = 4 * 3600.0,
     memory_budget_mb: float = 32.0,
@@ -262,7 +294,7 @@ def render_voice_file(
     total_in = max(1, math.ceil(seconds * voice.sample_rate / hop)) * hop
     total = round(total_in * sample_rate / voice.sample_rate) + reverb_tail
     blocks = voice_blocks(voice, notes, seed=seed, temperature=temperature,
-                          block_frames=block_frames, tail_s=tail_s)  # fmt: skip
+                          block_frames=block_frames, tail_s=tail_s, gate_db=gate_db)  # fmt: skip
     out_blocks = _at_rate(blocks, voice.sample_rate, sample_rate, channels)
     if reverb is not None:
         out_blocks = _reverbed(out_blocks, reverb, reverb_tail, 16_384)
