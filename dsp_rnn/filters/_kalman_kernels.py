@@ -103,7 +103,8 @@ def kalman_filter_kernel(
                     for c in range(n):
                         s += A[ta, r, c] * x[c]
                     xn[r] = s
-                x[:] = xn
+                for r in range(n):
+                    x[r] = xn[r]
                 for r in range(n):
                     for c in range(n):
                         s = 0.0
@@ -117,8 +118,10 @@ def kalman_filter_kernel(
                             s += AP[r, p] * A[ta, c, p]
                         P[r, c] = s
                         P[c, r] = s
-            pmeans[i, t] = x
-            pcovs[i, t] = P
+            for r in range(n):
+                pmeans[i, t, r] = x[r]
+                for c in range(n):
+                    pcovs[i, t, r, c] = P[r, c]
             tc = t if C.shape[0] > 1 else 0
             tr = t if R.shape[0] > 1 else 0
             td = t if d.shape[1] > 1 else 0
@@ -202,8 +205,10 @@ def kalman_filter_kernel(
                     quad += e[a] * e[a]
                     logdet += 2.0 * math.log(L[a, a])
                 ll = -0.5 * (quad + logdet + k * _LOG_2PI)
-            means[i, t] = x
-            covs[i, t] = P
+            for r in range(n):
+                means[i, t, r] = x[r]
+                for c in range(n):
+                    covs[i, t, r, c] = P[r, c]
             step_ll[i, t] = ll
 
 
@@ -222,11 +227,16 @@ def rts_smoother_kernel(
         D = np.empty((n, n), means.dtype)
         JD = np.empty((n, n), means.dtype)
         dx = np.empty(n, means.dtype)
-        smeans[i, T - 1] = means[i, T - 1]
-        scovs[i, T - 1] = covs[i, T - 1]
+        for r in range(n):
+            smeans[i, T - 1, r] = means[i, T - 1, r]
+            for c in range(n):
+                scovs[i, T - 1, r, c] = covs[i, T - 1, r, c]
         for t in range(T - 2, -1, -1):
             ta = t if A.shape[0] > 1 else 0
-            if not _cholesky(pcovs[i, t + 1], n, L):
+            for r in range(n):
+                for c in range(n):
+                    D[r, c] = pcovs[i, t + 1, r, c]
+            if not _cholesky(D, n, L):
                 status[i] = t + 1
                 break
             for r in range(n):  # J^T = Pp^{-1} A P_t
