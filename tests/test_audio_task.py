@@ -131,3 +131,18 @@ def test_validation_is_the_exact_nll_of_whole_files(tmp_path):
     assert got["nll_bits_per_sample"] == pytest.approx(float(bits.mean()), rel=1e-5)
     with pytest.raises(InputError, match="features"):
         AudioTask(AudioRNNConfig(features=FeatureConfig(n_bands=18)), corpus).check()
+
+
+def test_an_epoch_is_at_most_epoch_seconds_of_audio(tmp_path):
+    _write(tmp_path, "a.wav", _vowel(0.5, 150.0, 0))
+    corpus = AudioCorpus.from_folder(tmp_path, FeatureConfig(), valid_fraction=0.0,
+                                     cache_dir=tmp_path / "c")  # fmt: skip
+    whole = AudioTask(TINY, corpus, epoch_seconds=None)
+    capped = AudioTask(TINY, corpus, epoch_seconds=0.25)
+    assert whole.train_size() == 8000 and capped.train_size() == 4000
+    assert AudioTask(TINY, corpus).train_size() == 8000  # shorter than the default cap
+    assert capped.settings()["epoch_seconds"] == 0.25
+    restored = AudioTask(TINY, corpus).restore({"task": capped.settings()}, tmp_path)
+    assert restored.epoch_seconds == 0.25
+    with pytest.raises(InputError, match="epoch_seconds"):
+        AudioTask(TINY, corpus, epoch_seconds=0)

@@ -179,35 +179,44 @@ class AudioTask:
         corpus: train and validation files (:meth:`AudioCorpus.from_folder`).
         valid_seconds: score at most this much audio of the validation files each epoch
             (default 60 s; None = all of it).
+        epoch_seconds: an epoch is this much audio in training windows, or the whole
+            training set if it is shorter (default 300 s: on a large folder validation, the
+            best model and a metrics row come every few minutes, not once per pass over
+            hours of audio); None = the whole training set.
 
     Raises:
-        InputError: a bad ``valid_seconds``.
+        InputError: a bad ``valid_seconds`` or ``epoch_seconds``.
     """
 
     config: AudioRNNConfig
     corpus: AudioCorpus = field(repr=False)
     valid_seconds: float | None = 60.0
+    epoch_seconds: float | None = 300.0
 
     family = FAMILY
     metric = "nll"
     metric_label = "NLL per sample (bits)"
 
     def __post_init__(self) -> None:
-        v = self.valid_seconds
-        if v is not None and (isinstance(v, bool) or not isinstance(v, (int, float)) or not v > 0):
-            raise InputError(f"valid_seconds: expected a number > 0 or None, got {v!r}")
+        for name in ("valid_seconds", "epoch_seconds"):
+            v = getattr(self, name)
+            if v is not None and (isinstance(v, bool) or not isinstance(v, (int, float))
+                                  or not v > 0):  # fmt: skip
+                raise InputError(f"{name}: expected a number > 0 or None, got {v!r}")
 
     @property
     def summary(self) -> str:
         return self.corpus.summary
 
     def settings(self) -> dict[str, Any]:
-        return {"model_config": self.config.to_dict(), "valid_seconds": self.valid_seconds}
+        return {"model_config": self.config.to_dict(), "valid_seconds": self.valid_seconds,
+                "epoch_seconds": self.epoch_seconds}  # fmt: skip
 
     def restore(self, saved: dict[str, Any], run: Path) -> AudioTask:
         settings = saved.get("task") or {}
         task = replace(self, config=AudioRNNConfig.from_dict(settings["model_config"]),
-                       valid_seconds=settings.get("valid_seconds", 60.0))  # fmt: skip
+                       valid_seconds=settings.get("valid_seconds", 60.0),
+                       epoch_seconds=settings.get("epoch_seconds", self.epoch_seconds))  # fmt: skip
         task._check_data(run)
         return task
 
@@ -221,7 +230,11 @@ class AudioTask:
         return AudioRNN(self.config)
 
     def train_size(self) -> int:
-        return sum(item.n_samples for item in self.corpus.train)
+        """Samples per epoch: the training set's, at most ``epoch_seconds`` of audio."""
+        total = sum(item.n_samples for item in self.corpus.train)
+        if self.epoch_seconds is None:
+            return total
+        return min(total, max(1, round(self.epoch_seconds * self.config.sample_rate)))
 
     def sample_batch(
         self, rng: np.random.Generator, *, batch_size: int, window: int, part: slice
