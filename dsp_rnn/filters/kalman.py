@@ -26,17 +26,11 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-import numpy as np
 import torch
 from torch import Tensor
 
 from dsp_rnn.errors import InputError, ShapeError
-from dsp_rnn.filters._kalman_kernels import (
-    kalman_filter_kernel,
-    kalman_means_kernel,
-    rts_means_kernel,
-    rts_smoother_kernel,
-)
+from dsp_rnn.filters._kalman_compiled import filter_compiled, smoother_compiled
 
 __all__ = [
     "LinearGaussian",
@@ -288,7 +282,10 @@ def kalman_filter(
     b = None if b is None else b.to(y.dtype)
     d = None if d is None else d.to(y.dtype)
     if _compiled((y, A, C, Q, R, m0, P0, b, d)):
-        return _filter_compiled(y, A, C, Q, R, b, d, m0, P0, model.P0.ndim == 2)
+        means, covs, pmeans, pcovs, step_ll = filter_compiled(
+            y, A, C, Q, R, b, d, m0, P0, model.P0.ndim == 2
+        )
+        return KalmanFiltered(means, covs, pmeans, pcovs, step_ll.sum(1), step_ll)
     return _filter_torch(y, A, C, Q, R, b, d, m0, P0)
 
 
@@ -298,81 +295,6 @@ def _compiled(tensors: tuple[Tensor | None, ...]) -> bool:
     if any(t.device.type != "cpu" for t in present):
         return False
     return not (torch.is_grad_enabled() and any(t.requires_grad for t in present))
-
-
-def _np(t: Tensor | None, shape: tuple[int, ...], dtype: torch.dtype) -> np.ndarray:
-    """A contiguous numpy array of ``t`` (zeros of ``shape`` when None), 3-D for matrices."""
-    if t is None:
-        return np.zeros(shape, dtype=np.float64 if dtype == torch.float64 else np.float32)
-    t = t.detach().to(dtype)
-    if len(shape) == 3 and t.ndim == 2:
-        t = t[None]
-    return np.ascontiguousarray(t.numpy())
-
-
-def _filter_compiled(
-    y: Tensor,
-    A: Tensor,
-    C: Tensor,
-    Q: Tensor,
-    R: Tensor,
-    b: Tensor | None,
-    d: Tensor | None,
-    m0: Tensor,
-    P0: Tensor,
-    shared_P0: bool,
-) -> KalmanFiltered:
-    B, T, m = y.shape
-    n = A.shape[-1]
-    dt = y.dtype
-    yn = _np(y, (), dt)
-    arrays = [_np(M, (1, 1, 1), dt) for M in (A, C, Q, R)]
-    bn, dn = _np(b, (1, 1, n), dt), _np(d, (1, 1, m), dt)
-    m0n = _np(m0, (), dt)
-    observed = ~np.isnan(yn)
-    # One initial covariance and one missing pattern for all: the covariances and gains do
-    # not depend on the data, so they are computed once and shared by every sequence.
-    shared = B > 1 and shared_P0 and bool((observed == observed[:1]).all())
-    Bc = 1 if shared else B
-    P0n = _np(P0[:Bc], (), dt)
-    means, pmeans = np.empty((Bc, T, n), yn.dtype), np.empty((Bc, T, n), yn.dtype)
-    covs, pcovs = np.empty((Bc, T, n, n), yn.dtype), np.empty((Bc, T, n, n), yn.dtype)
-    step_ll = np.empty((Bc, T), yn.dtype)
-    gains = np.zeros((1 if shared else 0, T, m, n), yn.dtype)
-    chols = np.zeros((1 if shared else 0, T, m, m), yn.dtype)
-    status = np.zeros(Bc, np.int64)
-    kalman_filter_kernel(  # type: ignore[call-arg]
-        yn[:Bc], *arrays, bn, dn, m0n[:Bc], P0n, means, covs, pmeans, pcovs, step_ll, gains,
-        chols, status,
-    )  # fmt: skip
-    _check_status(status, "innovation covariance C P C^T + R")
-    cov, pcov = torch.from_numpy(covs), torch.from_numpy(pcovs)
-    if shared:
-        means, pmeans = np.empty((B, T, n), yn.dtype), np.empty((B, T, n), yn.dtype)
-        step_ll = np.empty((B, T), yn.dtype)
-        A_, C_ = arrays[0], arrays[1]
-        kalman_means_kernel(  # type: ignore[call-arg]
-            yn, A_, C_, bn, dn, m0n, gains, chols, means, pmeans, step_ll
-        )
-        cov, pcov = cov.expand(B, T, n, n), pcov.expand(B, T, n, n)
-    return KalmanFiltered(
-        means=torch.from_numpy(means),
-        covariances=cov,
-        predicted_means=torch.from_numpy(pmeans),
-        predicted_covariances=pcov,
-        log_likelihood=torch.from_numpy(step_ll.sum(1)),
-        step_log_likelihoods=torch.from_numpy(step_ll),
-    )
-
-
-def _check_status(status: np.ndarray, what: str) -> None:
-    bad = np.flatnonzero(status)
-    if bad.size:
-        i = int(bad[0])
-        raise torch.linalg.LinAlgError(
-            f"kalman: the {what} is not positive definite at step {int(status[i]) - 1} of "
-            f"sequence {i} ({bad.size} sequence(s) failed); R must be positive definite"
-        )
 
 
 def _filter_torch(
@@ -490,7 +412,10 @@ def kalman_smoother(
     A = model.A.to(f.means.dtype)
     A_t = A[: T - 1] if A.ndim == 3 else A  # (T-1, n, n) or (n, n): maps t to t+1
     if _compiled((f.means, f.covariances, A)):
-        return _smoother_compiled(f, A_t)
+        means, covs, lag = smoother_compiled(
+            A_t, f.means, f.covariances, f.predicted_means, f.predicted_covariances
+        )
+        return KalmanSmoothed(means, covs, f.log_likelihood, lag, f)
     # J_t = P_t A_t^T Pp_{t+1}^{-1}, i.e. J_t^T = Pp_{t+1}^{-1} A_t P_t, for all t at once.
     Lp = torch.linalg.cholesky(f.predicted_covariances[:, 1:])  # (B, T-1, n, n)
     J = torch.cholesky_solve(A_t @ f.covariances[:, :-1], Lp).transpose(-1, -2)
@@ -507,27 +432,3 @@ def kalman_smoother(
     covs = torch.stack(Ps[::-1], 1)
     lag_one = covs[:, 1:] @ Jt  # Cov[x_{t+1}, x_t | all y]
     return KalmanSmoothed(means, covs, f.log_likelihood, lag_one, f)
-
-
-def _smoother_compiled(f: KalmanFiltered, A: Tensor) -> KalmanSmoothed:
-    B, T, n = f.means.shape
-    dt = f.means.dtype
-    shared = B > 1 and f.covariances.stride(0) == 0 and f.predicted_covariances.stride(0) == 0
-    Bc = 1 if shared else B
-    An = _np(A, (1, 1, 1), dt)
-    arrays = [_np(t[:Bc], (), dt) for t in (f.means, f.covariances)]
-    parrays = [_np(t[:Bc], (), dt) for t in (f.predicted_means, f.predicted_covariances)]
-    means, covs = np.empty((Bc, T, n), arrays[0].dtype), np.empty((Bc, T, n, n), arrays[0].dtype)
-    lag = np.empty((Bc, T - 1, n, n), arrays[0].dtype)
-    gains = np.empty((1 if shared else 0, T - 1, n, n), arrays[0].dtype)
-    status = np.zeros(Bc, np.int64)
-    rts_smoother_kernel(An, *arrays, *parrays, means, covs, lag, gains, status)  # type: ignore[call-arg]
-    _check_status(status, "predicted covariance A P A^T + Q")
-    cov, lag_t = torch.from_numpy(covs), torch.from_numpy(lag)
-    if shared:
-        means = np.empty((B, T, n), arrays[0].dtype)
-        rts_means_kernel(  # type: ignore[call-arg]
-            gains, _np(f.means, (), dt), _np(f.predicted_means, (), dt), means
-        )
-        cov, lag_t = cov.expand(B, T, n, n), lag_t.expand(B, T - 1, n, n)
-    return KalmanSmoothed(torch.from_numpy(means), cov, f.log_likelihood, lag_t, f)
