@@ -234,6 +234,9 @@ def kalman_filter(
     """Kalman filter: the state's distribution given the observations so far, and the
     exact log-likelihood.
 
+    Convention (pykalman's): the first observation ``y_0`` is of ``x_0 ~ N(m0, P0)``
+    itself (no prediction before it), and ``A[t]`` maps step ``t`` to ``t + 1``.
+
     Args:
         y: observations; NaN marks a missing coordinate (the others of that step are still
             used; a step with every coordinate missing is a pure prediction).
