@@ -145,3 +145,18 @@ def test_pairs_checks_a_rendered_folder(tmp_path, capsys):
     assert "0 pairs" in capsys.readouterr().out
     assert main(["data", "pairs", str(out / "a.mid")]) == 1
     assert "expected a folder" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(("voices", "pitches"), [("top", [67, 69]), ("bottom", [60, 62])])
+def test_export_jsb_one_voice_keeps_the_outer_line(tmp_path, voices, pitches):
+    import pretty_midi
+
+    jsb = _tiny_jsb(tmp_path / "jsb-chorales-quarter.json")
+    out = tmp_path / "mid"
+    assert main(["data", "export-jsb", "--jsb", str(jsb), "--out", str(out), "--split", "test",
+                 "--voices", voices]) == 0  # fmt: skip
+    pm = pretty_midi.PrettyMIDI(str(out / "jsb_test_000.mid"))
+    notes = sorted(pm.instruments[0].notes, key=lambda n: n.start)
+    assert [n.pitch for n in notes] == pitches
+    roll = pm.get_piano_roll(100)
+    assert (roll > 0).sum(0).max() == 1  # one note at a time

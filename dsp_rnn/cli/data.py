@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 from collections import Counter
 from pathlib import Path
+from typing import Any
 
 from dsp_rnn.cli.common import (
     OVERWRITE_HELP,
@@ -98,6 +99,30 @@ def _jsb_targets(out: Path, splits: tuple[str, ...], counts: dict[str, int]) -> 
     return [out / f"jsb_{s}_{i:03d}.mid" for s in splits for i in range(counts[s])]
 
 
+def _one_voice(grid: Any, voices: str) -> Any:
+    """``grid`` with only its highest (``"top"``) or lowest (``"bottom"``) sounding note at
+    each step (``"all"``: unchanged); a note starts where the kept pitch changes or the
+    chorale strikes it again."""
+    import dataclasses
+
+    import numpy as np
+
+    if voices == "all":
+        return grid
+    play = grid.play
+    cols = np.arange(play.shape[1])
+    sounding = play.any(1)
+    pick = (np.where(play, cols, -1).max(1) if voices == "top"
+            else np.where(play, cols, play.shape[1]).min(1))  # fmt: skip
+    keep = np.zeros_like(play)
+    keep[np.flatnonzero(sounding), pick[sounding]] = True
+    before = np.vstack([np.zeros((1, play.shape[1]), bool), keep[:-1]])
+    onset = keep & (~before | grid.onset)
+    return dataclasses.replace(
+        grid, play=keep, onset=onset, velocity=np.where(keep, grid.velocity, 0).astype(np.uint8)
+    )
+
+
 def _cmd_export_jsb(args: argparse.Namespace) -> int:
     import mido
     import numpy as np
@@ -120,7 +145,7 @@ def _cmd_export_jsb(args: argparse.Namespace) -> int:
     seconds, paths = 0.0, iter(targets)
     for split in splits:
         for i, grid in enumerate(grids[split]):
-            played = grid.transpose(offset)
+            played = _one_voice(grid, args.voices).transpose(offset)
             played.velocity = np.where(played.play, args.velocity, 0).astype(np.uint8)
             played.tempo_bpm = args.tempo
             mid = played.to_midi_file(program=args.program)
@@ -132,7 +157,8 @@ def _cmd_export_jsb(args: argparse.Namespace) -> int:
             seconds += played.n_steps * played.seconds_per_step
     print(
         f"wrote {len(targets)} MIDI files to {out} ({'+'.join(splits)}; {seconds / 60:.1f} min "
-        f"at {args.tempo:g} bpm; program {args.program}; velocity {args.velocity}; "
+        f"at {args.tempo:g} bpm; program {args.program}; velocity {args.velocity}; voices "
+        f"{args.voices}; "
         f"transposed {offset:+d} semitones to the written register)"
     )
     return 0
@@ -231,6 +257,10 @@ def register(sub: argparse._SubParsersAction) -> None:
                         "52 choir)")  # fmt: skip
     p.add_argument("--velocity", type=int_range(1, 127), default=JSB_VELOCITY,
                    help="note-on velocity of every note, 1 to 127")  # fmt: skip
+    p.add_argument("--voices", choices=("all", "top", "bottom"), default="all",
+                   help="all four parts, or only the highest (top: the soprano line) or "
+                        "lowest (bottom: the bass line) note at each step, for monophonic "
+                        "audio")  # fmt: skip
     p.add_argument("--overwrite", action="store_true", help=OVERWRITE_HELP)
     p.set_defaults(func=_cmd_export_jsb, check=_check_export_jsb)
     p = dsub.add_parser("pairs", help="check a folder of audio files with same-stem MIDI files",
