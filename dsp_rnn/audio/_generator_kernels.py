@@ -107,10 +107,12 @@ def gru_gates(gi, gh, b_hh, hidden, buf, ex, bits):  # pragma: no cover - compil
 @njit(cache=True)
 def run_streams(table_s, table_p, table_e, gates_cond, w_hh_t, b_hh, w_out_t, b_out, a, hop,
                 lpc, decode, mu, log1p_mu, uniforms, temperature, teacher, forced,
-                signal, log_prob):  # pragma: no cover - compiled  # fmt: skip
-    """Run ``S`` streams from rest for ``T`` samples, all streams per sample in one
-    matrix product (``w_hh_t (H, 3H)`` and ``w_out_t (H, K)``: the GRU's hidden weights
-    and the output layer, transposed).
+                hidden, hist, prev_e, signal, log_prob):  # pragma: no cover - compiled  # fmt: skip
+    """Run ``S`` streams for ``T`` samples from the state ``hidden (S, H)`` float32 (the
+    GRU), ``hist (S, max(p, 1))`` float64 (``hist[s, k - 1] = s_(t-k)``) and ``prev_e
+    (S,)`` float64 (the last excitation), all updated in place (zeros: at rest), all
+    streams per sample in one matrix product (``w_hh_t (H, 3H)`` and ``w_out_t (H, K)``:
+    the GRU's hidden weights and the output layer, transposed).
 
     Generation (``teacher`` False): code ``c_t`` drawn from ``softmax(logits /
     temperature)`` by inverse CDF at ``uniforms[s, t]`` (``temperature == 0``: the
@@ -124,10 +126,7 @@ def run_streams(table_s, table_p, table_e, gates_cond, w_hh_t, b_hh, w_out_t, b_
     n_h = w_hh_t.shape[0]
     n_k = w_out_t.shape[1]
     p = a.shape[2] - 1
-    hidden = np.zeros((n_s, n_h), np.float32)  # (S, H): one stream per row
-    hist = np.zeros((n_s, max(p, 1)), np.float64)  # hist[s, k - 1] = s_(t-k)
     preds = np.zeros(n_s, np.float64)
-    prev_e = np.zeros(n_s, np.float64)
     gi = np.empty(3 * n_h, np.float32)
     buf = np.empty(2 * n_h, np.float32)
     ex = np.empty(2 * n_h, np.float32)

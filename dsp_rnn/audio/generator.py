@@ -173,15 +173,20 @@ def _run(weights: AudioWeights, feats: list[Features], *, uniforms: np.ndarray,
     a = np.ascontiguousarray(np.stack([f.lpc for f in feats]).astype(np.float64))
     mu = np.float32(c.n_codes - 1)
     log1p_mu = np.float32(torch.log1p(torch.tensor(c.n_codes - 1.0)).item())
-    signal = np.zeros((len(feats), n_t), np.float64)
-    log_prob = np.zeros((len(feats), n_t), np.float64)
+    n_s = len(feats)
+    signal = np.zeros((n_s, n_t), np.float64)
+    log_prob = np.zeros((n_s, n_t), np.float64)
+    hidden = np.zeros((n_s, c.gru_units), np.float32)  # at rest
+    hist = np.zeros((n_s, max(c.lpc_order, 1)), np.float64)
+    prev_e = np.zeros(n_s, np.float64)
     teacher = forced is not None
     forced_arr = forced if forced is not None else np.zeros((1, 1), np.float64)
     _k.run_streams(weights.table_signal, weights.table_prediction, weights.table_excitation,
                    gates, np.ascontiguousarray(weights.w_hh.T), weights.b_hh,
                    np.ascontiguousarray(weights.w_out.T), weights.b_out, a,
                    c.hop_samples, c.lpc, weights.decode, mu, log1p_mu, uniforms,
-                   float(temperature), teacher, forced_arr, signal, log_prob)  # fmt: skip
+                   float(temperature), teacher, forced_arr, hidden, hist, prev_e, signal,
+                   log_prob)  # fmt: skip
     return signal, log_prob
 
 

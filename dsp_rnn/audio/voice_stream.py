@@ -8,8 +8,8 @@ de-emphasis filter's last output and each stream's random generator. A long piec
 generated in blocks of any size with flat memory, and the samples do not depend on the
 block size (tested bit for bit).
 
-The per-sample step is the generator kernel's own (:mod:`dsp_rnn.audio._generator_kernels`:
-its GRU gates, mu-law coding and float32 exponentials), so a stream equals
+The per-sample loop is the generator kernel's own (:mod:`dsp_rnn.audio._generator_kernels`'s
+``run_streams``, from the carried state), so a stream equals
 :func:`~dsp_rnn.audio.synthesize` with the same seed to float rounding (the de-emphasis here
 is the recursion ``y_t = s_t + c y_(t-1)`` in float64 in the kernel, not
 :func:`dsp_rnn.filters.deemphasis`). Stream ``k`` draws its uniforms from
@@ -96,77 +96,16 @@ def slice_features(feats: Features, start: int, stop: int) -> Features:
 
 
 @njit(cache=True)
-def _run_block(table_s, table_p, table_e, gates_cond, w_hh_t, b_hh, w_out_t, b_out, a, hop,
-               lpc, decode, mu, log1p_mu, uniforms, temperature, deemph, hidden, hist,
-               prev_e, prev_y, out):  # pragma: no cover - compiled  # fmt: skip
-    """Generate ``T`` samples of ``S`` streams from the state ``hidden (S, H)``, ``hist (S,
-    p)``, ``prev_e (S,)``, ``prev_y (S,)`` (updated in place); the de-emphasised samples go
-    to ``out (S, T)``. The step is ``run_streams``'s generation branch."""
-    n_s, n_t = out.shape
-    n_h = w_hh_t.shape[0]
-    n_k = w_out_t.shape[1]
-    p = a.shape[2] - 1
-    preds = np.zeros(n_s, np.float64)
-    gi = np.empty(3 * n_h, np.float32)
-    buf = np.empty(2 * n_h, np.float32)
-    ex = np.empty(2 * n_h, np.float32)
-    bits = np.empty(max(2 * n_h, n_k), np.int32)
-    zs = np.empty(n_k, np.float32)
-    ez = np.empty(n_k, np.float32)
-    inv_t = 1.0 / temperature if temperature > 0.0 else 1.0
-    for t in range(n_t):
-        f = t // hop
-        gh = np.dot(hidden, w_hh_t)  # (S, 3H)
-        for s in range(n_s):
-            pred = 0.0
-            for k in range(1, p + 1):
-                pred -= a[s, f, k] * hist[s, k - 1]
-            cs = _k.mu_law_code(hist[s, 0], mu, log1p_mu)
-            if lpc:
-                cp = _k.mu_law_code(pred, mu, log1p_mu)
-                ce = _k.mu_law_code(prev_e[s], mu, log1p_mu)
-                for j in range(3 * n_h):
-                    gi[j] = table_s[cs, j] + gates_cond[s, f, j] + table_p[cp, j] + table_e[ce, j]
-            else:
-                for j in range(3 * n_h):
-                    gi[j] = table_s[cs, j] + gates_cond[s, f, j]
-            _k.gru_gates(gi, gh[s], b_hh, hidden[s], buf, ex, bits)
-            preds[s] = pred
-        logits = np.dot(hidden, w_out_t)  # (S, K)
-        for s in range(n_s):
-            pred = preds[s]
-            top = np.float32(-np.inf)
-            best = 0
-            for i in range(n_k):
-                v = logits[s, i] + b_out[i]
-                zs[i] = v
-                if v > top:
-                    top = v
-                    best = i
-            code = best
-            if temperature != 0.0:
-                for i in range(n_k):
-                    zs[i] = (zs[i] - top) * np.float32(inv_t)
-                _k.exp_f32(zs, ez, bits)
-                u = uniforms[s, t] * _k.sum_f32(ez)
-                acc = 0.0
-                for i in range(n_k):
-                    acc += ez[i]
-                    if u < acc:
-                        code = i
-                        break
-            x = pred + decode[code] if lpc else decode[code]
-            if x > 1.0:
-                x = 1.0
-            elif x < -1.0:
-                x = -1.0
-            prev_e[s] = x - pred
-            for k in range(hist.shape[1] - 1, 0, -1):
-                hist[s, k] = hist[s, k - 1]
-            hist[s, 0] = x
-            y = x + deemph * prev_y[s]
-            prev_y[s] = y
+def _deemphasis(signal, deemph, prev_y, out):  # pragma: no cover - compiled
+    """``out[s, t] = signal[s, t] + deemph * out[s, t - 1]`` from ``prev_y (S,)`` (updated
+    in place): the de-emphasis recursion, float64."""
+    n_s, n_t = signal.shape
+    for s in range(n_s):
+        y = prev_y[s]
+        for t in range(n_t):
+            y = signal[s, t] + deemph * y
             out[s, t] = y
+        prev_y[s] = y
 
 
 def _initial(weights: AudioWeights, streams: int, seed: int, temperature: float) -> StreamState:
@@ -254,12 +193,15 @@ def synthesize_stream(
     log1p_mu = np.float32(torch.log1p(torch.tensor(c.n_codes - 1.0)).item())
     hidden, hist = state.hidden.copy(), state.history.copy()
     prev_e, prev_y = state.excitation.copy(), state.output.copy()
-    out = np.zeros((state.streams, n_t), np.float64)
-    _run_block(w.table_signal, w.table_prediction, w.table_excitation, gates_arr,
-               np.ascontiguousarray(w.w_hh.T), w.b_hh, np.ascontiguousarray(w.w_out.T),
-               w.b_out, a, c.hop_samples, c.lpc, w.decode, mu, log1p_mu, uniforms,
-               state.temperature, float(c.features.preemphasis), hidden, hist, prev_e,
-               prev_y, out)  # fmt: skip
+    signal = np.zeros((state.streams, n_t), np.float64)
+    unused = np.zeros((1, 1), np.float64)  # teacher forcing's arrays
+    _k.run_streams(w.table_signal, w.table_prediction, w.table_excitation, gates_arr,
+                   np.ascontiguousarray(w.w_hh.T), w.b_hh, np.ascontiguousarray(w.w_out.T),
+                   w.b_out, a, c.hop_samples, c.lpc, w.decode, mu, log1p_mu, uniforms,
+                   state.temperature, False, unused, hidden, hist, prev_e, signal,
+                   unused)  # fmt: skip
+    out = np.empty_like(signal)
+    _deemphasis(signal, float(c.features.preemphasis), prev_y, out)
     new = replace(state, hidden=hidden, history=hist, excitation=prev_e, output=prev_y,
                   samples=state.samples + n_t)  # fmt: skip
     return out.astype(np.float32), new
