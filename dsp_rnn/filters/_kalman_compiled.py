@@ -13,12 +13,15 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from dsp_rnn.filters._kalman_kernels import (
-    kalman_filter_kernel,
-    kalman_means_kernel,
-    rts_means_kernel,
-    rts_smoother_kernel,
-)
+from dsp_rnn._threads import keeps_torch_threads
+from dsp_rnn.filters import _kalman_kernels as _kk
+
+# torch keeps its thread count across the parallel kernels (dsp_rnn._threads)
+kalman_filter_kernel = keeps_torch_threads(_kk.kalman_filter_kernel)
+kalman_means_kernel = keeps_torch_threads(_kk.kalman_means_kernel)
+rts_means_kernel = keeps_torch_threads(_kk.rts_means_kernel)
+rts_smoother_kernel = keeps_torch_threads(_kk.rts_smoother_kernel)
+
 
 __all__ = ["as_array", "check_status", "filter_compiled", "smoother_compiled"]
 

@@ -17,9 +17,17 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from dsp_rnn._threads import keeps_torch_threads
 from dsp_rnn._validate import as_tensor, check_finite, common_dtype
 from dsp_rnn.errors import InputError, NonFiniteError, ShapeError, UnstableFilterError
 from dsp_rnn.filters import _kernels
+
+
+def _pick(kernel, n_ch: int, n_t: int):  # type: ignore[no-untyped-def]
+    """The kernel to run (:func:`._kernels.pick`), leaving torch's thread count as it was
+    (:func:`dsp_rnn._threads.keeps_torch_threads`)."""
+    return keeps_torch_threads(_kernels.pick(kernel, n_ch, n_t))
+
 
 __all__ = ["lfilter", "sosfilt"]
 
@@ -69,7 +77,7 @@ class _Cascade(torch.autograd.Function):
                 dst = y.numpy() if last else (mid.numpy()[k + 3] if keep else np.empty_like(xn))
                 part = mid.numpy()[k : k + 3] if keep else none
                 chk_k = np.empty(n_ch)
-                _kernels.pick(_kernels.biquad4_forward, n_ch, n_t)(
+                _pick(_kernels.biquad4_forward, n_ch, n_t)(
                     src, cn[:, k : k + 4].copy(), zn[:, k : k + 4].copy(), dst,
                     zf.numpy()[:, k : k + 4], part, chk_k,
                 )  # fmt: skip
@@ -77,7 +85,7 @@ class _Cascade(torch.autograd.Function):
                 src = dst
         else:
             kernel = _kernels.biquad_cascade_forward if order == 2 else _kernels.cascade_forward
-            _kernels.pick(kernel, n_ch, n_t)(xn, cn, zn, y.numpy(), zf.numpy(), mid.numpy(), chk)
+            _pick(kernel, n_ch, n_t)(xn, cn, zn, y.numpy(), zf.numpy(), mid.numpy(), chk)
         if not np.isfinite(chk).all():
             channel = int(np.flatnonzero(~np.isfinite(chk))[0])
             check_finite(x[channel], "x")
@@ -111,7 +119,7 @@ class _Cascade(torch.autograd.Function):
         gzi = np.empty((n_ch, n_pad, order))
         gn, xn, yn, mn, cn = gy.numpy(), x.numpy(), y.numpy(), mid.numpy(), coef.numpy()
         if order == 2 and n_pad > 1:  # chunks of four biquads, last chunk first
-            kernel = _kernels.pick(_kernels.biquad4_backward, n_ch, n_t)
+            kernel = _pick(_kernels.biquad4_backward, n_ch, n_t)
             carry = gn  # the adjoint entering the chunk; float64 between chunks
             between = np.empty((n_ch, n_t)) if n_pad > 4 else None
             for k in range(n_pad - 4, -1, -4):
@@ -125,11 +133,11 @@ class _Cascade(torch.autograd.Function):
                 gcoef[:, k : k + 4], gzi[:, k : k + 4] = gc_k, gzi_k
                 carry = out
         elif order == 2:
-            _kernels.pick(_kernels.biquad_backward, n_ch, n_t)(
+            _pick(_kernels.biquad_backward, n_ch, n_t)(
                 gn, xn, yn, cn, gzf.numpy(), gx.numpy(), gcoef, gzi
             )
         else:
-            _kernels.pick(_kernels.cascade_backward, n_ch, n_t)(
+            _pick(_kernels.cascade_backward, n_ch, n_t)(
                 gn, xn, yn, mn, cn, gzf.numpy(), gx.numpy(), gcoef, gzi
             )
         return (
