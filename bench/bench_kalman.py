@@ -18,9 +18,10 @@ their time is scaled to 256 (the sequences are independent, so the loop is linea
 differences of the smoothed means and covariances from ours, over the sequences each ran.
 
 A second table (skip it with ``--no-learn``) fits a 4-state, 1-observation system from
-64 sequences x 2,000 steps by EM (300 iterations, then the same run kept going to 2,000) and by L-BFGS on the exact likelihood
-(200 iterations), from the same start, and reports the time and the largest error of the
-learned spectral factor's magnitude response (dB, dsp_rnn.compare, 40 dB band).
+64 sequences x 2,000 steps by EM (300 iterations, then the same run kept going to 2,000)
+and by L-BFGS on the exact likelihood (200 iterations), from the same start, and reports
+the time and the largest error of the learned spectral factor's magnitude response (dB,
+dsp_rnn.compare, 40 dB band).
 
 ``--scan`` adds a third table: one sequence of 65,536 steps filtered by our sequential
 compiled filter and by a parallel-in-time associative scan (Sarkka & Garcia-Fernandez
