@@ -54,7 +54,8 @@ def add_render_flags(p: argparse.ArgumentParser) -> None:
     g.add_argument("--voice", default=None, metavar="VOICE",
                    help="our voice for every note: ks (Karplus-Strong string), subtractive, "
                         "additive (organ), sine; gm = by General MIDI program (default for "
-                        "render; generate defaults to ks); or a learned voice folder "
+                        "render; generate defaults to ks); learned (the shipped learned "
+                        "organ voice); or a learned voice folder "
                         "(dsp-rnn train PAIRS --out VOICE), which plays the notes with its "
                         "networks (dry unless --reverb is given)")  # fmt: skip
     g.add_argument("--no-drums", action="store_true",
@@ -108,18 +109,28 @@ class _RenderBar:
 def learned_voice(args: argparse.Namespace) -> Path | None:
     """The learned voice folder ``--voice`` names, or None for one of our synth voices.
 
+    A folder of that name comes first, then a voice shipped inside the package
+    (:func:`dsp_rnn.music.shipped_voices`, such as ``learned``). Nothing is loaded.
+
     Raises:
-        InputError: a ``--voice`` that is neither one of :data:`VOICES` nor a folder.
+        InputError: a ``--voice`` that is neither one of :data:`VOICES`, a folder nor a
+            shipped voice (the message lists the built-in and shipped voices).
     """
+    from dsp_rnn.music.shipped import shipped_voice, shipped_voices
+
     value = getattr(args, "voice", None)
     if value is None or value in VOICES:
         return None
     path = Path(value)
-    if not path.is_dir():
-        raise InputError(f"--voice {value}: expected one of {', '.join(VOICES)} or a learned "
-                         "voice folder (dsp-rnn train PAIRS --out VOICE --model voice); no "
-                         "such folder")  # fmt: skip
-    return path
+    if path.is_dir():
+        return path
+    shipped = shipped_voice(value)
+    if shipped is not None:
+        return shipped
+    names = ", ".join(shipped_voices()) or "none"
+    raise InputError(f"--voice {value}: expected one of {', '.join(VOICES)} (built in), "
+                     f"{names} (shipped learned voices) or a learned voice folder (dsp-rnn "
+                     "train PAIRS --out VOICE --model voice); no such folder")  # fmt: skip
 
 
 def render_learned(source: Any, out: Path, args: argparse.Namespace, *, seed: int) -> str:

@@ -72,6 +72,9 @@ _WHERE = {
     "MAX_STEPS": "outputs",
     "MIDI_SUFFIXES": "outputs",
     "SHIPPED_JSB": "shipped",
+    "SHIPPED_MODELS": "shipped",
+    "shipped_voices": "shipped",
+    "shipped_voice": "shipped",
 }
 
 __all__ = list(_WHERE)

@@ -27,6 +27,7 @@ from dsp_rnn._atomic import write_bytes
 from dsp_rnn._tensor_io import CONFIG, WEIGHTS, load_tensors, load_weights, save_tensors
 from dsp_rnn.audio.model import AudioRNN, AudioRNNConfig
 from dsp_rnn.errors import CheckpointError, InputError
+from dsp_rnn.music.shipped import shipped_voice, shipped_voices
 from dsp_rnn.voice.model import VoiceNet, VoiceNetConfig
 from dsp_rnn.voice.task import FAMILY
 
@@ -35,6 +36,7 @@ __all__ = [
     "LearnedVoice",
     "is_voice_folder",
     "load_voice",
+    "voice_folder",
     "load_voice_net",
     "load_sample_model",
     "add_sample_model",
@@ -183,19 +185,41 @@ def save_voice(folder: str | os.PathLike[str], voice: LearnedVoice,
     return out
 
 
+def voice_folder(path: str | os.PathLike[str]) -> Path:
+    """The folder a voice name or path names: a folder of that name (relative to the
+    current directory, or a path) first, else a voice shipped inside the package
+    (:func:`~dsp_rnn.music.shipped_voices`, such as ``"learned"``).
+
+    Nothing is loaded.
+
+    Raises:
+        CheckpointError: neither a folder nor a shipped voice; the message lists the
+            shipped voices.
+    """
+    src = Path(path)
+    if src.is_dir():
+        return src
+    shipped = shipped_voice(path)
+    if shipped is not None:
+        return shipped
+    names = ", ".join(shipped_voices()) or "none"
+    raise CheckpointError(f"{src}: no such voice folder (a folder written by dsp-rnn "
+                          "train PAIRS --out VOICE --model voice) or shipped voice "
+                          f"({names})")  # fmt: skip
+
+
 def load_voice(path: str | os.PathLike[str]) -> LearnedVoice:
-    """The learned voice of a voice folder (see the module's description).
+    """The learned voice of a voice folder (see the module's description), or of a voice
+    shipped inside the package by name (:func:`voice_folder`: a folder of that name wins).
 
     Only the files of that folder are read; no other model is loaded.
 
     Raises:
-        CheckpointError: not a voice folder, a missing sample model (the message says how
-            to add one), damaged files, or a sample model of other features.
+        CheckpointError: neither a folder nor a shipped voice, not a voice folder, a
+            missing sample model (the message says how to add one), damaged files, or a
+            sample model of other features.
     """
-    src = Path(path)
-    if not src.is_dir():
-        raise CheckpointError(f"{src}: no such voice folder (a folder written by dsp-rnn "
-                              "train PAIRS --out VOICE --model voice)")  # fmt: skip
+    src = voice_folder(path)
     net = load_voice_net(src)
     if not (src / SAMPLE_MODEL / CONFIG).is_file():
         raise CheckpointError(f"{src}: no sample model in {src / SAMPLE_MODEL}; train one with "
