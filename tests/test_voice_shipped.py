@@ -1,7 +1,8 @@
 """The learned voice shipped inside the package, ``learned``: it loads by name (a folder of
-that name in the current directory wins), plays ``dsp-rnn generate --voice learned``
-without clipping, holds only safetensors, JSON and Markdown, and an unknown name is
-refused in one line that lists the voices there are."""
+that name in the current directory wins), plays ``dsp-rnn generate --voice learned`` and
+``dsp-rnn render IN.mid OUT.wav --voice learned`` without clipping, holds only safetensors,
+JSON and Markdown, and an unknown name is refused in one line that lists the voices there
+are."""
 
 from __future__ import annotations
 
@@ -87,3 +88,24 @@ def test_an_unknown_voice_is_refused_in_one_line_listing_the_voices(tmp_path, ca
         assert name in err
     with pytest.raises(CheckpointError, match=r"shipped voice \(learned\)"):
         load_voice("no-such-voice")
+
+
+def test_render_plays_a_midi_file_with_the_learned_voice(tmp_path):
+    import mido
+
+    track = mido.MidiTrack([mido.MetaMessage("set_tempo", tempo=500_000)])  # 960 ticks per s
+    track += [mido.Message("note_on", note=p, velocity=90, time=0) for p in (60, 64, 67)]
+    track += [
+        mido.Message("note_off", note=p, velocity=0, time=960 if p == 60 else 0)
+        for p in (60, 64, 67)
+    ]  # a C major chord held for 1 s
+    mid = mido.MidiFile(type=0, ticks_per_beat=480)
+    mid.tracks.append(track)
+    mid.save(tmp_path / "in.mid")
+    out = tmp_path / "out.wav"
+    assert main(["render", str(tmp_path / "in.mid"), str(out), "--voice", "learned",
+                 "--sample-rate", "16000", "--mono", "--quiet"]) == 0  # fmt: skip
+    y, rate = sf.read(str(out), dtype="float32", always_2d=True)
+    assert rate == 16_000 and y.shape[1] == 1
+    assert 2.0 < len(y) / rate < 3.0  # the chord's second and the voice's 1.5 s tail
+    assert 1e-3 < np.sqrt(np.mean(y**2)) and np.abs(y).max() <= 10 ** (-1 / 20) + 1e-4
