@@ -28,7 +28,7 @@ floor of ``log2(256e6)`` = 28 bits for a sample a model calls impossible, less t
 >>> edges.shape, float(edges[0]), float(edges[-1])
 ((257,), -inf, inf)
 >>> codes = torch.tensor([0, 128, 255])
->>> bool((torch.from_numpy(edges[:-1])[codes] < torch.tensor([-1.0, 0.0, 1.0])).all())
+>>> bool((torch.from_numpy(edges[:-1])[codes] <= torch.tensor([-1.0, 0.0, 1.0])).all())
 True
 """
 
