@@ -174,14 +174,16 @@ class _StopSignals:
 
 
 def _distributed() -> tuple[int, int]:
-    """``(rank, world_size)``; initialises the process group under torchrun (gloo on CPU)."""
+    """``(rank, world_size)``; initialises the process group under torchrun: gloo, since
+    the models train on the CPU (NCCL, picked on a machine with a GPU, would refuse their
+    CPU tensors)."""
     world = int(os.environ.get("WORLD_SIZE", "1"))
     if world <= 1:
         return 0, 1
     import torch.distributed as dist
 
     if not dist.is_initialized():
-        dist.init_process_group("nccl" if torch.cuda.is_available() else "gloo")
+        dist.init_process_group("gloo")
     return dist.get_rank(), dist.get_world_size()
 
 
