@@ -41,9 +41,9 @@ import numpy as np
 import torch
 
 from dsp_rnn.audio.features import FeatureConfig
-from dsp_rnn.audio.model import AudioRNN, FrameInputs, mu_law_codes
+from dsp_rnn.audio.model import AudioRNN, AudioState, FrameInputs, mu_law_codes
 from dsp_rnn.audio.synthesis import lpc_prediction
-from dsp_rnn.audio.task import AudioItem
+from dsp_rnn.audio.task import AudioItem, score_files
 from dsp_rnn.errors import InputError
 
 __all__ = ["code_edges", "UNIFORM_MIX", "signal_code_nll", "linear_twin_nll"]
@@ -52,7 +52,6 @@ UNIFORM_MIX = 1e-6
 """The share of the uniform distribution over the codes mixed into every row's."""
 
 _LN2 = math.log(2.0)
-_BLOCK_FRAMES = 100
 
 
 def code_edges(bits: int, *, outer: float = math.inf) -> np.ndarray:
@@ -116,14 +115,6 @@ def _mixed_bits(prob: torch.Tensor, n_codes: int) -> torch.Tensor:
     return -torch.log(mixed) / _LN2
 
 
-def _blocks(item: AudioItem, hop: int, budget: float, used: int):
-    """``(t0, t1, f0, f1)`` of the blocks of ``item`` that fit in what is left."""
-    stop = int(min(item.n_samples, budget - used))
-    for t0 in range(0, stop, _BLOCK_FRAMES * hop):
-        t1 = min(t0 + _BLOCK_FRAMES * hop, stop)
-        yield t0, t1, t0 // hop, -(-t1 // hop)
-
-
 def _budget(max_seconds: float | None, sample_rate: int, hop: int) -> float:
     if max_seconds is None:
         return math.inf
@@ -148,42 +139,27 @@ def signal_code_nll(
     Returns:
         ``{"nll_bits_per_sample", "samples", "files"}``.
     """
-    was_training = model.training
-    model.eval()
     c = model.config
-    hop, device, bits = c.hop_samples, model.out.weight.device, c.mu_law_bits
-    budget = _budget(max_seconds, c.sample_rate, hop)
-    total, n, files = 0.0, 0, 0
-    try:
-        for item in items:
-            if n >= budget:
-                break
-            state, files = None, files + 1
-            for t0, t1, f0, f1 in _blocks(item, hop, budget, n):
-                signal = torch.from_numpy(item.signal[None, t0:t1]).to(device)
-                frames = FrameInputs(
-                    torch.from_numpy(item.conditioning[None, f0:f1]).to(device),
-                    torch.from_numpy(item.lpc[None, f0:f1]).to(device),
-                )
-                past: torch.Tensor | None = None if state is None else state.past
-                logits, new_state = model(signal, frames, state)
-                codes = mu_law_codes(signal, bits)
-                if c.lpc:
-                    a = frames.lpc.to(signal.dtype)
-                    if past is None:
-                        pred = lpc_prediction(signal, a, hop_samples=hop)
-                    else:
-                        pred, _ = lpc_prediction(signal, a, hop_samples=hop, state=past)
-                    prob = _code_probability_lpc(logits, pred, codes, bits)
-                else:
-                    probs = torch.softmax(logits.to(torch.float64), -1)
-                    prob = torch.gather(probs, -1, codes[..., None])[..., 0]
-                total += float(_mixed_bits(prob, c.n_codes).sum())
-                n += t1 - t0
-                state = new_state
-    finally:
-        model.train(was_training)
-    return {"nll_bits_per_sample": total / max(n, 1), "samples": n, "files": files}
+    hop, bits = c.hop_samples, c.mu_law_bits
+
+    def block_bits(signal: torch.Tensor, frames: FrameInputs,
+                   state: AudioState | None) -> tuple[torch.Tensor, AudioState]:  # fmt: skip
+        logits, new_state = model(signal, frames, state)
+        codes = mu_law_codes(signal, bits)
+        if c.lpc:
+            a = frames.lpc.to(signal.dtype)
+            if state is None:
+                pred = lpc_prediction(signal, a, hop_samples=hop)
+            else:
+                pred, _ = lpc_prediction(signal, a, hop_samples=hop, state=state.past)
+            prob = _code_probability_lpc(logits, pred, codes, bits)
+        else:
+            probs = torch.softmax(logits.to(torch.float64), -1)
+            prob = torch.gather(probs, -1, codes[..., None])[..., 0]
+        return _mixed_bits(prob, c.n_codes), new_state
+
+    return score_files(model, items, block_bits,
+                       budget=_budget(max_seconds, c.sample_rate, hop))  # fmt: skip
 
 
 def linear_twin_nll(

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import math
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, cast
@@ -47,7 +48,15 @@ from dsp_rnn.filters import preemphasis
 from dsp_rnn.music.audio_folder import AudioFolder
 from dsp_rnn.music.folder import Skipped
 
-__all__ = ["FAMILY", "AudioItem", "AudioCorpus", "AudioBatch", "AudioTask", "evaluate_nll"]
+__all__ = [
+    "FAMILY",
+    "AudioItem",
+    "AudioCorpus",
+    "AudioBatch",
+    "AudioTask",
+    "score_files",
+    "evaluate_nll",
+]
 
 FAMILY = "audio"
 """The registry name of sample-level audio models (``"family"`` in their ``config.json``)."""
@@ -289,10 +298,60 @@ class AudioTask:
 
 
 @torch.no_grad()
+def score_files(
+    model: AudioRNN,
+    items: list[AudioItem],
+    block_bits: Callable[
+        [torch.Tensor, FrameInputs, AudioState | None], tuple[torch.Tensor, AudioState]
+    ],
+    *,
+    budget: float = math.inf,
+) -> dict[str, Any]:
+    """Bits per sample of whole files under ``model``: every file from rest, in blocks of
+    100 frames with the state carried (equal to one call), the model in eval mode.
+
+    Args:
+        model: the model (its device and hop).
+        items: the files (:class:`AudioItem`), scored in order.
+        block_bits: ``(signal (1, T), frames, state) -> (bits, new state)`` of one block;
+            ``bits`` summed.
+        budget: stop after this many samples (a multiple of the hop); default all.
+
+    Returns:
+        ``{"nll_bits_per_sample", "samples", "files"}``.
+    """
+    was_training = model.training
+    model.eval()
+    hop, device = model.config.hop_samples, model.out.weight.device
+    total, n, files = 0.0, 0, 0
+    try:
+        for item in items:
+            if n >= budget:
+                break
+            stop = int(min(item.n_samples, budget - n))
+            state, files = None, files + 1
+            for t0 in range(0, stop, _BLOCK_FRAMES * hop):
+                t1 = min(t0 + _BLOCK_FRAMES * hop, stop)
+                f0, f1 = t0 // hop, -(-t1 // hop)
+                signal = torch.from_numpy(item.signal[None, t0:t1]).to(device)
+                frames = FrameInputs(
+                    torch.from_numpy(item.conditioning[None, f0:f1]).to(device),
+                    torch.from_numpy(item.lpc[None, f0:f1]).to(device),
+                )
+                bits, state = block_bits(signal, frames, state)
+                total += float(bits.sum())
+                n += t1 - t0
+    finally:
+        model.train(was_training)
+    return {"nll_bits_per_sample": total / max(n, 1), "samples": n, "files": files}
+
+
+@torch.no_grad()
 def evaluate_nll(model: AudioRNN, items: list[AudioItem], *,
                  max_seconds: float | None = None) -> dict[str, Any]:  # fmt: skip
-    """Exact NLL of whole files in bits per sample: every file from rest, in blocks of 100
-    frames with the state carried (equal to one call).
+    """Exact NLL of whole files in bits per sample (:func:`score_files` of
+    :meth:`AudioRNN.nll_bits`): every file from rest, in blocks of 100 frames with the state
+    carried (equal to one call).
 
     Args:
         model: the model.
@@ -302,27 +361,9 @@ def evaluate_nll(model: AudioRNN, items: list[AudioItem], *,
     Returns:
         ``{"nll_bits_per_sample", "samples", "files"}``.
     """
-    was_training = model.training
-    model.eval()
     c = model.config
-    hop, device = c.hop_samples, model.out.weight.device
+    hop = c.hop_samples
     budget = (
         math.inf if max_seconds is None else max(hop, int(max_seconds * c.sample_rate) // hop * hop)
     )
-    total, n, files = 0.0, 0, 0
-    for item in items:
-        if n >= budget:
-            break
-        stop = int(min(item.n_samples, budget - n))
-        state, files = None, files + 1
-        for t0 in range(0, stop, _BLOCK_FRAMES * hop):
-            t1 = min(t0 + _BLOCK_FRAMES * hop, stop)
-            f0, f1 = t0 // hop, -(-t1 // hop)
-            signal = torch.from_numpy(item.signal[None, t0:t1]).to(device)
-            frames = FrameInputs(torch.from_numpy(item.conditioning[None, f0:f1]).to(device),
-                                 torch.from_numpy(item.lpc[None, f0:f1]).to(device))  # fmt: skip
-            bits, state = model.nll_bits(signal, frames, state)
-            total += float(bits.sum())
-            n += t1 - t0
-    model.train(was_training)
-    return {"nll_bits_per_sample": total / max(n, 1), "samples": n, "files": files}
+    return score_files(model, items, model.nll_bits, budget=budget)
