@@ -116,17 +116,14 @@ def learned_voice(args: argparse.Namespace) -> Path | None:
         InputError: a ``--voice`` that is neither one of :data:`VOICES`, a folder nor a
             shipped voice (the message lists the built-in and shipped voices).
     """
-    from dsp_rnn.music.shipped import shipped_voice, shipped_voices
+    from dsp_rnn.music.shipped import find_voice, shipped_voices
 
     value = getattr(args, "voice", None)
     if value is None or value in VOICES:
         return None
-    path = Path(value)
-    if path.is_dir():
-        return path
-    shipped = shipped_voice(value)
-    if shipped is not None:
-        return shipped
+    found = find_voice(value)
+    if found is not None:
+        return found
     names = ", ".join(shipped_voices()) or "none"
     raise InputError(f"--voice {value}: expected one of {', '.join(VOICES)} (built in), "
                      f"{names} (shipped learned voices) or a learned voice folder (dsp-rnn "

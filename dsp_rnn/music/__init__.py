@@ -75,6 +75,7 @@ _WHERE = {
     "SHIPPED_MODELS": "shipped",
     "shipped_voices": "shipped",
     "shipped_voice": "shipped",
+    "find_voice": "shipped",
 }
 
 __all__ = list(_WHERE)

@@ -13,7 +13,7 @@ import json
 import os
 from pathlib import Path
 
-__all__ = ["SHIPPED_JSB", "SHIPPED_MODELS", "shipped_voices", "shipped_voice"]
+__all__ = ["SHIPPED_JSB", "SHIPPED_MODELS", "shipped_voices", "shipped_voice", "find_voice"]
 
 SHIPPED_JSB = Path(__file__).resolve().parents[2] / "data" / "jsb" / "jsb-chorales-quarter.json"
 """The JSB Chorales quarter-note file: ``<repository>/data/jsb/`` beside the package."""
@@ -62,3 +62,16 @@ def shipped_voice(name: str | os.PathLike[str]) -> Path | None:
     if not text or Path(text).exists() or Path(text).name != text or text in (".", ".."):
         return None
     return shipped_voices().get(text)
+
+
+def find_voice(name: str | os.PathLike[str]) -> Path | None:
+    """Where the learned voice ``name`` lives: ``name`` itself when it is a folder, else
+    the shipped voice of that name (:func:`shipped_voice`); None when neither. Nothing is
+    loaded.
+
+    Example:
+        >>> find_voice("learned").name, find_voice("no-such-voice")
+        ('learned', None)
+    """
+    path = Path(name)
+    return path if path.is_dir() else shipped_voice(name)

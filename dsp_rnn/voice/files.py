@@ -27,7 +27,7 @@ from dsp_rnn._atomic import write_bytes
 from dsp_rnn._tensor_io import CONFIG, WEIGHTS, load_tensors, load_weights, save_tensors
 from dsp_rnn.audio.model import AudioRNN, AudioRNNConfig
 from dsp_rnn.errors import CheckpointError, InputError
-from dsp_rnn.music.shipped import shipped_voice, shipped_voices
+from dsp_rnn.music.shipped import find_voice, shipped_voices
 from dsp_rnn.voice.model import VoiceNet, VoiceNetConfig
 from dsp_rnn.voice.task import FAMILY
 
@@ -196,12 +196,10 @@ def voice_folder(path: str | os.PathLike[str]) -> Path:
         CheckpointError: neither a folder nor a shipped voice; the message lists the
             shipped voices.
     """
+    found = find_voice(path)
+    if found is not None:
+        return found
     src = Path(path)
-    if src.is_dir():
-        return src
-    shipped = shipped_voice(path)
-    if shipped is not None:
-        return shipped
     names = ", ".join(shipped_voices()) or "none"
     raise CheckpointError(f"{src}: no such voice folder (a folder written by dsp-rnn "
                           "train PAIRS --out VOICE --model voice) or shipped voice "
