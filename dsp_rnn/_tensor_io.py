@@ -17,7 +17,7 @@ from dsp_rnn._atomic import write_bytes
 from dsp_rnn.errors import CheckpointError
 
 __all__ = ["FORMAT_VERSION", "WEIGHTS", "CONFIG", "save_tensors", "load_tensors",
-           "read_metadata", "load_weights"]  # fmt: skip
+           "read_metadata", "read_model_weights", "load_weights"]  # fmt: skip
 
 FORMAT_VERSION = 1
 WEIGHTS = "weights.safetensors"
@@ -54,6 +54,26 @@ def read_metadata(path: str | Path) -> dict[str, Any]:
     Raises :class:`CheckpointError` on a missing or damaged file.
     """
     return _read(path, with_tensors=False)[1]
+
+
+def read_model_weights(weights: str | Path) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
+    """``(tensors, {"family"?, "config", "metadata"})`` of a model's weights file; the
+    ``config.json`` beside it, when there is one, wins over the copy in the header.
+
+    Raises:
+        CheckpointError: missing or damaged files, no model config.
+    """
+    weights = Path(weights)
+    tensors, doc = load_tensors(weights)
+    config_file = weights.parent / CONFIG
+    if config_file.is_file():
+        try:
+            doc = json.loads(config_file.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise CheckpointError(f"{config_file}: unreadable config ({exc})") from None
+    if not isinstance(doc, dict) or "config" not in doc:
+        raise CheckpointError(f"{weights}: no model config in {CONFIG} or in the weights header")
+    return tensors, doc
 
 
 def load_weights(

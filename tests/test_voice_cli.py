@@ -146,7 +146,7 @@ def test_render_with_a_learned_voice_reads_only_the_voice_folder(
     from dsp_rnn.training import registry
 
     read: list[Path] = []
-    original = voice_files.load_tensors
+    original = voice_files.read_model_weights
 
     def spy(path):
         read.append(Path(path))
@@ -155,7 +155,7 @@ def test_render_with_a_learned_voice_reads_only_the_voice_folder(
     def refuse(*args, **kwargs):
         raise AssertionError("load_model called: a model the user did not name")
 
-    monkeypatch.setattr(voice_files, "load_tensors", spy)
+    monkeypatch.setattr(voice_files, "read_model_weights", spy)
     monkeypatch.setattr(registry, "load_model", refuse)
     mid, wav = _midi(tmp_path / "in.mid"), tmp_path / "out.wav"
     code = main(["render", str(mid), str(wav), "--voice", str(voice_dir), "--sample-rate",

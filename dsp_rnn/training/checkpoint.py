@@ -26,6 +26,7 @@ from dsp_rnn._tensor_io import (
     WEIGHTS,
     load_tensors,
     read_metadata,
+    read_model_weights,
     save_tensors,
 )
 from dsp_rnn.errors import CheckpointError
@@ -76,15 +77,7 @@ def read_model_files(name_or_path: str | Path | None) -> tuple[Path, dict[str, t
     """
     p = resolve_model(name_or_path)
     weights = p / WEIGHTS if p.is_dir() else p
-    tensors, doc = load_tensors(weights)
-    config_file = weights.parent / CONFIG
-    if config_file.is_file():
-        try:
-            doc = json.loads(config_file.read_text())
-        except (OSError, json.JSONDecodeError) as exc:
-            raise CheckpointError(f"{config_file}: unreadable config ({exc})") from None
-    if not isinstance(doc, dict) or "config" not in doc:
-        raise CheckpointError(f"{weights}: no model config in {CONFIG} or in the weights header")
+    tensors, doc = read_model_weights(weights)
     return weights, tensors, doc
 
 

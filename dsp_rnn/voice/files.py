@@ -24,7 +24,7 @@ from typing import Any
 import torch
 
 from dsp_rnn._atomic import write_bytes
-from dsp_rnn._tensor_io import CONFIG, WEIGHTS, load_tensors, load_weights, save_tensors
+from dsp_rnn._tensor_io import CONFIG, WEIGHTS, load_weights, read_model_weights, save_tensors
 from dsp_rnn.audio.model import AudioRNN, AudioRNNConfig
 from dsp_rnn.errors import CheckpointError, InputError
 from dsp_rnn.music.shipped import find_voice, shipped_voices
@@ -84,16 +84,12 @@ def _doc(folder: Path, family: str) -> tuple[dict[str, Any], dict[str, torch.Ten
     config_path, weights_path = folder / CONFIG, folder / WEIGHTS
     if not config_path.is_file() or not weights_path.is_file():
         raise CheckpointError(f"{folder}: expected {CONFIG} and {WEIGHTS} of a {family} model")
-    try:
-        doc = json.loads(config_path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise CheckpointError(f"{config_path}: not a readable model config ({exc})") from None
-    if not isinstance(doc, dict) or not isinstance(doc.get("config"), dict):
+    tensors, doc = read_model_weights(weights_path)
+    if not isinstance(doc.get("config"), dict):
         raise CheckpointError(f"{config_path}: expected a JSON object with a 'config' object")
     if doc.get("family") != family:
         raise CheckpointError(f"{config_path}: a {doc.get('family', 'gridrnn')!r} model, "
                               f"expected a {family!r} one")  # fmt: skip
-    tensors, _ = load_tensors(weights_path)
     return doc, tensors
 
 
