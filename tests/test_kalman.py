@@ -130,7 +130,7 @@ def brute_force(model, y, b=None, d=None):
     return torch.stack(fm), torch.stack(fP), sm, sP, lag, ll
 
 
-def _close(a, b, atol=1e-8):
+def assert_near(a, b, atol=1e-8):
     torch.testing.assert_close(a.detach(), b, atol=atol, rtol=0)
 
 
@@ -176,13 +176,13 @@ def test_filter_and_smoother_equal_brute_force_conditioning(case, path):
     assert out.means.requires_grad == (path == "autograd")
     for i in range(B):
         fm, fP, sm, sP, lag, ll = brute_force(model, y[i], b, d)
-        _close(out.filtered.means[i], fm)
-        _close(out.filtered.covariances[i], fP)
-        _close(out.means[i], sm)
-        _close(out.covariances[i], sP)
-        _close(out.lag_one_covariances[i], lag)
-        _close(out.log_likelihood[i], ll)
-        _close(out.filtered.step_log_likelihoods[i].sum(), ll)
+        assert_near(out.filtered.means[i], fm)
+        assert_near(out.filtered.covariances[i], fP)
+        assert_near(out.means[i], sm)
+        assert_near(out.covariances[i], sP)
+        assert_near(out.lag_one_covariances[i], lag)
+        assert_near(out.log_likelihood[i], ll)
+        assert_near(out.filtered.step_log_likelihoods[i].sum(), ll)
 
 
 @pytest.mark.parametrize("path", PATHS)
@@ -193,7 +193,7 @@ def test_log_likelihood_is_the_stacked_observations_density(path):
     _, _, my, _, Syy = joint(model, T)
     dist = torch.distributions.MultivariateNormal(my, Syy)
     run_model = tracked(model) if path == "autograd" else model
-    _close(kalman_filter(y, run_model).log_likelihood, dist.log_prob(y.reshape(4, -1)))
+    assert_near(kalman_filter(y, run_model).log_likelihood, dist.log_prob(y.reshape(4, -1)))
 
 
 def test_compiled_and_autograd_paths_agree_on_a_long_batch():
@@ -210,7 +210,7 @@ def test_compiled_and_autograd_paths_agree_on_a_long_batch():
         (g.filtered.predicted_covariances, a.filtered.predicted_covariances),
         (g.filtered.step_log_likelihoods, a.filtered.step_log_likelihoods),
     ]:
-        _close(x, ref, atol=1e-10)
+        assert_near(x, ref, atol=1e-10)
 
 
 def test_shared_covariances_equal_per_sequence_ones():
@@ -234,15 +234,17 @@ def test_shared_covariances_equal_per_sequence_ones():
         (shared.filtered.predicted_means, each.filtered.predicted_means),
         (shared.filtered.step_log_likelihoods, each.filtered.step_log_likelihoods),
     ]:
-        _close(a, b, atol=1e-12)
+        assert_near(a, b, atol=1e-12)
 
 
 def test_predicted_moments_are_the_previous_step_pushed_through_the_model():
     model = random_model(7, 3, 2)
     f = kalman_filter(sample(model, 2, 6, seed=8), model)
-    _close(f.predicted_means[:, 0], model.m0.expand(2, 3))
-    _close(f.predicted_means[:, 1:], f.means[:, :-1] @ model.A.T)
-    _close(f.predicted_covariances[:, 1:], model.A @ f.covariances[:, :-1] @ model.A.T + model.Q)
+    assert_near(f.predicted_means[:, 0], model.m0.expand(2, 3))
+    assert_near(f.predicted_means[:, 1:], f.means[:, :-1] @ model.A.T)
+    assert_near(
+        f.predicted_covariances[:, 1:], model.A @ f.covariances[:, :-1] @ model.A.T + model.Q
+    )
 
 
 # ----------------------------------------------------------------------------- pykalman
@@ -269,10 +271,12 @@ def _robot():
 def test_equals_pykalman_reference_results_on_its_robot_data():
     data, y, model, b, d = _robot()
     out = kalman_smoother(y, model, transition_offsets=b, observation_offsets=d)
-    _close(out.filtered.means[0], torch.tensor(data.filtered_state_means), atol=1e-9)
-    _close(out.filtered.covariances[0], torch.tensor(data.filtered_state_covariances), atol=1e-9)
-    _close(out.means[0], torch.tensor(data.smoothed_state_means), atol=1e-9)
-    _close(out.covariances[0], torch.tensor(data.smoothed_state_covariances), atol=1e-9)
+    assert_near(out.filtered.means[0], torch.tensor(data.filtered_state_means), atol=1e-9)
+    assert_near(
+        out.filtered.covariances[0], torch.tensor(data.filtered_state_covariances), atol=1e-9
+    )
+    assert_near(out.means[0], torch.tensor(data.smoothed_state_means), atol=1e-9)
+    assert_near(out.covariances[0], torch.tensor(data.smoothed_state_covariances), atol=1e-9)
 
 
 def test_equals_pykalman_filter_smoother_and_loglikelihood():
@@ -292,11 +296,11 @@ def test_equals_pykalman_filter_smoother_and_loglikelihood():
     fm, fP = kf.filter(data.observations)
     sm, sP = kf.smooth(data.observations)
     out = kalman_smoother(y, model, transition_offsets=b, observation_offsets=d)
-    _close(out.filtered.means[0], torch.tensor(fm), atol=1e-9)
-    _close(out.filtered.covariances[0], torch.tensor(fP), atol=1e-9)
-    _close(out.means[0], torch.tensor(sm), atol=1e-9)
-    _close(out.covariances[0], torch.tensor(sP), atol=1e-9)
-    _close(out.log_likelihood[0], torch.tensor(kf.loglikelihood(data.observations)), atol=1e-7)
+    assert_near(out.filtered.means[0], torch.tensor(fm), atol=1e-9)
+    assert_near(out.filtered.covariances[0], torch.tensor(fP), atol=1e-9)
+    assert_near(out.means[0], torch.tensor(sm), atol=1e-9)
+    assert_near(out.covariances[0], torch.tensor(sP), atol=1e-9)
+    assert_near(out.log_likelihood[0], torch.tensor(kf.loglikelihood(data.observations)), atol=1e-7)
 
 
 # ----------------------------------------------------------------------------- properties
@@ -336,9 +340,9 @@ def test_a_batch_equals_its_items_and_2d_input_is_one_sequence():
     out = kalman_smoother(y, model)
     for i in range(3):
         one = kalman_smoother(y[i], model)
-        _close(one.means[0], out.means[i], atol=1e-12)
-        _close(one.covariances[0], out.covariances[i], atol=1e-12)
-        _close(one.log_likelihood[0], out.log_likelihood[i], atol=1e-12)
+        assert_near(one.means[0], out.means[i], atol=1e-12)
+        assert_near(one.covariances[0], out.covariances[i], atol=1e-12)
+        assert_near(one.log_likelihood[0], out.log_likelihood[i], atol=1e-12)
 
 
 def test_float32_in_float32_out_and_close_to_float64():
