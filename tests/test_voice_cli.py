@@ -103,6 +103,12 @@ def test_a_paired_folder_trains_a_voice_and_lists_what_it_leaves_out(
     loaded = load_voice(voice)
     assert loaded.sample_model.config == tiny_audio_rnn().config
     assert loaded.net.config.hidden == 8
+    # the note source is fitted to the recordings: the test tones stop 0.1 s after note-off
+    assert "note source: release" in out and (voice / "source.json").is_file()
+    assert 0.05 <= loaded.source.release_s <= 0.15
+    measured = json.loads((voice / "source.json").read_text())["measured"]
+    tried = measured["mr_stft_by_harmonic_share"]
+    assert loaded.source.harmonic_share == min((v, float(k)) for k, v in tried.items())[1]
 
 
 def test_a_voice_without_a_sample_model_says_how_to_add_one(tmp_path, pairs, sample_run, capsys):

@@ -162,20 +162,33 @@ def voice_task(args: argparse.Namespace) -> Any:
     return VoiceTask(config, corpus)
 
 
-def finish_voice(args: argparse.Namespace) -> str:
+def finish_voice(args: argparse.Namespace, task: Any) -> str:
     """After a voice's training: copy ``--sample-model`` into the voice folder
-    (:func:`~dsp_rnn.voice.add_sample_model`); one line saying what the folder holds."""
-    from dsp_rnn.voice import SAMPLE_MODEL, add_sample_model
+    (:func:`~dsp_rnn.voice.add_sample_model`) and fit its note source to the recordings
+    (:func:`~dsp_rnn.voice.tune_source`: the release on up to 60 training pairs, the
+    harmonic share on up to 3 validation pairs), written as ``source.json``; lines saying
+    what the folder holds."""
+    from dsp_rnn.voice import SAMPLE_MODEL, add_sample_model, load_voice, tune_source, write_source
 
     out = Path(args.out)
     if args.sample_model is not None:
         where = add_sample_model(out, args.sample_model)
-        return f"sample model: copied {args.sample_model} to {where}"
-    if (out / SAMPLE_MODEL / "config.json").is_file():
-        return f"sample model: kept {out / SAMPLE_MODEL}"
-    return (f"sample model: none yet; train one with dsp-rnn train {args.data} --model audio "
-            f"--out RUN and add it with dsp-rnn train {args.data} --out {out} --resume "
-            "--sample-model RUN")  # fmt: skip
+        line = f"sample model: copied {args.sample_model} to {where}"
+    elif (out / SAMPLE_MODEL / "config.json").is_file():
+        line = f"sample model: kept {out / SAMPLE_MODEL}"
+    else:
+        return (f"sample model: none yet; train one with dsp-rnn train {args.data} --model "
+                f"audio --out RUN and add it with dsp-rnn train {args.data} --out {out} "
+                "--resume --sample-model RUN")  # fmt: skip
+    corpus = task.corpus
+    tuned = tune_source(load_voice(out), corpus.valid or corpus.train,
+                        release_pairs=corpus.train[:60], seed=args.seed)  # fmt: skip
+    path = write_source(out, tuned.source, tuned.notes())
+    tried = ", ".join(f"{k:g}: {v:.3f}" for k, v in tuned.distances.items())
+    return (
+        f"{line}\nnote source: release {tuned.source.release_s:.2f} s, harmonic share "
+        f"{tuned.source.harmonic_share:g} (MR-STFT distance by share: {tried}) in {path}"
+    )
 
 
 def fit_run_frame_tier(task: Any, run: str | os.PathLike[str], *, steps: int, seed: int,

@@ -120,7 +120,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
         if line is not None:
             print(line)
     if kind == "voice":
-        print(finish_voice(args))
+        print(finish_voice(args, task))
     if result["stop"] == "already done":
         print(f"{args.out}: already at step {result['steps']}, at or past --steps {args.steps}; "
               "nothing to do (a larger --steps trains on)")  # fmt: skip

@@ -14,17 +14,23 @@ from dsp_rnn.voice import files as _files
 from dsp_rnn.voice import model as _model
 from dsp_rnn.voice import render as _render
 from dsp_rnn.voice import roll as _roll
+from dsp_rnn.voice import source as _source
 from dsp_rnn.voice import task as _task
+from dsp_rnn.voice import tune as _tune
 from dsp_rnn.voice.files import *  # noqa: F403
 from dsp_rnn.voice.model import *  # noqa: F403
 from dsp_rnn.voice.render import *  # noqa: F403
 from dsp_rnn.voice.roll import *  # noqa: F403
+from dsp_rnn.voice.source import *  # noqa: F403
 from dsp_rnn.voice.task import *  # noqa: F403
+from dsp_rnn.voice.tune import *  # noqa: F403
 
 __all__ = [
     *_roll.__all__,
+    *_source.__all__,
     *_model.__all__,
     *_task.__all__,
     *_files.__all__,
     *_render.__all__,
+    *_tune.__all__,
 ]

@@ -7,7 +7,9 @@ A voice folder is the run folder of ``dsp-rnn train PAIRS --out VOICE --model vo
   ``metrics.jsonl`` and curve beside it);
 - ``sample_model/weights.safetensors`` + ``sample_model/config.json``: a copy of the
   :class:`~dsp_rnn.audio.AudioRNN` that renders the features (``"family": "audio"``), so
-  the folder is self-contained (:func:`add_sample_model` copies it from an audio run).
+  the folder is self-contained (:func:`add_sample_model` copies it from an audio run);
+- ``source.json``: its :class:`~dsp_rnn.voice.SourceConfig`, how it makes the harmonic
+  part of its excitation from the notes (the defaults when missing).
 
 Nothing is pickled: tensors are safetensors, settings JSON.
 """
@@ -17,7 +19,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +31,7 @@ from dsp_rnn.audio.model import AudioRNN, AudioRNNConfig
 from dsp_rnn.errors import CheckpointError, InputError
 from dsp_rnn.music.shipped import find_voice, shipped_voices
 from dsp_rnn.voice.model import VoiceNet, VoiceNetConfig
+from dsp_rnn.voice.source import SourceConfig, read_source, write_source
 from dsp_rnn.voice.task import FAMILY
 
 __all__ = [
@@ -55,11 +58,14 @@ class LearnedVoice:
         net: the note-to-feature network (eval mode, CPU).
         sample_model: the sample model that renders its features (eval mode, CPU).
         path: the folder it was loaded from (None when built in memory).
+        source: how it makes the harmonic part of its excitation from the notes
+            (:class:`~dsp_rnn.voice.SourceConfig`, the folder's ``source.json``).
     """
 
     net: VoiceNet
     sample_model: AudioRNN
     path: Path | None = None
+    source: SourceConfig = field(default_factory=SourceConfig)
 
     def __post_init__(self) -> None:
         if not isinstance(self.net, VoiceNet):
@@ -70,6 +76,8 @@ class LearnedVoice:
         if self.net.config.features != self.sample_model.config.features:
             raise InputError(f"the feature network predicts {self.net.config.features}, the "
                              f"sample model reads {self.sample_model.config.features}")  # fmt: skip
+        if not isinstance(self.source, SourceConfig):
+            raise InputError(f"source: expected a SourceConfig, got {type(self.source).__name__}")
 
     @property
     def name(self) -> str:
@@ -178,6 +186,7 @@ def save_voice(folder: str | os.PathLike[str], voice: LearnedVoice,
         save_tensors(where / WEIGHTS, module.state_dict(), doc)
         text = json.dumps(doc, indent=2) + "\n"
         write_bytes(where / CONFIG, text.encode(), overwrite=True, error=CheckpointError)
+    write_source(out, voice.source)
     return out
 
 
@@ -222,6 +231,6 @@ def load_voice(path: str | os.PathLike[str]) -> LearnedVoice:
                               "RUN")  # fmt: skip
     model = load_sample_model(src / SAMPLE_MODEL)
     try:
-        return LearnedVoice(net, model, src)
+        return LearnedVoice(net, model, src, read_source(src))
     except InputError as exc:
         raise CheckpointError(f"{src}: {exc}") from None

@@ -5,8 +5,11 @@ Per block of ``block_frames`` frames: the roll of the block (:func:`~dsp_rnn.voi
 goes through the feature network with its GRU state carried, one frame at a time (so every
 frame is computed the same way whatever the block size); the predicted frame vectors become
 :class:`~dsp_rnn.audio.Features` (:func:`~dsp_rnn.audio.features_from_vectors`); the sample
-model renders them with its state carried (:func:`~dsp_rnn.audio.synthesize_stream`); and a
-streaming soxr resampler takes the samples to the output rate. Memory stays flat in the
+model renders them with its state carried (:func:`~dsp_rnn.audio.synthesize_stream`); the
+notes' own harmonic source (:mod:`dsp_rnn.voice.source`), at the frame's residual RMS,
+goes through the frame's synthesis filter and the de-emphasis (states carried) and is mixed
+with it by the voice's ``harmonic_share``; the notes' gate silences what no note plays; and
+a streaming soxr resampler takes the samples to the output rate. Memory stays flat in the
 length of the piece, and the samples do not depend on ``block_frames`` given the seed.
 
 :func:`render_voice` returns the array; :func:`render_voice_file` writes a file through the
@@ -29,8 +32,10 @@ import torch
 from dsp_rnn._validate import check_int, check_seed
 from dsp_rnn.audio.frame_tier import features_from_vectors
 from dsp_rnn.audio.generator import export_weights
+from dsp_rnn.audio.synthesis import lpc_synthesis_numpy
 from dsp_rnn.audio.voice_stream import synthesize_stream
 from dsp_rnn.errors import InputError, NonFiniteError
+from dsp_rnn.filters import deemphasis
 from dsp_rnn.synth import (
     SAMPLE_RATES,
     SUBTYPES,
@@ -42,6 +47,7 @@ from dsp_rnn.synth import (
 )
 from dsp_rnn.voice.files import LearnedVoice
 from dsp_rnn.voice.roll import NoteArray, note_roll, score_notes
+from dsp_rnn.voice.source import note_source
 
 __all__ = ["TAIL_S", "BLOCK_FRAMES", "GATE_DB", "GATE_RANGE_DB", "voice_blocks", "render_voice",
            "render_voice_file"]  # fmt: skip
@@ -115,13 +121,17 @@ def voice_blocks(
     ):  # fmt: skip
         raise InputError(f"gate_db: expected a number of dB or None, got {gate_db!r}")
     net, weights = voice.net, export_weights(voice.sample_model)
-    roll_cfg, feat_cfg = net.config.roll_config, net.config.features
+    roll_cfg, feat_cfg, source = net.config.roll_config, net.config.features, voice.source
     n_frames = max(1, math.ceil((notes.end_time_s + tail_s) / roll_cfg.hop_s))
     hidden: torch.Tensor | None = None
     state = None
     hop = feat_cfg.hop_samples
     ramp = (np.arange(1, hop + 1) / hop)[None, :]  # (1, hop): previous frame's gain -> this
     previous_gain = 0.0
+    share = source.harmonic_share
+    lpc_state: np.ndarray | None = None
+    emphasis_state = torch.zeros(1, dtype=torch.float64)
+    previous_rms = 0.0
     for f0 in range(0, n_frames, block_frames):
         n = min(block_frames, n_frames - f0)
         roll = note_roll(notes, f0, n, roll_cfg).reshape(n, -1)
@@ -134,7 +144,21 @@ def voice_blocks(
         y, state = synthesize_stream(weights, feats, state, seed=seed, temperature=temperature)
         if not np.isfinite(y).all():
             raise NonFiniteError(f"the voice produced NaN or inf in frames {f0}..{f0 + n}")
-        out = y[0]
+        out = y[0].astype(np.float64)
+        harmonic, notes_gate = note_source(notes, f0 * hop, n * hop, feat_cfg.sample_rate, source)
+        if share > 0:
+            rms = np.sqrt(np.maximum(feats.residual_power, 0.0))  # (n,)
+            start = np.concatenate([[previous_rms], rms[:-1]])[:, None]
+            level = (start + (rms[:, None] - start) * ramp).reshape(-1)  # (n * hop,)
+            previous_rms = float(rms[-1])
+            s, lpc_state = lpc_synthesis_numpy(level * harmonic, feats.lpc, hop_samples=hop,
+                                               state=lpc_state)  # fmt: skip
+            if feat_cfg.preemphasis != 0.0:
+                s_t, emphasis_state = deemphasis(torch.from_numpy(s), feat_cfg.preemphasis,
+                                                 emphasis_state)  # fmt: skip
+                s = s_t.numpy()
+            out = math.sqrt(share) * s + math.sqrt(1.0 - share) * out
+        out = (out * notes_gate).astype(np.float32)
         if gate_db is not None:
             gain = np.clip((vectors[:, -1] - gate_db) / GATE_RANGE_DB, 0.0, 1.0)  # (n,)
             start = np.concatenate([[previous_gain], gain[:-1]])[:, None]
