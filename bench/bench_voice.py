@@ -19,7 +19,8 @@ through a SoundFont by ``dsp-rnn render``):
    (``librosa.onset.onset_detect``, 4 ms hop, backtracked): median and 90th-percentile
    error in ms, the median signed error (detected minus MIDI: the detector's bias and the
    instrument's attack both count) and the share within 10 ms. Silence: the RMS in dBFS
-   of every stretch where no note plays, from a note-off plus ``--release-s`` to 20 ms
+   of every stretch where no note plays, from a note-off plus ``--release-s`` (default:
+   the release the voice measured on its recordings, ``voice.source.release_s``) to 20 ms
    before the next note-on (stretches of at least 50 ms), and of the tail after the last
    note-off plus ``--release-s``; the share of stretches below -60 dBFS. Peak in dBFS and
    the count of clipped samples (at full scale).
@@ -30,7 +31,7 @@ through a SoundFont by ``dsp-rnn render``):
    ``ks`` voice at the same two formats.
 
 Run: python bench/bench_voice.py --voice DIR_OR_NAME [--data DIR] [--pieces 8]
-     [--soundfont F.sf2] [--repeats 3] [--release-s 0.6] [--seed 0] [--json]
+     [--soundfont F.sf2] [--repeats 3] [--release-s S] [--seed 0] [--json]
 """
 
 from __future__ import annotations
@@ -300,8 +301,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument(
         "--release-s",
         type=float,
-        default=0.6,
-        help="release allowed after a note-off before silence is measured",
+        default=None,
+        help="release allowed after a note-off before silence is measured (default: the "
+        "voice's measured release)",
     )
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--no-speed", action="store_true", help="leave out table 3")
@@ -315,6 +317,8 @@ def main(argv: list[str] | None = None) -> int:
     from dsp_rnn.voice import load_voice
 
     voice = load_voice(args.voice)
+    if args.release_s is None:
+        args.release_s = voice.source.release_s
     paired = pair_folder(args.data)
     pairs = paired.pairs[: args.pieces]
     if not pairs:
@@ -326,7 +330,8 @@ def main(argv: list[str] | None = None) -> int:
         if not args.no_speed:
             result["speed"] = speed(voice, pairs[0].midi, soundfont=sf2, repeats=args.repeats,
                                     seed=args.seed, tmp=Path(tmp))  # fmt: skip
-    result.update({"voice": str(voice.path), "data": str(args.data), "pieces": len(pairs),
+    result.update({"voice": str(voice.path), "source": voice.source.to_dict(),
+                   "data": str(args.data), "pieces": len(pairs),
                    "speed_piece": pairs[0].midi.name, "release_s": args.release_s,
                    "seconds": time.perf_counter() - t0,
                    "machine": machine_line(("torch", "numpy", "numba", "librosa",
@@ -345,7 +350,12 @@ def _db(v) -> str:
 def _print(r: dict) -> None:
     print(r["machine"])
     print(f"voice: {r['voice']}; data: {r['data']}, {r['pieces']} pieces; 16 kHz mono; "
-          "one thread\n")  # fmt: skip
+          "one thread")  # fmt: skip
+    src = r["source"]
+    print(
+        f"note source: harmonic share {src['harmonic_share']:g}, release "
+        f"{src['release_s']:.2f} s, attack {1000 * src['attack_s']:g} ms\n"
+    )
     names = {"learned": "learned voice", "ks": "ks voice", "subtractive": "subtractive voice",
              "sine": "sine voice", "pretty_midi": "pretty_midi synthesize()"}  # fmt: skip
     print("Distance to the reference render of the same MIDI (level-matched, mean over the "
