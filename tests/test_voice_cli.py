@@ -176,6 +176,28 @@ def test_render_with_a_learned_voice_reads_only_the_voice_folder(
     assert 1e-4 < float(np.sqrt(np.mean(y**2))) < peak
 
 
+def test_a_folder_renders_with_a_learned_voice_into_pairs(tmp_path, voice_dir, capsys):
+    src = tmp_path / "midi"
+    (src / "sub").mkdir(parents=True)
+    _midi(src / "a.mid")
+    _midi(src / "sub" / "b.mid", ((0.1, 0.5, 67),))
+    (src / "broken.mid").write_bytes(b"MThd not really")
+    out = tmp_path / "out"
+    code = main(["render", str(src), str(out), "--voice", str(voice_dir), "--sample-rate",
+                 "16000", "--mono", "--quiet"])  # fmt: skip
+    text = capsys.readouterr().out
+    assert code == 0 and "skipped" in text and "broken.mid" in text
+    for stem, end_s in (("a", 1.0), ("sub/b", 0.5)):
+        y, rate = sf.read(out / f"{stem}.wav", dtype="float32", always_2d=True)
+        assert rate == 16000 and y.shape[1] == 1 and abs(y.shape[0] / rate - end_s - 1.5) < 0.02
+        assert (out / f"{stem}.mid").read_bytes() == (src / f"{stem}.mid").read_bytes()
+    assert not (out / "broken.wav").exists()
+    code = main(["render", str(src), str(tmp_path / "o2"), "--voice", str(voice_dir),
+                 "--soundfont", str(src / "a.mid"), "--quiet"])  # fmt: skip
+    assert code == 1 and "pass one of them" in capsys.readouterr().err
+    assert not (tmp_path / "o2").exists() or not any((tmp_path / "o2").iterdir())
+
+
 def test_bad_voices_are_refused_before_any_work(tmp_path, voice_dir, capsys):
     mid, wav = _midi(tmp_path / "in.mid"), tmp_path / "out.wav"
     assert main(["render", str(mid), str(wav), "--voice", str(tmp_path / "nope")]) == 1

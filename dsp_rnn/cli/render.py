@@ -10,6 +10,7 @@ its network and sample model (render_learned).
 from __future__ import annotations
 
 import argparse
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -135,6 +136,19 @@ def render_learned(source: Any, out: Path, args: argparse.Namespace, *, seed: in
     ``out`` (:func:`dsp_rnn.voice.render_voice_file`) with the flags of
     :func:`add_render_flags`; the report's one-line summary. Only the voice folder's own
     files are loaded."""
+    bar = _RenderBar(args.sample_rate, getattr(args, "quiet", False))
+    try:
+        report = learned_renderer(args, seed=seed, progress=bar)(source, out, args.overwrite)
+    finally:
+        bar.close()
+    return report.summary()
+
+
+def learned_renderer(args: argparse.Namespace, *, seed: int,
+                     progress: Any = None) -> Callable[[Any, Path, bool], Any]:  # fmt: skip
+    """Load the learned voice ``--voice`` once; a function ``(source, out, overwrite) ->
+    RenderReport`` that plays a MIDI path or Score with it into ``out`` with the flags of
+    :func:`add_render_flags` (:func:`dsp_rnn.voice.render_voice_file`)."""
     from dsp_rnn.synth import Reverb
     from dsp_rnn.voice import load_voice, render_voice_file
 
@@ -149,16 +163,15 @@ def render_learned(source: Any, out: Path, args: argparse.Namespace, *, seed: in
     if args.reverb is not None and args.reverb > 0 and args.wet > 0:
         reverb = Reverb(sample_rate=args.sample_rate, rt60_s=args.reverb, wet=args.wet,
                         channels=args.channels)  # fmt: skip
-    bar = _RenderBar(args.sample_rate, getattr(args, "quiet", False))
-    try:
-        report = render_voice_file(
+
+    def play(source: Any, out: Path, overwrite: bool) -> Any:
+        return render_voice_file(
             voice, source, out, seed=seed, sample_rate=args.sample_rate,
             channels=args.channels, subtype=args.format, peak_db=args.peak_db, reverb=reverb,
-            max_seconds=args.max_seconds, overwrite=args.overwrite, progress=bar,
+            max_seconds=args.max_seconds, overwrite=overwrite, progress=progress,
         )  # fmt: skip
-    finally:
-        bar.close()
-    return report.summary()
+
+    return play
 
 
 def render_options(args: argparse.Namespace, *, default_voice: str | None) -> dict[str, Any]:
@@ -226,25 +239,28 @@ def _check_render(args: argparse.Namespace) -> None:
 
 def _cmd_render(args: argparse.Namespace) -> int:
     src, out = Path(args.input), Path(args.output)
-    if learned_voice(args) is not None:
-        if src.is_dir():
-            raise InputError(f"--voice {args.voice}: a learned voice renders one MIDI file at "
-                             "a time")  # fmt: skip
+    learned = learned_voice(args) is not None
+    if src.is_dir():
+        return _render_folder(src, out, args, learned=learned)
+    if learned:
         print(f"wrote {render_learned(src, out, args, seed=args.seed)}")
         return 0
-    if src.is_dir():
-        return _render_folder(src, out, args)
     print(f"wrote {render_from_args(src, out, args, default_voice=None)}")
     return 0
 
 
-def _render_folder(src: Path, out: Path, args: argparse.Namespace) -> int:
-    """Render a folder: a bar of files on a terminal, each skipped file with its reason,
-    the summary; exit status 1 only when no file was rendered."""
+def _render_folder(src: Path, out: Path, args: argparse.Namespace, *, learned: bool) -> int:
+    """Render a folder (with our voices, a SoundFont, or the ``learned`` voice ``--voice``,
+    loaded once): a bar of files on a terminal, each skipped file with its reason, the
+    summary; exit status 1 only when no file was rendered."""
     from dsp_rnn.synth import render_folder
 
-    options = render_options(args, default_voice=None)
-    del options["progress"]  # the folder's bar counts files
+    options: dict[str, Any] = {}
+    if learned:
+        options["renderer"] = learned_renderer(args, seed=args.seed)
+    else:
+        options = render_options(args, default_voice=None)
+        del options["progress"]  # the folder's bar counts files
     bar = None
 
     def progress(done: int, total: int) -> None:

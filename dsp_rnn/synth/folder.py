@@ -103,6 +103,7 @@ def render_folder(
     suffix: str = ".wav",
     overwrite: bool = False,
     progress: Callable[[int, int], None] | None = None,
+    renderer: Callable[[Path, Path, bool], RenderReport] | None = None,
     **options: Any,
 ) -> FolderRenderReport:
     """Render every MIDI file of a folder tree into a paired folder of audio and MIDI.
@@ -121,6 +122,10 @@ def render_folder(
         overwrite: replace existing output files. Without it (default) an existing output
             file stops the call before anything is rendered (the error names it).
         progress: called as ``progress(files_done, files_total)`` after each file.
+        renderer: renders one file instead of :func:`~dsp_rnn.synth.render_file`, called as
+            ``renderer(midi_path, audio_path, overwrite)`` (e.g. a learned voice's
+            :func:`dsp_rnn.voice.render_voice_file` with its options bound); then no
+            ``options`` may be given.
         **options: keyword arguments of :func:`~dsp_rnn.synth.render_file`
             (``sample_rate``, ``channels``, ``soundfont``, ``voice``, ``reverb``, ...).
 
@@ -146,6 +151,9 @@ def render_folder(
     if "path" in options or "source" in options:
         raise InputError("render_folder names the files itself: pass no path or source")
     options.pop("progress", None)
+    if renderer is not None and options:
+        raise InputError(f"render_folder: a renderer renders the files itself; got options "
+                         f"{', '.join(sorted(options))} too")  # fmt: skip
     check_folder_target(out, OutputError, must_be_empty=False)
     if out.resolve() != root.resolve() and out.resolve().is_relative_to(root.resolve()):
         raise InputError(f"{out}: inside the MIDI folder {root}, where its copies would be "
@@ -166,7 +174,10 @@ def render_folder(
     for done, (src, audio, midi) in enumerate(jobs, 1):
         try:
             audio.parent.mkdir(parents=True, exist_ok=True)
-            report.rendered.append(render_file(src, audio, overwrite=overwrite, **options))
+            if renderer is not None:
+                report.rendered.append(renderer(src, audio, overwrite))
+            else:
+                report.rendered.append(render_file(src, audio, overwrite=overwrite, **options))
             if not _same_file(src, midi):
                 try:
                     with atomic_path(midi, overwrite, OutputError, "--overwrite") as tmp:
