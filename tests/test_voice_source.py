@@ -84,6 +84,21 @@ def test_the_envelope_attacks_holds_and_stops_at_minus_60_db_after_the_release()
     assert np.all(gate[t >= 0.5 + 1 / SR] == 0) and gate[fall].min() > 1e-3 * 0.99
 
 
+def test_a_decay_weighs_each_note_by_the_time_since_its_note_on():
+    cfg = SourceConfig(attack_s=0.0, decay_s=0.5)
+    rows = ((0.0, 1.0, 48, 100), (0.4, 1.0, 67, 50))
+    e, _ = note_source(_notes(*rows), 0, SR, SR, cfg)
+    t = np.arange(SR) / SR
+    trains, weights = [], []
+    for start, end, pitch, vel in rows:
+        one, _ = note_source(_notes((start, end, pitch, vel)), 0, SR, SR, cfg)
+        trains.append(one)  # one note alone: its train, whatever its weight
+        weights.append(np.where(t >= start, vel / 127 * 10 ** (-3 * (t - start) / 0.5), 0.0))
+    w = np.array(weights)
+    expected = (w * np.array(trains)).sum(axis=0) / np.sqrt((w**2).sum(axis=0))
+    np.testing.assert_allclose(e, expected, atol=1e-9)
+
+
 def test_the_source_is_band_limited_and_the_chord_sounds_every_note():
     chord = _notes((0.0, 1.0, 36, 90), (0.0, 1.0, 55, 90), (0.0, 1.0, 64, 90))
     e, _ = note_source(chord, 0, SR, SR, SourceConfig(attack_s=0.0, max_harmonic_hz=3000.0))
@@ -134,7 +149,7 @@ def test_the_harmonic_share_mixes_the_notes_and_the_sample_model():
 
 
 def test_the_source_settings_are_kept_in_the_voice_folder(tmp_path):
-    cfg = SourceConfig(harmonic_share=0.25, attack_s=0.004, release_s=0.7)
+    cfg = SourceConfig(harmonic_share=0.25, attack_s=0.004, release_s=0.7, decay_s=3.0)
     save_voice(tmp_path / "v", _voice(cfg))
     assert load_voice(tmp_path / "v").source == cfg
     (tmp_path / "v" / "source.json").unlink()  # an older folder: the defaults
@@ -143,7 +158,7 @@ def test_the_source_settings_are_kept_in_the_voice_folder(tmp_path):
     with pytest.raises(CheckpointError, match="source.json"):
         load_voice(tmp_path / "v")
     for bad in ({"harmonic_share": 1.5}, {"release_s": 0.0}, {"attack_s": float("nan")},
-                {"max_harmonic_hz": True}):  # fmt: skip
+                {"max_harmonic_hz": True}, {"decay_s": 0.0}):  # fmt: skip
         with pytest.raises(InputError):
             SourceConfig(**bad)
 
@@ -173,9 +188,14 @@ def test_the_release_is_measured_on_the_recordings(tmp_path):
 def test_tuning_keeps_the_closest_share_and_the_measured_release(tmp_path):
     pairs = [_Pair(_recording(tmp_path / f"{i}.wav", 0.3),
                    _midi(tmp_path / f"{i}.mid", ((0.1, 0.6, 60),))) for i in range(2)]  # fmt: skip
-    tuned = tune_source(_voice(), pairs, shares=(0.0, 0.5, 1.0), seconds=1.0)
+    tuned = tune_source(_voice(), pairs, shares=(0.0, 0.5, 1.0), decays_s=(None, 0.2),
+                        seconds=1.0)  # fmt: skip
     assert set(tuned.distances) == {0.0, 0.5, 1.0} and len(set(tuned.distances.values())) == 3
     assert tuned.source.harmonic_share == min(tuned.distances, key=tuned.distances.get)
+    decays = tuned.decay_distances
+    assert set(decays) == {"none", "0.2"}
+    assert decays["none"] == tuned.distances[tuned.source.harmonic_share]
+    assert tuned.source.decay_s == (None if decays["none"] <= decays["0.2"] else 0.2)
     assert tuned.source.release_s == measure_release_s(pairs)
     assert tuned.pieces == [str(p.audio) for p in pairs]
     with pytest.raises(InputError, match="at least one"):

@@ -184,11 +184,13 @@ def finish_voice(args: argparse.Namespace, task: Any) -> str:
     tuned = tune_source(load_voice(out), corpus.valid or corpus.train,
                         release_pairs=corpus.train[:60], seed=args.seed)  # fmt: skip
     path = write_source(out, tuned.source, tuned.notes())
-    tried = ", ".join(f"{k:g}: {v:.3f}" for k, v in tuned.distances.items())
-    return (
-        f"{line}\nnote source: release {tuned.source.release_s:.2f} s, harmonic share "
-        f"{tuned.source.harmonic_share:g} (MR-STFT distance by share: {tried}) in {path}"
-    )
+    src = tuned.source
+    shares = ", ".join(f"{k:g}: {v:.3f}" for k, v in tuned.distances.items())
+    decays = ", ".join(f"{k}: {v:.3f}" for k, v in tuned.decay_distances.items())
+    decay = "none" if src.decay_s is None else f"{src.decay_s:g} s"
+    return (f"{line}\nnote source: release {src.release_s:.2f} s, harmonic share "
+            f"{src.harmonic_share:g}, decay {decay} (MR-STFT distance by share: {shares}; "
+            f"by decay: {decays}) in {path}")  # fmt: skip
 
 
 def fit_run_frame_tier(task: Any, run: str | os.PathLike[str], *, steps: int, seed: int,

@@ -13,7 +13,9 @@ rest to the sample model:
   kernel in closed form), starting in phase at its note-on, weighted by its velocity and
   its envelope: a linear attack of ``attack_s`` from the exact note-on time, then 1 while
   the note is held, then an exponential release reaching -60 dB ``release_s`` after the
-  note-off, where it stops;
+  note-off, where it stops; with ``decay_s`` set, its weight also falls by 60 dB every
+  ``decay_s`` from its note-on (a struck or plucked string: a new note stands out of the
+  older ones);
 - the weighted sum of the sounding notes' trains is divided by the root of the sum of the
   squared weights: unit mean power where their partials do not coincide (the frame's level
   comes from the predicted features);
@@ -85,18 +87,23 @@ class SourceConfig:
             (default 0.3).
         max_harmonic_hz: the highest harmonic, in Hz (default 7200: 0.45 of 16 kHz; capped
             at 0.45 of the sample rate).
+        decay_s: each note's weight among the sounding notes falls by 60 dB this long after
+            its note-on, in [0.01, 100] s; None (default): held notes keep their weight.
     """
 
     harmonic_share: float = 0.8
     attack_s: float = 0.002
     release_s: float = 0.3
     max_harmonic_hz: float = 7200.0
+    decay_s: float | None = None
 
     def __post_init__(self) -> None:
         _number(self.harmonic_share, "harmonic_share", 0.0, 1.0)
         _number(self.attack_s, "attack_s", 0.0, 1.0)
         _number(self.release_s, "release_s", 1e-3, 10.0)
         _number(self.max_harmonic_hz, "max_harmonic_hz", 1.0, 1e6)
+        if self.decay_s is not None:
+            _number(self.decay_s, "decay_s", 0.01, 100.0)
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -196,6 +203,9 @@ def note_source(
     env = _envelopes(notes, near, t, cfg)  # (k, n)
     gate = env.max(axis=0)
     weights = env * (notes.velocity[near] / 127.0)[:, None]
+    if cfg.decay_s is not None:
+        since = np.maximum(t[None, :] - notes.start_s[near][:, None], 0.0)
+        weights = weights * np.exp(since * (_CUT_DB / 20.0 * math.log(10.0) / cfg.decay_s))
     f0 = 440.0 * 2.0 ** ((notes.pitch[near].astype(np.float64) - 69.0) / 12.0)
     top = min(cfg.max_harmonic_hz, 0.45 * sample_rate)
     m = np.maximum(1, np.floor(top / f0)).astype(np.float64)[:, None]  # harmonics per note
