@@ -17,6 +17,7 @@ import torch
 from dsp_rnn.errors import CheckpointError, InputError
 from dsp_rnn.music import Note, write_audio
 from dsp_rnn.voice import (
+    TIMING_SLACK,
     LearnedVoice,
     SourceConfig,
     VoiceNet,
@@ -190,12 +191,20 @@ def test_tuning_keeps_the_closest_share_and_the_measured_release(tmp_path):
                    _midi(tmp_path / f"{i}.mid", ((0.1, 0.6, 60),))) for i in range(2)]  # fmt: skip
     tuned = tune_source(_voice(), pairs, shares=(0.0, 0.5, 1.0), decays_s=(None, 0.2),
                         seconds=1.0)  # fmt: skip
-    assert set(tuned.distances) == {0.0, 0.5, 1.0} and len(set(tuned.distances.values())) == 3
-    assert tuned.source.harmonic_share == min(tuned.distances, key=tuned.distances.get)
+    assert set(tuned.distances) == set(tuned.timing) == {0.0, 0.5, 1.0}
+    assert len(set(tuned.distances.values())) == 3
+    assert all(0.0 <= t <= 1.0 for t in tuned.timing.values())
+
+    def rule(distances, timing):  # the closest among the candidates timed within the slack
+        fair = [k for k in distances if timing[k] >= max(timing.values()) - TIMING_SLACK]
+        return min(fair, key=distances.get)
+
+    assert tuned.source.harmonic_share == rule(tuned.distances, tuned.timing)
     decays = tuned.decay_distances
-    assert set(decays) == {"none", "0.2"}
+    assert set(decays) == set(tuned.decay_timing) == {"none", "0.2"}
     assert decays["none"] == tuned.distances[tuned.source.harmonic_share]
-    assert tuned.source.decay_s == (None if decays["none"] <= decays["0.2"] else 0.2)
+    picked = rule(decays, tuned.decay_timing)
+    assert tuned.source.decay_s == (None if picked == "none" else 0.2)
     assert tuned.source.release_s == measure_release_s(pairs)
     assert tuned.pieces == [str(p.audio) for p in pairs]
     with pytest.raises(InputError, match="at least one"):

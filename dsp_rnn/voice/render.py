@@ -127,6 +127,8 @@ def voice_blocks(
     state = None
     hop = feat_cfg.hop_samples
     ramp = (np.arange(1, hop + 1) / hop)[None, :]  # (1, hop): previous frame's gain -> this
+    rate = feat_cfg.sample_rate
+    onset_steps = max(1, round(source.attack_s * rate))
     previous_gain = 0.0
     share = source.harmonic_share
     lpc_state: np.ndarray | None = None
@@ -145,12 +147,20 @@ def voice_blocks(
         if not np.isfinite(y).all():
             raise NonFiniteError(f"the voice produced NaN or inf in frames {f0}..{f0 + n}")
         out = y[0].astype(np.float64)
-        harmonic, notes_gate = note_source(notes, f0 * hop, n * hop, feat_cfg.sample_rate, source)
+        harmonic, notes_gate = note_source(notes, f0 * hop, n * hop, rate, source)
+        # the level moves from the previous frame's to this one's across the frame, or, in
+        # a frame with a note-on, at the note-on (over the attack): onsets land on the note
+        rms = np.sqrt(np.maximum(feats.residual_power, 0.0))  # (n,)
+        before = np.concatenate([[previous_rms], rms[:-1]])[:, None]
+        previous_rms = float(rms[-1])
+        at = _first_onsets(notes, f0, n, hop, rate)[:, None]  # (n, 1); hop: none
+        k = np.arange(hop)[None, :]
+        step = np.clip((k - at + 1) / onset_steps, 0.0, 1.0)
+        frac = np.where(at < hop, step, ramp)  # (n, hop)
+        ratio = np.minimum(1.0, before / np.maximum(rms[:, None], 1e-12))
+        out *= np.where(at < hop, ratio + (1.0 - ratio) * step, 1.0).reshape(-1)
         if share > 0:
-            rms = np.sqrt(np.maximum(feats.residual_power, 0.0))  # (n,)
-            start = np.concatenate([[previous_rms], rms[:-1]])[:, None]
-            level = (start + (rms[:, None] - start) * ramp).reshape(-1)  # (n * hop,)
-            previous_rms = float(rms[-1])
+            level = (before + (rms[:, None] - before) * frac).reshape(-1)  # (n * hop,)
             s, lpc_state = lpc_synthesis_numpy(level * harmonic, feats.lpc, hop_samples=hop,
                                                state=lpc_state)  # fmt: skip
             if feat_cfg.preemphasis != 0.0:
@@ -166,6 +176,17 @@ def voice_blocks(
             out = (out * per_sample).astype(np.float32)
             previous_gain = float(gain[-1])
         yield out
+
+
+def _first_onsets(notes: NoteArray, f0: int, n: int, hop: int, rate: int) -> np.ndarray:
+    """Per frame ``f0 .. f0 + n - 1``: samples from the frame's start to its first
+    note-on (``hop`` where no note starts in it), ``(n,)`` int64."""
+    out = np.full(n, hop, np.int64)
+    on = np.ceil(notes.start_s * rate - 1e-6).astype(np.int64)  # note-on samples
+    frame = on // hop - f0
+    inside = (frame >= 0) & (frame < n)
+    np.minimum.at(out, frame[inside], (on - (on // hop) * hop)[inside])
+    return out
 
 
 def _at_rate(blocks: Iterator[np.ndarray], rate_in: int, rate_out: int,

@@ -2,10 +2,15 @@
 training audio, the harmonic share and the notes' decay chosen on held-out pairs.
 
 :func:`tune_source` renders the opening ``seconds`` of each of a few pairs at every
-candidate ``harmonic_share`` (the same seed, so only the share changes) and keeps the share
-whose renders are closest to the recordings by the level-matched multi-resolution STFT
-distance (:func:`~dsp_rnn.audio.mr_stft_distance`); then, with that share, it does the same
-for each candidate ``decay_s`` (None, the notes held level, first); ``release_s`` is
+candidate ``harmonic_share`` (the same seed, so only the share changes) and scores each
+render twice: its level-matched multi-resolution STFT distance to the recording
+(:func:`~dsp_rnn.audio.mr_stft_distance`), and its timing, the share of the chord onsets
+(distinct note-on times) with an onset detected within 10 ms
+(``librosa.onset.onset_detect``, 4 ms hop, backtracked). It keeps the closest candidate
+among those whose timing is within :data:`TIMING_SLACK` of the best timing: the sample
+model's part fills the spectrum between the notes' partials, and blurs their onsets. Then,
+with that share, it does the same for each candidate ``decay_s`` (None, the notes held
+level, first); ``release_s`` is
 :func:`~dsp_rnn.voice.measure_release_s` of the pairs it is given for that. ``dsp-rnn train
 PAIRS --out VOICE --sample-model RUN`` runs it once the voice has its sample model and
 writes the result as the folder's ``source.json``.
@@ -26,10 +31,14 @@ from dsp_rnn.voice.render import voice_blocks
 from dsp_rnn.voice.roll import NoteArray, score_notes
 from dsp_rnn.voice.source import SourceConfig, measure_release_s
 
-__all__ = ["SHARES", "DECAYS_S", "TunedSource", "tune_source"]
+__all__ = ["SHARES", "DECAYS_S", "TIMING_SLACK", "TunedSource", "tune_source"]
 
-SHARES = (0.0, 0.25, 0.5, 0.75, 1.0)
+SHARES = (0.0, 0.5, 0.75, 0.9, 0.95, 0.98, 1.0)
 """The harmonic shares :func:`tune_source` tries by default."""
+TIMING_SLACK = 0.05
+"""How much lower a candidate's share of onsets within 10 ms may be than the best one's."""
+ONSET_TOLERANCE_S = 0.01
+_ONSET_HOP = 64
 DECAYS_S = (None, 8.0, 4.0, 2.0, 1.0)
 """The notes' decays (seconds to -60 dB; None: held level) :func:`tune_source` tries by
 default."""
@@ -41,21 +50,48 @@ class TunedSource(NamedTuple):
     Attributes:
         source: the chosen settings.
         distances: the mean distance per share tried (the notes held level).
+        timing: the share of chord onsets within 10 ms per share tried.
         decay_distances: the mean distance per decay tried (``"none"``, or seconds), at
             the chosen share.
+        decay_timing: the share of chord onsets within 10 ms per decay tried.
         pieces: the audio files it was measured on.
     """
 
     source: SourceConfig
     distances: dict[float, float]
+    timing: dict[float, float]
     decay_distances: dict[str, float]
+    decay_timing: dict[str, float]
     pieces: list[str]
 
     def notes(self) -> dict[str, Any]:
         """What was measured, for ``source.json``."""
         return {"mr_stft_by_harmonic_share": {f"{k:g}": v for k, v in self.distances.items()},
+                "onsets_within_10ms_by_harmonic_share": {f"{k:g}": v
+                                                          for k, v in self.timing.items()},
                 "mr_stft_by_decay_s": dict(self.decay_distances),
+                "onsets_within_10ms_by_decay_s": dict(self.decay_timing),
                 "pieces": self.pieces}  # fmt: skip
+
+
+def _onset_hits(y: np.ndarray, rate: int, notes: NoteArray) -> tuple[int, int]:
+    """(chord onsets with a detected onset within 10 ms, chord onsets)."""
+    import librosa
+
+    chords = np.unique(np.round(notes.start_s, 4))
+    found = librosa.onset.onset_detect(y=y.astype(np.float32), sr=rate, hop_length=_ONSET_HOP,
+                                       backtrack=True, units="time")  # fmt: skip
+    if len(found) == 0:
+        return 0, len(chords)
+    err = np.min(np.abs(np.asarray(found)[None, :] - chords[:, None]), axis=1)
+    return int(np.sum(err <= ONSET_TOLERANCE_S + 1e-9)), len(chords)
+
+
+def _pick(scores: dict[Any, tuple[float, float]]) -> Any:
+    """The key with the lowest distance among those within TIMING_SLACK of the best timing."""
+    best_timing = max(t for _, t in scores.values())
+    fair = {k: d for k, (d, t) in scores.items() if t >= best_timing - TIMING_SLACK}
+    return min(fair, key=lambda k: fair[k])
 
 
 def _decay_name(decay_s: float | None) -> str:
@@ -127,24 +163,30 @@ def tune_source(
                          f"{seconds:g} s")  # fmt: skip
     references = [_reference(a, rate, round(seconds * rate)) for a, _ in pieces]
 
-    def distance(source: SourceConfig) -> float:
+    def score(source: SourceConfig) -> tuple[float, float]:
         candidate = dataclasses.replace(voice, source=source)
-        scores = []
+        distances, hits, onsets = [], 0, 0
         for (_, notes), ref in zip(pieces, references, strict=True):
             tail = max(0.0, seconds - notes.end_time_s)
             y = np.concatenate(list(voice_blocks(candidate, notes, seed=seed, tail_s=tail)))
             n = min(len(ref), len(y))
-            scores.append(mr_stft_distance(ref[:n], y[:n].astype(np.float64), rate))
-        return float(np.mean(scores))
+            distances.append(mr_stft_distance(ref[:n], y[:n].astype(np.float64), rate))
+            h, c = _onset_hits(y, rate, notes)
+            hits, onsets = hits + h, onsets + c
+        return float(np.mean(distances)), hits / max(onsets, 1)
 
     held = dataclasses.replace(base, decay_s=None) if decays_s else base
-    distances = {float(k): distance(dataclasses.replace(held, harmonic_share=float(k)))
-                 for k in shares}  # fmt: skip
-    best = dataclasses.replace(held, harmonic_share=min(distances, key=lambda k: distances[k]))
-    by_decay = {_decay_name(d): (distances[best.harmonic_share] if d is None and held.decay_s
-                                 is None else distance(dataclasses.replace(best, decay_s=d)), d)
+    by_share = {float(k): score(dataclasses.replace(held, harmonic_share=float(k)))
+                for k in shares}  # fmt: skip
+    best = dataclasses.replace(held, harmonic_share=_pick(by_share))
+    by_decay = {_decay_name(d): by_share[best.harmonic_share] if d is None and held.decay_s
+                is None else score(dataclasses.replace(best, decay_s=d))
                 for d in decays_s}  # fmt: skip
     if by_decay:
-        best = dataclasses.replace(best, decay_s=min(by_decay.values(), key=lambda v: v[0])[1])
-    return TunedSource(best, distances, {k: v[0] for k, v in by_decay.items()},
+        chosen = _pick(by_decay)
+        best = dataclasses.replace(best, decay_s=None if chosen == "none" else float(chosen))
+    return TunedSource(best, {k: v[0] for k, v in by_share.items()},
+                       {k: v[1] for k, v in by_share.items()},
+                       {k: v[0] for k, v in by_decay.items()},
+                       {k: v[1] for k, v in by_decay.items()},
                        [str(a) for a, _ in pieces])  # fmt: skip
