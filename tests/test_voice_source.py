@@ -24,6 +24,7 @@ from dsp_rnn.voice import (
     VoiceNetConfig,
     load_voice,
     measure_release_s,
+    noise_envelope,
     note_source,
     render_voice,
     save_voice,
@@ -100,6 +101,19 @@ def test_a_decay_weighs_each_note_by_the_time_since_its_note_on():
     np.testing.assert_allclose(e, expected, atol=1e-9)
 
 
+def test_the_noise_envelope_restarts_at_each_note_on():
+    notes = _notes((0.1, 0.5, 60, 100), (0.3, 0.4, 64, 100), (0.3, 0.6, 67, 100))
+    cfg = SourceConfig(noise_decay_s=0.2)
+    env = noise_envelope(notes, 0, 12000, SR, cfg)
+    t = np.arange(12000) / SR
+    latest = np.where(t >= 0.3, 0.3, 0.1)
+    expected = np.where(t >= 0.1, 10 ** (-3 * (t - latest) / 0.2), 0.0)
+    np.testing.assert_allclose(env, expected, rtol=1e-9, atol=1e-12)
+    parts = np.concatenate([noise_envelope(notes, s, 777, SR, cfg) for s in range(0, 12000, 777)])
+    assert np.array_equal(parts[:12000], env)
+    assert np.array_equal(noise_envelope(notes, 0, 100, SR), np.ones(100))  # None: level
+
+
 def test_the_source_is_band_limited_and_the_chord_sounds_every_note():
     chord = _notes((0.0, 1.0, 36, 90), (0.0, 1.0, 55, 90), (0.0, 1.0, 64, 90))
     e, _ = note_source(chord, 0, SR, SR, SourceConfig(attack_s=0.0, max_harmonic_hz=3000.0))
@@ -150,7 +164,9 @@ def test_the_harmonic_share_mixes_the_notes_and_the_sample_model():
 
 
 def test_the_source_settings_are_kept_in_the_voice_folder(tmp_path):
-    cfg = SourceConfig(harmonic_share=0.25, attack_s=0.004, release_s=0.7, decay_s=3.0)
+    cfg = SourceConfig(
+        harmonic_share=0.25, attack_s=0.004, release_s=0.7, decay_s=3.0, noise_decay_s=0.5
+    )
     save_voice(tmp_path / "v", _voice(cfg))
     assert load_voice(tmp_path / "v").source == cfg
     (tmp_path / "v" / "source.json").unlink()  # an older folder: the defaults
@@ -159,7 +175,7 @@ def test_the_source_settings_are_kept_in_the_voice_folder(tmp_path):
     with pytest.raises(CheckpointError, match="source.json"):
         load_voice(tmp_path / "v")
     for bad in ({"harmonic_share": 1.5}, {"release_s": 0.0}, {"attack_s": float("nan")},
-                {"max_harmonic_hz": True}, {"decay_s": 0.0}):  # fmt: skip
+                {"max_harmonic_hz": True}, {"decay_s": 0.0}, {"noise_decay_s": -1}):  # fmt: skip
         with pytest.raises(InputError):
             SourceConfig(**bad)
 
@@ -190,21 +206,25 @@ def test_tuning_keeps_the_closest_share_and_the_measured_release(tmp_path):
     pairs = [_Pair(_recording(tmp_path / f"{i}.wav", 0.3),
                    _midi(tmp_path / f"{i}.mid", ((0.1, 0.6, 60),))) for i in range(2)]  # fmt: skip
     tuned = tune_source(_voice(), pairs, shares=(0.0, 0.5, 1.0), decays_s=(None, 0.2),
-                        seconds=1.0)  # fmt: skip
-    assert set(tuned.distances) == set(tuned.timing) == {0.0, 0.5, 1.0}
-    assert len(set(tuned.distances.values())) == 3
+                        noise_decays_s=(None, 0.1), seconds=1.0)  # fmt: skip
+    keys = {"0", "0/0.1", "0.5", "0.5/0.1", "1"}  # share[/noise decay]; share 1 has no noise
+    assert set(tuned.distances) == set(tuned.timing) == keys
+    assert len(set(tuned.distances.values())) == 5
     assert all(0.0 <= t <= 1.0 for t in tuned.timing.values())
 
     def rule(distances, timing):  # the closest among the candidates timed within the slack
         fair = [k for k in distances if timing[k] >= max(timing.values()) - TIMING_SLACK]
         return min(fair, key=distances.get)
 
-    assert tuned.source.harmonic_share == rule(tuned.distances, tuned.timing)
+    src = tuned.source
+    chosen = f"{src.harmonic_share:g}" + ("" if src.noise_decay_s is None
+                                          else f"/{src.noise_decay_s:g}")  # fmt: skip
+    assert chosen == rule(tuned.distances, tuned.timing)
     decays = tuned.decay_distances
     assert set(decays) == set(tuned.decay_timing) == {"none", "0.2"}
-    assert decays["none"] == tuned.distances[tuned.source.harmonic_share]
+    assert decays["none"] == tuned.distances[chosen]
     picked = rule(decays, tuned.decay_timing)
-    assert tuned.source.decay_s == (None if picked == "none" else 0.2)
+    assert src.decay_s == (None if picked == "none" else 0.2)
     assert tuned.source.release_s == measure_release_s(pairs)
     assert tuned.pieces == [str(p.audio) for p in pairs]
     with pytest.raises(InputError, match="at least one"):

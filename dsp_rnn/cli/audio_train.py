@@ -185,14 +185,16 @@ def finish_voice(args: argparse.Namespace, task: Any) -> str:
                         release_pairs=corpus.train[:60], seed=args.seed)  # fmt: skip
     path = write_source(out, tuned.source, tuned.notes())
     src = tuned.source
-    shares = ", ".join(f"{k:g}: {v:.3f} / {100 * tuned.timing[k]:.0f}%"
+    shares = ", ".join(f"{k}: {v:.3f} / {100 * tuned.timing[k]:.0f}%"
                        for k, v in tuned.distances.items())  # fmt: skip
     decays = ", ".join(f"{k}: {v:.3f} / {100 * tuned.decay_timing[k]:.0f}%"
                        for k, v in tuned.decay_distances.items())  # fmt: skip
     decay = "none" if src.decay_s is None else f"{src.decay_s:g} s"
+    noise = "none" if src.noise_decay_s is None else f"{src.noise_decay_s:g} s"
     return (f"{line}\nnote source: release {src.release_s:.2f} s, harmonic share "
-            f"{src.harmonic_share:g}, decay {decay} (MR-STFT distance / onsets within 10 ms, "
-            f"by share: {shares}; by decay: {decays}) in {path}")  # fmt: skip
+            f"{src.harmonic_share:g}, noise decay {noise}, note decay {decay} (MR-STFT "
+            "distance / onsets within 10 ms, by share[/noise decay]: "
+            f"{shares}; by note decay: {decays}) in {path}")  # fmt: skip
 
 
 def fit_run_frame_tier(task: Any, run: str | os.PathLike[str], *, steps: int, seed: int,

@@ -47,7 +47,7 @@ from dsp_rnn.synth import (
 )
 from dsp_rnn.voice.files import LearnedVoice
 from dsp_rnn.voice.roll import NoteArray, note_roll, score_notes
-from dsp_rnn.voice.source import note_source
+from dsp_rnn.voice.source import noise_envelope, note_source
 
 __all__ = ["TAIL_S", "BLOCK_FRAMES", "GATE_DB", "GATE_RANGE_DB", "voice_blocks", "render_voice",
            "render_voice_file"]  # fmt: skip
@@ -159,6 +159,7 @@ def voice_blocks(
         frac = np.where(at < hop, step, ramp)  # (n, hop)
         ratio = np.minimum(1.0, before / np.maximum(rms[:, None], 1e-12))
         out *= np.where(at < hop, ratio + (1.0 - ratio) * step, 1.0).reshape(-1)
+        out *= noise_envelope(notes, f0 * hop, n * hop, rate, source)
         if share > 0:
             level = (before + (rms[:, None] - before) * frac).reshape(-1)  # (n * hop,)
             s, lpc_state = lpc_synthesis_numpy(level * harmonic, feats.lpc, hop_samples=hop,

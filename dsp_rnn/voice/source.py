@@ -20,7 +20,10 @@ rest to the sample model:
   squared weights: unit mean power where their partials do not coincide (the frame's level
   comes from the predicted features);
 - the **gate** is the largest envelope of the sounding notes: 1 while any note is held,
-  dying away with the last release, exactly 0 where no note has sounded for ``release_s``.
+  dying away with the last release, exactly 0 where no note has sounded for ``release_s``;
+- with ``noise_decay_s`` set, the sample model's part follows the onsets
+  (:func:`noise_envelope`): full at each note-on, falling by 60 dB over ``noise_decay_s``
+  (a hammer's or a pluck's noise); None keeps it level (an organ's wind).
 
 :func:`dsp_rnn.voice.voice_blocks` passes ``sqrt(harmonic_share)`` of this source, times
 the frame's residual RMS, through the frame's synthesis filter (the predicted spectral
@@ -57,8 +60,8 @@ import numpy as np
 from dsp_rnn.errors import CheckpointError, InputError
 from dsp_rnn.voice.roll import NoteArray
 
-__all__ = ["SOURCE", "SourceConfig", "note_source", "measure_release_s", "read_source",
-           "write_source"]  # fmt: skip
+__all__ = ["SOURCE", "SourceConfig", "note_source", "noise_envelope", "measure_release_s",
+           "read_source", "write_source"]  # fmt: skip
 
 SOURCE = "source.json"
 """The file of a voice folder that holds its :class:`SourceConfig`."""
@@ -89,6 +92,8 @@ class SourceConfig:
             at 0.45 of the sample rate).
         decay_s: each note's weight among the sounding notes falls by 60 dB this long after
             its note-on, in [0.01, 100] s; None (default): held notes keep their weight.
+        noise_decay_s: the sample model's part falls by 60 dB this long after the latest
+            note-on, in [0.01, 100] s; None (default): it stays level.
     """
 
     harmonic_share: float = 0.8
@@ -96,14 +101,16 @@ class SourceConfig:
     release_s: float = 0.3
     max_harmonic_hz: float = 7200.0
     decay_s: float | None = None
+    noise_decay_s: float | None = None
 
     def __post_init__(self) -> None:
         _number(self.harmonic_share, "harmonic_share", 0.0, 1.0)
         _number(self.attack_s, "attack_s", 0.0, 1.0)
         _number(self.release_s, "release_s", 1e-3, 10.0)
         _number(self.max_harmonic_hz, "max_harmonic_hz", 1.0, 1e6)
-        if self.decay_s is not None:
-            _number(self.decay_s, "decay_s", 0.01, 100.0)
+        for name in ("decay_s", "noise_decay_s"):
+            if getattr(self, name) is not None:
+                _number(getattr(self, name), name, 0.01, 100.0)
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -220,6 +227,31 @@ def note_source(
     mix = np.sum(weights * trains, axis=0)
     source = np.where(power > 0, mix / np.sqrt(np.where(power > 0, power, 1.0)), 0.0)
     return source, gate
+
+
+def noise_envelope(
+    notes: NoteArray, start_sample: int, n_samples: int, sample_rate: int,
+    config: SourceConfig | None = None,
+) -> np.ndarray:  # fmt: skip
+    """The gain of the sample model's part on samples ``start_sample .. + n_samples - 1``:
+    ``10 ** (-3 (t - s) / noise_decay_s)`` with ``s`` the latest note-on at or before ``t``
+    (0 before the first), or 1 everywhere when ``noise_decay_s`` is None.
+
+    Shape:
+        Returns ``(n_samples,)`` float64 in [0, 1].
+
+    Properties: numpy; the same samples whatever the block they are computed in.
+    """
+    cfg = config or SourceConfig()
+    n = int(n_samples)
+    if cfg.noise_decay_s is None:
+        return np.ones(n)
+    t = (int(start_sample) + np.arange(n)) / sample_rate
+    starts = np.unique(notes.start_s)
+    latest = np.searchsorted(starts, t, side="right") - 1  # index of the latest note-on
+    since = t - starts[np.maximum(latest, 0)] if starts.size else np.zeros(n)
+    env = np.exp(since * (_CUT_DB / 20.0 * math.log(10.0) / cfg.noise_decay_s))
+    return np.where(latest >= 0, env, 0.0)
 
 
 def measure_release_s(pairs: Any, *, quantile: float = 0.9, floor_db: float = -60.0,

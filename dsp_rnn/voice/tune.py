@@ -8,9 +8,10 @@ render twice: its level-matched multi-resolution STFT distance to the recording
 (distinct note-on times) with an onset detected within 10 ms
 (``librosa.onset.onset_detect``, 4 ms hop, backtracked). It keeps the closest candidate
 among those whose timing is within :data:`TIMING_SLACK` of the best timing: the sample
-model's part fills the spectrum between the notes' partials, and blurs their onsets. Then,
-with that share, it does the same for each candidate ``decay_s`` (None, the notes held
-level, first); ``release_s`` is
+model's part fills the spectrum between the notes' partials, and blurs their onsets unless
+it too follows them. The candidates are every ``harmonic_share`` with every
+``noise_decay_s`` (None, the sample model's part held level, first); then, with the pair
+chosen, each candidate ``decay_s`` (None, the notes held level, first); ``release_s`` is
 :func:`~dsp_rnn.voice.measure_release_s` of the pairs it is given for that. ``dsp-rnn train
 PAIRS --out VOICE --sample-model RUN`` runs it once the voice has its sample model and
 writes the result as the folder's ``source.json``.
@@ -31,7 +32,7 @@ from dsp_rnn.voice.render import voice_blocks
 from dsp_rnn.voice.roll import NoteArray, score_notes
 from dsp_rnn.voice.source import SourceConfig, measure_release_s
 
-__all__ = ["SHARES", "DECAYS_S", "TIMING_SLACK", "TunedSource", "tune_source"]
+__all__ = ["SHARES", "DECAYS_S", "NOISE_DECAYS_S", "TIMING_SLACK", "TunedSource", "tune_source"]
 
 SHARES = (0.0, 0.5, 0.75, 0.9, 0.95, 0.98, 1.0)
 """The harmonic shares :func:`tune_source` tries by default."""
@@ -42,6 +43,9 @@ _ONSET_HOP = 64
 DECAYS_S = (None, 8.0, 4.0, 2.0, 1.0)
 """The notes' decays (seconds to -60 dB; None: held level) :func:`tune_source` tries by
 default."""
+NOISE_DECAYS_S = (None, 1.0, 0.3, 0.1)
+"""The sample model's part's decays after each note-on (seconds to -60 dB; None: held
+level) :func:`tune_source` tries by default."""
 
 
 class TunedSource(NamedTuple):
@@ -49,7 +53,8 @@ class TunedSource(NamedTuple):
 
     Attributes:
         source: the chosen settings.
-        distances: the mean distance per share tried (the notes held level).
+        distances: the mean distance per share tried (``"share"`` or
+            ``"share/noise_decay_s"``; the notes held level).
         timing: the share of chord onsets within 10 ms per share tried.
         decay_distances: the mean distance per decay tried (``"none"``, or seconds), at
             the chosen share.
@@ -58,17 +63,16 @@ class TunedSource(NamedTuple):
     """
 
     source: SourceConfig
-    distances: dict[float, float]
-    timing: dict[float, float]
+    distances: dict[str, float]
+    timing: dict[str, float]
     decay_distances: dict[str, float]
     decay_timing: dict[str, float]
     pieces: list[str]
 
     def notes(self) -> dict[str, Any]:
         """What was measured, for ``source.json``."""
-        return {"mr_stft_by_harmonic_share": {f"{k:g}": v for k, v in self.distances.items()},
-                "onsets_within_10ms_by_harmonic_share": {f"{k:g}": v
-                                                          for k, v in self.timing.items()},
+        return {"mr_stft_by_harmonic_share": dict(self.distances),
+                "onsets_within_10ms_by_harmonic_share": dict(self.timing),
                 "mr_stft_by_decay_s": dict(self.decay_distances),
                 "onsets_within_10ms_by_decay_s": dict(self.decay_timing),
                 "pieces": self.pieces}  # fmt: skip
@@ -123,6 +127,7 @@ def tune_source(
     release_pairs: Sequence[Any] | None = None,
     shares: Sequence[float] = SHARES,
     decays_s: Sequence[float | None] = DECAYS_S,
+    noise_decays_s: Sequence[float | None] = NOISE_DECAYS_S,
     seconds: float = 15.0,
     max_pairs: int = 3,
     seed: int = 0,
@@ -136,6 +141,8 @@ def tune_source(
         release_pairs: the pairs to measure the release on (default ``pairs``).
         shares: the candidate shares, each in [0, 1].
         decays_s: the candidate decays (:class:`~dsp_rnn.voice.SourceConfig`'s ``decay_s``);
+            empty: keep the voice's.
+        noise_decays_s: the candidate ``noise_decay_s``, tried with every share below 1;
             empty: keep the voice's.
         seconds: the opening rendered of each piece.
         max_pairs: pieces per share.
@@ -176,10 +183,17 @@ def tune_source(
         return float(np.mean(distances)), hits / max(onsets, 1)
 
     held = dataclasses.replace(base, decay_s=None) if decays_s else base
-    by_share = {float(k): score(dataclasses.replace(held, harmonic_share=float(k)))
-                for k in shares}  # fmt: skip
-    best = dataclasses.replace(held, harmonic_share=_pick(by_share))
-    by_decay = {_decay_name(d): by_share[best.harmonic_share] if d is None and held.decay_s
+    noises: Sequence[float | None] = noise_decays_s or (held.noise_decay_s,)
+    grid = {}
+    for share in shares:
+        for noise in noises if share < 1.0 else noises[:1]:
+            key = f"{share:g}" if noise is None else f"{share:g}/{noise:g}"
+            grid[key] = dataclasses.replace(held, harmonic_share=float(share),
+                                            noise_decay_s=noise)  # fmt: skip
+    by_share = {k: score(c) for k, c in grid.items()}
+    first = _pick(by_share)
+    best = grid[first]
+    by_decay = {_decay_name(d): by_share[first] if d is None and held.decay_s
                 is None else score(dataclasses.replace(best, decay_s=d))
                 for d in decays_s}  # fmt: skip
     if by_decay:
