@@ -29,6 +29,7 @@ from dsp_rnn.voice import (
     render_voice,
     save_voice,
     score_notes,
+    timing_floor,
     tune_source,
 )
 from tests.conftest import tiny_audio_rnn
@@ -213,8 +214,12 @@ def test_tuning_keeps_the_closest_share_and_the_measured_release(tmp_path):
     assert all(0.0 <= t <= 1.0 for t in tuned.timing.values())
 
     def rule(distances, timing):  # the closest among the candidates timed within the slack
-        fair = [k for k in distances if timing[k] >= max(timing.values()) - TIMING_SLACK]
+        floor = min(max(timing.values()), tuned.reference_timing) - TIMING_SLACK
+        assert floor == timing_floor(list(timing.values()), tuned.reference_timing)
+        fair = [k for k in distances if timing[k] >= floor]
         return min(fair, key=distances.get)
+
+    assert 0.0 <= tuned.reference_timing <= 1.0
 
     src = tuned.source
     chosen = f"{src.harmonic_share:g}" + ("" if src.noise_decay_s is None

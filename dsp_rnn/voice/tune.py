@@ -7,11 +7,13 @@ render twice: its level-matched multi-resolution STFT distance to the recording
 (:func:`~dsp_rnn.audio.mr_stft_distance`), and its timing, the share of the chord onsets
 (distinct note-on times) with an onset detected within 10 ms
 (``librosa.onset.onset_detect``, 4 ms hop, backtracked). It keeps the closest candidate
-among those whose timing is within :data:`TIMING_SLACK` of the best timing: the sample
-model's part fills the spectrum between the notes' partials, and blurs their onsets unless
-it too follows them. The candidates are every ``harmonic_share`` with every
-``noise_decay_s`` (None, the sample model's part held level, first); then, with the pair
-chosen, each candidate ``decay_s`` (None, the notes held level, first); ``release_s`` is
+among those timed as well as the recordings themselves (the same detector on the reference
+audio), less :data:`TIMING_SLACK`, or, where no candidate is, as well as the best
+candidate, less the slack: the sample model's part fills the spectrum between the notes'
+partials, and blurs their onsets unless it too follows them. The candidates are every
+``harmonic_share`` with every ``noise_decay_s`` (None, the sample model's part held
+level, first); then, with the pair chosen, each candidate ``decay_s`` (None, the notes
+held level, first); ``release_s`` is
 :func:`~dsp_rnn.voice.measure_release_s` of the pairs it is given for that. ``dsp-rnn train
 PAIRS --out VOICE --sample-model RUN`` runs it once the voice has its sample model and
 writes the result as the folder's ``source.json``.
@@ -32,12 +34,21 @@ from dsp_rnn.voice.render import voice_blocks
 from dsp_rnn.voice.roll import NoteArray, score_notes
 from dsp_rnn.voice.source import SourceConfig, measure_release_s
 
-__all__ = ["SHARES", "DECAYS_S", "NOISE_DECAYS_S", "TIMING_SLACK", "TunedSource", "tune_source"]
+__all__ = [
+    "SHARES",
+    "DECAYS_S",
+    "NOISE_DECAYS_S",
+    "TIMING_SLACK",
+    "TunedSource",
+    "timing_floor",
+    "tune_source",
+]
 
 SHARES = (0.0, 0.5, 0.75, 0.9, 0.95, 0.98, 1.0)
 """The harmonic shares :func:`tune_source` tries by default."""
 TIMING_SLACK = 0.05
-"""How much lower a candidate's share of onsets within 10 ms may be than the best one's."""
+"""How much lower a candidate's share of onsets within 10 ms may be than the recordings'
+(or, where none reaches theirs, the best candidate's)."""
 ONSET_TOLERANCE_S = 0.01
 _ONSET_HOP = 64
 DECAYS_S = (None, 8.0, 4.0, 2.0, 1.0)
@@ -59,6 +70,7 @@ class TunedSource(NamedTuple):
         decay_distances: the mean distance per decay tried (``"none"``, or seconds), at
             the chosen share.
         decay_timing: the share of chord onsets within 10 ms per decay tried.
+        reference_timing: the recordings' own share of chord onsets within 10 ms.
         pieces: the audio files it was measured on.
     """
 
@@ -67,6 +79,7 @@ class TunedSource(NamedTuple):
     timing: dict[str, float]
     decay_distances: dict[str, float]
     decay_timing: dict[str, float]
+    reference_timing: float
     pieces: list[str]
 
     def notes(self) -> dict[str, Any]:
@@ -75,6 +88,7 @@ class TunedSource(NamedTuple):
                 "onsets_within_10ms_by_harmonic_share": dict(self.timing),
                 "mr_stft_by_decay_s": dict(self.decay_distances),
                 "onsets_within_10ms_by_decay_s": dict(self.decay_timing),
+                "recordings_onsets_within_10ms": self.reference_timing,
                 "pieces": self.pieces}  # fmt: skip
 
 
@@ -91,10 +105,16 @@ def _onset_hits(y: np.ndarray, rate: int, notes: NoteArray) -> tuple[int, int]:
     return int(np.sum(err <= ONSET_TOLERANCE_S + 1e-9)), len(chords)
 
 
-def _pick(scores: dict[Any, tuple[float, float]]) -> Any:
-    """The key with the lowest distance among those within TIMING_SLACK of the best timing."""
-    best_timing = max(t for _, t in scores.values())
-    fair = {k: d for k, (d, t) in scores.items() if t >= best_timing - TIMING_SLACK}
+def timing_floor(timing: Sequence[float], reference: float) -> float:
+    """The least timing a candidate may have to be chosen: the recordings' own timing, or
+    the best candidate's where that is lower, less :data:`TIMING_SLACK`."""
+    return min(max(timing), reference) - TIMING_SLACK
+
+
+def _pick(scores: dict[Any, tuple[float, float]], reference: float) -> Any:
+    """The key with the lowest distance among those timed at or above the floor."""
+    floor = timing_floor([t for _, t in scores.values()], reference)
+    fair = {k: d for k, (d, t) in scores.items() if t >= floor}
     return min(fair, key=lambda k: fair[k])
 
 
@@ -190,17 +210,20 @@ def tune_source(
             key = f"{share:g}" if noise is None else f"{share:g}/{noise:g}"
             grid[key] = dataclasses.replace(held, harmonic_share=float(share),
                                             noise_decay_s=noise)  # fmt: skip
+    hits = [_onset_hits(ref, rate, notes) for (_, notes), ref in zip(pieces, references,
+                                                                     strict=True)]  # fmt: skip
+    reference = sum(h for h, _ in hits) / max(sum(c for _, c in hits), 1)
     by_share = {k: score(c) for k, c in grid.items()}
-    first = _pick(by_share)
+    first = _pick(by_share, reference)
     best = grid[first]
     by_decay = {_decay_name(d): by_share[first] if d is None and held.decay_s
                 is None else score(dataclasses.replace(best, decay_s=d))
                 for d in decays_s}  # fmt: skip
     if by_decay:
-        chosen = _pick(by_decay)
+        chosen = _pick(by_decay, reference)
         best = dataclasses.replace(best, decay_s=None if chosen == "none" else float(chosen))
     return TunedSource(best, {k: v[0] for k, v in by_share.items()},
                        {k: v[1] for k, v in by_share.items()},
                        {k: v[0] for k, v in by_decay.items()},
                        {k: v[1] for k, v in by_decay.items()},
-                       [str(a) for a, _ in pieces])  # fmt: skip
+                       reference, [str(a) for a, _ in pieces])  # fmt: skip
