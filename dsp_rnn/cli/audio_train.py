@@ -194,7 +194,8 @@ def finish_voice(args: argparse.Namespace, task: Any) -> str:
     return (f"{line}\nnote source: release {src.release_s:.2f} s, harmonic share "
             f"{src.harmonic_share:g}, noise decay {noise}, note decay {decay} (MR-STFT "
             "distance / onsets within 10 ms, by share[/noise decay]: "
-            f"{shares}; by note decay: {decays}) in {path}")  # fmt: skip
+            f"{shares}; by note decay: {decays}; the recordings' onsets within 10 ms: "
+            f"{100 * tuned.reference_timing:.0f}%) in {path}")  # fmt: skip
 
 
 def fit_run_frame_tier(task: Any, run: str | os.PathLike[str], *, steps: int, seed: int,
