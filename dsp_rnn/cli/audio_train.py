@@ -179,7 +179,8 @@ def finish_voice(args: argparse.Namespace, task: Any) -> str:
     else:
         return (f"sample model: none yet; train one with dsp-rnn train {args.data} --model "
                 f"audio --out RUN and add it with dsp-rnn train {args.data} --out {out} "
-                "--resume --sample-model RUN")  # fmt: skip
+                "--resume --steps 1 --sample-model RUN (--steps 1: no further "
+                "training)")  # fmt: skip
     corpus = task.corpus
     tuned = tune_source(load_voice(out), corpus.valid or corpus.train,
                         release_pairs=corpus.train[:60], seed=args.seed)  # fmt: skip

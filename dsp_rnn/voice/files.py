@@ -227,8 +227,8 @@ def load_voice(path: str | os.PathLike[str]) -> LearnedVoice:
     if not (src / SAMPLE_MODEL / CONFIG).is_file():
         raise CheckpointError(f"{src}: no sample model in {src / SAMPLE_MODEL}; train one with "
                               f"dsp-rnn train PAIRS --model audio --out RUN and add it with "
-                              f"dsp-rnn train PAIRS --out {src} --resume --sample-model "
-                              "RUN")  # fmt: skip
+                              f"dsp-rnn train PAIRS --out {src} --resume --steps 1 "
+                              "--sample-model RUN (--steps 1: no further training)")  # fmt: skip
     model = load_sample_model(src / SAMPLE_MODEL)
     try:
         return LearnedVoice(net, model, src, read_source(src))
