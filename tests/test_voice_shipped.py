@@ -64,7 +64,7 @@ def test_generate_with_the_learned_voice_writes_a_wav_that_does_not_clip(tmp_pat
 def test_the_shipped_folder_holds_only_safetensors_json_and_markdown():
     files = sorted(p for p in SHIPPED.rglob("*") if p.is_file())
     names = {str(p.relative_to(SHIPPED)) for p in files}
-    assert {"config.json", "weights.safetensors", "MODEL_CARD.md",
+    assert {"config.json", "weights.safetensors", "MODEL_CARD.md", "source.json",
             "sample_model/config.json", "sample_model/weights.safetensors"} <= names  # fmt: skip
     assert all(p.suffix in (".safetensors", ".json", ".md") for p in files), names
     for p in files:
@@ -76,6 +76,27 @@ def test_the_shipped_folder_holds_only_safetensors_json_and_markdown():
             with safe_open(str(p), framework="pt") as f:
                 assert len(list(f.keys())) > 0
     assert sum(p.stat().st_size for p in files) < 5_000_000  # a few MB at most
+
+
+def test_the_shipped_voice_plays_the_chord_on_time_and_then_falls_silent():
+    from dsp_rnn.music import Note
+    from dsp_rnn.voice import render_voice
+
+    voice = load_voice("learned")
+    assert voice.source.release_s < 1.0  # fitted to its recordings (source.json)
+    sr, start, end = 16_000, 0.1003, 0.8
+    chord = [Note(p, 80, 0, 0, start, end) for p in (60, 64, 67)]
+    y = render_voice(voice, chord, seed=0, tail_s=1.0)[0].astype(np.float64)
+    first = int(np.flatnonzero(y)[0])
+    assert round(start * sr) <= first <= round(start * sr) + 2  # on the note-on sample
+    assert np.all(y[round((end + voice.source.release_s) * sr) + 1 :] == 0)  # then silence
+    held = y[round(0.2 * sr) : round(0.7 * sr)]
+    spec = np.abs(np.fft.rfft(held * np.hanning(len(held))))
+    hz = np.fft.rfftfreq(len(held), 1 / sr)
+    floor = np.median(spec[(hz > 100) & (hz < 2000)])
+    for pitch in (60, 64, 67):  # each note's fundamental stands out of the spectrum
+        f0 = 440 * 2 ** ((pitch - 69) / 12)
+        assert spec[np.abs(hz - f0) < 3].max() > 20 * floor
 
 
 def test_an_unknown_voice_is_refused_in_one_line_listing_the_voices(tmp_path, capsys):
