@@ -166,3 +166,32 @@ def test_the_gate_mutes_frames_predicted_silent():
     assert gated.shape == open_.shape and not gated.any() and np.abs(open_).max() > 1e-3
     with pytest.raises(InputError, match="gate_db"):
         next(voice_blocks(voice, notes, seed=1, gate_db=float("nan")))
+
+
+def test_the_renderers_play_a_piece_with_a_learned_voice(tmp_path):
+    """``render(..., voice=load_voice(...))`` and ``render_file`` hand the piece to the voice:
+    the samples are render_voice's, a NoteGrid plays too, and a SoundFont is refused."""
+    import soundfile as sf
+
+    from dsp_rnn.music.grid import GridNote, NoteGrid
+    from dsp_rnn.synth import NotePlayer, Reverb, render, render_file
+
+    voice = _tiny_voice()
+    assert isinstance(voice, NotePlayer)
+    options = {"sample_rate": 16_000, "channels": 1, "seed": 3}
+    y = render(NOTES, voice=voice, reverb=None, **options)
+    assert np.array_equal(y, render_voice(voice, NOTES, **options))
+    wet = render(NOTES, voice=voice, reverb=Reverb(sample_rate=16_000, channels=1), **options)
+    assert wet.shape[1] > y.shape[1]  # the room's tail follows the voice's
+    grid = NoteGrid.from_notes([GridNote(60, 0, 2), GridNote(64, 2, 4)], n_steps=4,
+                               tempo_bpm=120.0, steps_per_quarter=1)  # fmt: skip
+    g = render(grid, voice=voice, reverb=None, **options)
+    assert abs(g.shape[1] / 16_000 - (2.0 + 1.5)) < 0.02  # 4 quarters at 120 bpm + the tail
+    report = render_file(NOTES, tmp_path / "v.wav", voice=voice, reverb=None, subtype="FLOAT",
+                         **options)  # fmt: skip
+    written, rate = sf.read(str(report.path), dtype="float32", always_2d=True)
+    assert rate == 16_000 and np.allclose(written[:, 0], y[0], atol=1e-6)
+    assert "learned voice" in report.engine
+    with pytest.raises(InputError, match="soundfont and a learned voice"):
+        render_file(NOTES, tmp_path / "w.wav", voice=voice, soundfont=tmp_path / "x.sf2")
+    assert not (tmp_path / "w.wav").exists()

@@ -18,7 +18,7 @@ from dsp_rnn.cli import main
 from dsp_rnn.cli.audio_train import data_kind
 from dsp_rnn.errors import InputError
 from dsp_rnn.music import write_audio
-from dsp_rnn.voice import load_voice
+from dsp_rnn.voice import load_voice, timing_floor
 from tests.conftest import tiny_audio_rnn
 
 SR = 16_000
@@ -108,7 +108,12 @@ def test_a_paired_folder_trains_a_voice_and_lists_what_it_leaves_out(
     assert 0.05 <= loaded.source.release_s <= 0.15
     measured = json.loads((voice / "source.json").read_text())["measured"]
     tried = measured["mr_stft_by_harmonic_share"]
-    assert loaded.source.harmonic_share == min((v, float(k)) for k, v in tried.items())[1]
+    timing = measured["onsets_within_10ms_by_harmonic_share"]
+    floor = timing_floor(list(timing.values()), measured["recordings_onsets_within_10ms"])
+    src = loaded.source
+    chosen = f"{src.harmonic_share:g}" + ("" if src.noise_decay_s is None
+                                          else f"/{src.noise_decay_s:g}")  # fmt: skip
+    assert chosen == min((k for k in tried if timing[k] >= floor), key=tried.get)
 
 
 def test_a_voice_without_a_sample_model_says_how_to_add_one(tmp_path, pairs, sample_run, capsys):

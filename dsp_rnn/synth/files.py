@@ -27,6 +27,7 @@ from dsp_rnn.errors import AudioError, InputError, NonFiniteError
 from dsp_rnn.music.outputs import AUDIO_FORMATS
 from dsp_rnn.synth.render import (
     SAMPLE_RATES,
+    NotePlayer,
     Source,
     as_reverb,
     peak_gain,
@@ -101,7 +102,7 @@ def render_file(
     sample_rate: int = 44_100,
     channels: int = 2,
     subtype: str = "PCM_16",
-    voice: str | Voice | None = None,
+    voice: str | Voice | NotePlayer | None = None,
     drums: bool = True,
     reverb: Reverb | bool | None = True,
     peak_db: float | None = -1.0,
@@ -123,6 +124,9 @@ def render_file(
         subtype: ``"PCM_16"``/``"16"``, ``"PCM_24"``/``"24"`` or ``"FLOAT"``/``"float"``.
         voice: our voice for every note (``"ks"``, ``"subtractive"``, ``"additive"``,
             ``"sine"``) or None for the General MIDI mapping. Ignored with ``soundfont``.
+            Or a :class:`~dsp_rnn.synth.NotePlayer` such as a learned voice
+            (``voice=load_voice("learned")``), which plays and streams the piece itself
+            (drums left out; not with ``soundfont``; ``seed`` seeds its draws).
         drums: play channel 10 on our drum kit (default); False leaves it out.
         reverb: True (default :class:`Reverb`), a Reverb, or None/False. With a
             soundfont, any true value turns on FluidSynth's own reverb.
@@ -144,6 +148,16 @@ def render_file(
         MidiError: an unreadable MIDI file.  FluidSynthNotFoundError, RenderError: with
             ``soundfont``, FluidSynth missing or failing.
     """
+    if isinstance(voice, NotePlayer):
+        if soundfont is not None:
+            raise InputError("soundfont and a learned voice: pass one of them (the voice "
+                             "plays the notes itself)")  # fmt: skip
+        return voice.play_file(
+            source, path, sample_rate=sample_rate, channels=channels, subtype=subtype,
+            reverb=as_reverb(reverb, sample_rate, channels), peak_db=peak_db,
+            max_seconds=max_seconds, memory_budget_mb=memory_budget_mb, seed=seed,
+            overwrite=overwrite, progress=progress,
+        )  # fmt: skip
     t_start = time.perf_counter()
     out = Path(path)
     st = _subtype(subtype)

@@ -18,7 +18,7 @@ import math
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Union
+from typing import TYPE_CHECKING, Any, Protocol, Union, runtime_checkable
 
 import numpy as np
 
@@ -34,6 +34,7 @@ if TYPE_CHECKING:  # the renderer imports them lazily: no torch, fast start
     from dsp_rnn.music.midi import Score
 
 __all__ = [
+    "NotePlayer",
     "NotePlan",
     "plan_notes",
     "render_blocks",
@@ -50,6 +51,26 @@ _KIT = DrumKit()
 MIN_NOTE_S = 0.02  # a shorter note (a zero-length note-on/off pair) is held this long
 
 Source = Union[str, Path, "Score", "NoteGrid", Sequence[Any]]
+
+
+@runtime_checkable
+class NotePlayer(Protocol):
+    """A voice that plays a whole piece itself, such as a learned voice
+    (:class:`dsp_rnn.voice.LearnedVoice`): :func:`render` and
+    :func:`~dsp_rnn.synth.render_file` hand it the piece when it is their ``voice``.
+
+    ``play`` returns ``(channels, time)`` float32 normalised as :func:`render` does;
+    ``play_file`` writes the file as :func:`~dsp_rnn.synth.render_file` does and returns
+    its :class:`~dsp_rnn.synth.RenderReport`. Drums are left out.
+    """
+
+    def play(self, source: Any, *, sample_rate: int, channels: int, reverb: Reverb | None,
+             peak_db: float | None, seed: int) -> np.ndarray: ...  # fmt: skip
+
+    def play_file(self, source: Any, path: Any, *, sample_rate: int, channels: int,
+                  subtype: str, reverb: Reverb | None, peak_db: float | None,
+                  max_seconds: float, memory_budget_mb: float, seed: int, overwrite: bool,
+                  progress: Any) -> Any: ...  # fmt: skip
 
 
 @dataclass
@@ -249,7 +270,7 @@ def render(
     *,
     sample_rate: int = 44_100,
     channels: int = 2,
-    voice: str | Voice | None = None,
+    voice: str | Voice | NotePlayer | None = None,
     drums: bool = True,
     reverb: Reverb | bool | None = True,
     peak_db: float | None = -1.0,
@@ -264,7 +285,10 @@ def render(
         sample_rate: 16000, 22050, 44100 or 48000 Hz.
         channels: 1 or 2.
         voice: ``"ks"``, ``"subtractive"``, ``"additive"``, ``"sine"``, a voice object, or
-            None for the General MIDI mapping (:func:`~dsp_rnn.synth.gm_voice_name`).
+            None for the General MIDI mapping (:func:`~dsp_rnn.synth.gm_voice_name`); or a
+            :class:`NotePlayer` such as a learned voice (``render(piece,
+            voice=load_voice("learned"))``), which plays the piece itself (its drums left
+            out; ``seed`` seeds its draws).
         drums: play channel 10 on the drum kit (default); False leaves it out.
         reverb: True for the default :class:`Reverb`, a Reverb, or None/False for dry.
         peak_db: normalise the peak to this many dBFS (default -1); None keeps the level
@@ -278,6 +302,9 @@ def render(
         (1, 0.8913)
     """
     rev = as_reverb(reverb, sample_rate, channels)
+    if isinstance(voice, NotePlayer):
+        return voice.play(source, sample_rate=sample_rate, channels=channels, reverb=rev,
+                          peak_db=peak_db, seed=seed)  # fmt: skip
     plan = plan_notes(source, sample_rate=sample_rate, channels=channels, voice=voice,
                       drums=drums, tail_s=rev.tail_s if rev else 0.0)  # fmt: skip
     blocks = list(render_blocks(plan, reverb=rev, block_size=block_size, seed=seed))

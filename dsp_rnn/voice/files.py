@@ -87,6 +87,21 @@ class LearnedVoice:
     def sample_rate(self) -> int:
         return self.sample_model.config.sample_rate
 
+    def play(self, source: Any, **options: Any) -> Any:
+        """:func:`~dsp_rnn.voice.render_voice` of ``source`` with this voice: what
+        ``dsp_rnn.synth.render(source, voice=this)`` calls (a
+        :class:`~dsp_rnn.synth.NotePlayer`)."""
+        from dsp_rnn.voice.render import render_voice
+
+        return render_voice(self, source, **options)
+
+    def play_file(self, source: Any, path: Any, **options: Any) -> Any:
+        """:func:`~dsp_rnn.voice.render_voice_file` of ``source`` into ``path`` with this
+        voice: what ``dsp_rnn.synth.render_file(source, path, voice=this)`` calls."""
+        from dsp_rnn.voice.render import render_voice_file
+
+        return render_voice_file(self, source, path, **options)
+
 
 def _doc(folder: Path, family: str) -> tuple[dict[str, Any], dict[str, torch.Tensor]]:
     config_path, weights_path = folder / CONFIG, folder / WEIGHTS

@@ -179,6 +179,17 @@ def voice_blocks(
         yield out
 
 
+def _check_reverb(reverb: Reverb | None, sample_rate: int, channels: int) -> None:
+    if reverb is None:
+        return
+    if not isinstance(reverb, Reverb):
+        raise InputError(f"reverb: expected a Reverb or None, got {type(reverb).__name__}")
+    if (reverb.channels, reverb.sample_rate) != (channels, sample_rate):
+        raise InputError(f"reverb: expected channels={channels}, sample_rate={sample_rate}, "
+                         f"got channels={reverb.channels}, "
+                         f"sample_rate={reverb.sample_rate}")  # fmt: skip
+
+
 def _first_onsets(notes: NoteArray, f0: int, n: int, hop: int, rate: int) -> np.ndarray:
     """Per frame ``f0 .. f0 + n - 1``: samples from the frame's start to its first
     note-on (``hop`` where no note starts in it), ``(n,)`` int64."""
@@ -234,6 +245,7 @@ def render_voice(
     block_frames: int = BLOCK_FRAMES,
     tail_s: float = TAIL_S,
     gate_db: float | None = GATE_DB,
+    reverb: Reverb | None = None,
 ) -> np.ndarray:
     """Play a piece with a learned voice into one array.
 
@@ -252,6 +264,8 @@ def render_voice(
         tail_s: seconds rendered after the last note-off, >= 0 (default 1.5).
         gate_db: mute frames whose predicted energy is below this (:func:`voice_blocks`);
             None for no gate (default :data:`GATE_DB`).
+        reverb: a :class:`~dsp_rnn.synth.Reverb` at ``sample_rate`` and ``channels`` to
+            add, with its tail (default None: dry, as the voice learned it).
 
     Shape:
         Returns ``(channels, time)`` float32 at ``sample_rate``.
@@ -265,9 +279,13 @@ def render_voice(
     notes = score_notes(source, voice.net.config.roll_config).notes
     if len(notes) == 0:
         raise InputError("nothing to play: no pitched notes in the voice's range")
+    _check_reverb(reverb, sample_rate, channels)
     blocks = voice_blocks(voice, notes, seed=seed, temperature=temperature,
                           block_frames=block_frames, tail_s=tail_s, gate_db=gate_db)  # fmt: skip
-    parts = list(_at_rate(blocks, voice.sample_rate, sample_rate, channels))
+    out_blocks = _at_rate(blocks, voice.sample_rate, sample_rate, channels)
+    if reverb is not None:
+        out_blocks = _reverbed(out_blocks, reverb, round(reverb.tail_s * sample_rate), 16_384)
+    parts = list(out_blocks)
     y = np.concatenate(parts, axis=1) if parts else np.zeros((channels, 0), np.float32)
     peak = float(np.abs(y).max()) if y.size else 0.0
     return scale_block(y, peak_gain(peak, peak_db=peak_db))
@@ -326,10 +344,7 @@ def render_voice_file(
     if len(notes) == 0:
         why = ", ".join(f"{n} {w}" for w, n in picked.skipped.items()) or "no notes"
         raise InputError(f"nothing to play: no pitched notes in the voice's range ({why})")
-    if reverb is not None and (reverb.channels, reverb.sample_rate) != (channels, sample_rate):
-        raise InputError(f"reverb: expected channels={channels}, sample_rate={sample_rate}, "
-                         f"got channels={reverb.channels}, "
-                         f"sample_rate={reverb.sample_rate}")  # fmt: skip
+    _check_reverb(reverb, sample_rate, channels)
     reverb_tail = round(reverb.tail_s * sample_rate) if reverb is not None else 0
     seconds = notes.end_time_s + tail_s + reverb_tail / sample_rate
     if seconds > max_seconds:

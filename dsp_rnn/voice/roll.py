@@ -137,26 +137,32 @@ class ScoreNotes(NamedTuple):
 
 
 def score_notes(source: Any, config: RollConfig | None = None) -> ScoreNotes:
-    """The pitched notes of a MIDI file, a :class:`~dsp_rnn.music.Score` or a sequence of
-    :class:`~dsp_rnn.music.Note` as a :class:`NoteArray` (drums and keys outside the
+    """The pitched notes of a MIDI file, a :class:`~dsp_rnn.music.Score`, a
+    :class:`~dsp_rnn.music.NoteGrid` or a sequence of :class:`~dsp_rnn.music.Note` as a
+    :class:`NoteArray` (drums and keys outside the
     config's range left out and counted).
 
     Raises:
         InputError: another kind of source, or a note with times that are not finite and
             >= 0. MidiError: an unreadable MIDI file.
     """
-    from dsp_rnn.music.midi import Score, read_midi
+    from dsp_rnn.music.grid import NoteGrid
+    from dsp_rnn.music.midi import Note, Score, read_midi
 
     cfg = config or RollConfig()
     if isinstance(source, (str, os.PathLike)):
         source = read_midi(Path(source))
-    if isinstance(source, Score):
-        notes: Sequence[Any] = source.notes
+    if isinstance(source, NoteGrid):
+        step_s = 60.0 / (source.tempo_bpm * source.steps_per_quarter)
+        notes: Sequence[Any] = [Note(n.pitch, n.velocity, 0, 0, n.start * step_s,
+                                     n.end * step_s) for n in source.to_notes()]  # fmt: skip
+    elif isinstance(source, Score):
+        notes = source.notes
     elif isinstance(source, Sequence):
         notes = source
     else:
-        raise InputError(f"notes: expected a MIDI path, a Score or a sequence of Notes, got "
-                         f"{type(source).__name__}")  # fmt: skip
+        raise InputError(f"notes: expected a MIDI path, a Score, a NoteGrid or a sequence of "
+                         f"Notes, got {type(source).__name__}")  # fmt: skip
     rows, skipped = [], {"drums": 0, "out of range": 0}
     for i, n in enumerate(notes):
         try:
