@@ -44,6 +44,7 @@ def setup(tmp_path_factory):
         x = sum(0.2 / h * np.sin(2 * np.pi * h * f0 * t) for h in range(1, 5))
         x = x + 0.003 * rng.standard_normal(t.shape)
         write_audio(data / f"{k}.wav", torch.from_numpy(x).float(), sample_rate=SR)
+    (data / "0.mid").write_bytes(b"MThd")  # a paired folder's MIDI file: left out, no fault
     save_model(base / "run", tiny_audio_rnn(), {"note": "untrained"})
     return base, data, base / "run"
 
@@ -57,6 +58,7 @@ def test_eval_audio_prints_json_and_writes_the_spectrogram(setup, tmp_path, caps
     result = json.loads(captured.out)
     assert result["model"] == str(run) and result["data"] == str(data)
     assert result["split"] == "test" and result["files"] == 2 and result["samples"] == 8000
+    assert result["skipped"] == 0 and result["midi_files"] == 1
     assert "mu-law code of the pre-emphasised signal" in result["nll_variable"]
     rows = {r["system"]: r for r in result["nll_rows"]}
     assert list(rows) == ["model", "linear_twin"]

@@ -352,7 +352,7 @@ def _cmd_eval(args: argparse.Namespace) -> int:
         what = (f"{args.split} audio, seed {args.seed}" if args.audio is not None else
                 f"T={args.temperature:g}: {args.samples} samples vs {args.split}")  # fmt: skip
         with writing(args.plot, args.overwrite) as tmp:
-            evaluation.plot(tmp, f"{name}, {what}")
+            evaluation.plot(tmp, f"{Path(str(name)).name or name}, {what}")  # the run's name
         print(f"wrote {args.plot}", file=sys.stderr if args.json else sys.stdout)
     return 0
 

@@ -32,6 +32,7 @@ from dsp_rnn.audio.frame_tier import FRAME_TIER_CONFIG, FrameTier, load_frame_ti
 from dsp_rnn.audio.model import AudioRNN, AudioRNNConfig
 from dsp_rnn.audio.task import FAMILY
 from dsp_rnn.errors import CheckpointError, InputError
+from dsp_rnn.music.outputs import MIDI_SUFFIXES
 from dsp_rnn.training.generate import Evaluation, Generated, GenerateRequest, check_length
 from dsp_rnn.training.registry import Family
 
@@ -170,7 +171,9 @@ def evaluate_audio(
     - ``copy_synthesis``: one :meth:`~dsp_rnn.audio.CopySynthesisRow.to_dict` per system
       (``"model"``, then ``peers``): level-matched MR-STFT distance and log-mel L1 (dB),
       the mean over files and each file's (:func:`~dsp_rnn.audio.copy_synthesis`);
-    - ``parameters``, ``lpc``, ``skipped``, ``seconds`` (the budget), ``seed``.
+    - ``parameters``, ``lpc``, ``skipped`` (unreadable files), ``midi_files`` (MIDI files
+      in the folder, left out: a folder of audio and MIDI pairs), ``seconds`` (the
+      budget), ``seed``.
 
     ``Evaluation.plot(path, title)`` writes the spectrograms of the first file and its
     resyntheses (:func:`~dsp_rnn.audio.plot_resynthesis`).
@@ -226,14 +229,17 @@ def evaluate_audio(
                             on_file=lambda r: first.append(r) if not first else None)  # fmt: skip
     done(4)
     variable = f"{c.mu_law_bits}-bit mu-law code of the pre-emphasised signal"
-    metrics.update(parameters=model.count_parameters(), lpc=c.lpc, skipped=len(corpus.skipped),
+    midi = [s for s in corpus.skipped if s.path.suffix.lower() in MIDI_SUFFIXES]
+    skipped = len(corpus.skipped) - len(midi)  # MIDI files beside the audio are not faults
+    metrics.update(parameters=model.count_parameters(), lpc=c.lpc, skipped=skipped,
+                   midi_files=len(midi),
                    seconds=seconds, seed=seed, nll_variable=variable, nll_rows=rows,
                    copy_synthesis=[row.to_dict() for row in copies])  # fmt: skip
     kind = "LPC excitation" if c.lpc else "mu-law signal"
     lines = [f"{data} ({split}): NLL {metrics['nll_bits_per_sample']:.3f} bits per sample on "
              f"the model's own target ({kind}, {c.n_codes} codes; {metrics['files']} files, "
              f"{metrics['samples'] / c.sample_rate:.1f} s at {c.sample_rate} Hz; "
-             f"{len(corpus.skipped)} skipped)",
+             f"{skipped} skipped" + (f", {len(midi)} MIDI files left out)" if midi else ")"),
              f"NLL in bits per sample of the {variable}:"]  # fmt: skip
     lines += [f"  {row['system']:<12} {row['nll_bits_per_sample']:7.3f}" for row in rows]
     lines.append("copy synthesis, level-matched (MR-STFT distance, log-mel L1 in dB; mean "
