@@ -125,9 +125,17 @@ def test_a_voice_folder_round_trips(tmp_path):
         load_voice(tmp_path / "missing")
 
 
-@pytest.mark.parametrize("rate,channels", [(16000, 1), (44100, 2)])
-def test_block_size_does_not_change_the_samples(rate, channels):
+@pytest.mark.parametrize("rate,channels,decays", [(16000, 1, False), (44100, 2, False),
+                                                  (16000, 1, True)])  # fmt: skip
+def test_block_size_does_not_change_the_samples(rate, channels, decays):
     voice = _tiny_voice()
+    if decays:  # the note source's decays and a release that ends inside a block
+        from dataclasses import replace
+
+        from dsp_rnn.voice import SourceConfig
+
+        voice = replace(voice, source=SourceConfig(harmonic_share=0.6, decay_s=0.5,
+                                                   noise_decay_s=0.2, release_s=0.13))  # fmt: skip
     options = {"seed": 4, "sample_rate": rate, "channels": channels, "tail_s": 0.2}
     a = render_voice(voice, NOTES, block_frames=200, **options)
     b = render_voice(voice, NOTES, block_frames=7, **options)
