@@ -11,6 +11,7 @@ it, streamed block by block. The public names are each module's ``__all__``.
 """
 
 from dsp_rnn.voice import files as _files
+from dsp_rnn.voice import mix as _mix
 from dsp_rnn.voice import model as _model
 from dsp_rnn.voice import render as _render
 from dsp_rnn.voice import roll as _roll
@@ -18,6 +19,7 @@ from dsp_rnn.voice import source as _source
 from dsp_rnn.voice import task as _task
 from dsp_rnn.voice import tune as _tune
 from dsp_rnn.voice.files import *  # noqa: F403
+from dsp_rnn.voice.mix import *  # noqa: F403
 from dsp_rnn.voice.model import *  # noqa: F403
 from dsp_rnn.voice.render import *  # noqa: F403
 from dsp_rnn.voice.roll import *  # noqa: F403
@@ -31,6 +33,7 @@ __all__ = [
     *_model.__all__,
     *_task.__all__,
     *_files.__all__,
+    *_mix.__all__,
     *_render.__all__,
     *_tune.__all__,
 ]

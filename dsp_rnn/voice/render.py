@@ -32,10 +32,8 @@ import torch
 from dsp_rnn._validate import check_int, check_seed
 from dsp_rnn.audio.frame_tier import features_from_vectors
 from dsp_rnn.audio.generator import export_weights
-from dsp_rnn.audio.synthesis import lpc_synthesis_numpy
 from dsp_rnn.audio.voice_stream import synthesize_stream
 from dsp_rnn.errors import InputError, NonFiniteError
-from dsp_rnn.filters import deemphasis
 from dsp_rnn.synth import (
     SAMPLE_RATES,
     SUBTYPES,
@@ -46,23 +44,16 @@ from dsp_rnn.synth import (
     write_blocks,
 )
 from dsp_rnn.voice.files import LearnedVoice
+from dsp_rnn.voice.mix import GATE_DB, ModelBlock, check_gate, mix_blocks
 from dsp_rnn.voice.roll import NoteArray, note_roll, score_notes
-from dsp_rnn.voice.source import noise_envelope, note_source
 
-__all__ = ["TAIL_S", "BLOCK_FRAMES", "GATE_DB", "GATE_RANGE_DB", "voice_blocks", "render_voice",
+__all__ = ["TAIL_S", "BLOCK_FRAMES", "model_blocks", "voice_blocks", "render_voice",
            "render_voice_file"]  # fmt: skip
 
 TAIL_S = 1.5
 """Seconds rendered after the last note-off by default (the release)."""
 BLOCK_FRAMES = 200
 """Frames per block by default (2 s at 10 ms)."""
-GATE_DB = -70.0
-"""Frames whose predicted energy (``energy_db``, the features' frame level in dB) is below
-this are muted by default, and those up to :data:`GATE_RANGE_DB` above it faded: the
-sample model, trained on true features, does not always fall silent where its features
-say silence (a young model draws noise bursts there)."""
-GATE_RANGE_DB = 20.0
-"""Width of the gate's fade in dB above :data:`GATE_DB`."""
 
 
 def _check(voice: Any, sample_rate: int, channels: int, temperature: float,
@@ -89,7 +80,7 @@ def _check(voice: Any, sample_rate: int, channels: int, temperature: float,
         raise InputError(f"tail_s: expected seconds >= 0, got {tail_s!r}")
 
 
-def voice_blocks(
+def model_blocks(
     voice: LearnedVoice,
     notes: NoteArray,
     *,
@@ -97,43 +88,21 @@ def voice_blocks(
     temperature: float = 1.0,
     block_frames: int = BLOCK_FRAMES,
     tail_s: float = TAIL_S,
-    gate_db: float | None = GATE_DB,
-) -> Iterator[np.ndarray]:
-    """Mono float32 blocks ``(block_frames * hop_samples,)`` (the last may be shorter) at
-    the sample model's rate: the notes played by the voice, ``tail_s`` past the last
-    note-off. Not normalised; not clipped.
+) -> Iterator[ModelBlock]:
+    """The learned parts of a render, block by block: the feature network's frame vectors
+    (GRU state carried, one frame at a time, so every frame is computed the same way
+    whatever the block size) and the sample model's signal from them (its state carried),
+    ``tail_s`` past the last note-off. :func:`~dsp_rnn.voice.mix_blocks` adds the notes'
+    source; neither depends on the voice's :class:`~dsp_rnn.voice.SourceConfig`.
 
-    Args:
-        voice: the :class:`~dsp_rnn.voice.LearnedVoice`.
-        notes: the notes (:func:`~dsp_rnn.voice.score_notes`).
-        seed: seeds the sample model's draws (:func:`~dsp_rnn.audio.synthesize_stream`).
-        temperature: the sample model's sampling temperature, >= 0 (default 1).
-        block_frames: frames per block, >= 1; the samples do not depend on it.
-        tail_s: seconds after the last note-off, >= 0.
-        gate_db: mute frames whose predicted energy is below this many dB, fading in
-            over :data:`GATE_RANGE_DB` above it (per sample, linearly between frames);
-            None for no gate (default :data:`GATE_DB`).
+    Args: as :func:`voice_blocks`.
     """
     seed = check_seed(seed)
-    if gate_db is not None and (
-        isinstance(gate_db, bool) or not isinstance(gate_db, (int, float))
-        or not math.isfinite(gate_db)
-    ):  # fmt: skip
-        raise InputError(f"gate_db: expected a number of dB or None, got {gate_db!r}")
     net, weights = voice.net, export_weights(voice.sample_model)
-    roll_cfg, feat_cfg, source = net.config.roll_config, net.config.features, voice.source
+    roll_cfg, feat_cfg = net.config.roll_config, net.config.features
     n_frames = max(1, math.ceil((notes.end_time_s + tail_s) / roll_cfg.hop_s))
     hidden: torch.Tensor | None = None
     state = None
-    hop = feat_cfg.hop_samples
-    ramp = (np.arange(1, hop + 1) / hop)[None, :]  # (1, hop): previous frame's gain -> this
-    rate = feat_cfg.sample_rate
-    onset_steps = max(1, round(source.attack_s * rate))
-    previous_gain = 0.0
-    share = source.harmonic_share
-    lpc_state: np.ndarray | None = None
-    emphasis_state = torch.zeros(1, dtype=torch.float64)
-    previous_rms = 0.0
     for f0 in range(0, n_frames, block_frames):
         n = min(block_frames, n_frames - f0)
         roll = note_roll(notes, f0, n, roll_cfg).reshape(n, -1)
@@ -146,37 +115,39 @@ def voice_blocks(
         y, state = synthesize_stream(weights, feats, state, seed=seed, temperature=temperature)
         if not np.isfinite(y).all():
             raise NonFiniteError(f"the voice produced NaN or inf in frames {f0}..{f0 + n}")
-        out = y[0].astype(np.float64)
-        harmonic, notes_gate = note_source(notes, f0 * hop, n * hop, rate, source)
-        # the level moves from the previous frame's to this one's across the frame, or, in
-        # a frame with a note-on, at the note-on (over the attack): onsets land on the note
-        rms = np.sqrt(np.maximum(feats.residual_power, 0.0))  # (n,)
-        before = np.concatenate([[previous_rms], rms[:-1]])[:, None]
-        previous_rms = float(rms[-1])
-        at = _first_onsets(notes, f0, n, hop, rate)[:, None]  # (n, 1); hop: none
-        k = np.arange(hop)[None, :]
-        step = np.clip((k - at + 1) / onset_steps, 0.0, 1.0)
-        frac = np.where(at < hop, step, ramp)  # (n, hop)
-        ratio = np.minimum(1.0, before / np.maximum(rms[:, None], 1e-12))
-        out *= np.where(at < hop, ratio + (1.0 - ratio) * step, 1.0).reshape(-1)
-        out *= noise_envelope(notes, f0 * hop, n * hop, rate, source)
-        if share > 0:
-            level = (before + (rms[:, None] - before) * frac).reshape(-1)  # (n * hop,)
-            s, lpc_state = lpc_synthesis_numpy(level * harmonic, feats.lpc, hop_samples=hop,
-                                               state=lpc_state)  # fmt: skip
-            if feat_cfg.preemphasis != 0.0:
-                s_t, emphasis_state = deemphasis(torch.from_numpy(s), feat_cfg.preemphasis,
-                                                 emphasis_state)  # fmt: skip
-                s = s_t.numpy()
-            out = math.sqrt(share) * s + math.sqrt(1.0 - share) * out
-        out = (out * notes_gate).astype(np.float32)
-        if gate_db is not None:
-            gain = np.clip((vectors[:, -1] - gate_db) / GATE_RANGE_DB, 0.0, 1.0)  # (n,)
-            start = np.concatenate([[previous_gain], gain[:-1]])[:, None]
-            per_sample = (start + (gain[:, None] - start) * ramp).reshape(-1)  # (n * hop,)
-            out = (out * per_sample).astype(np.float32)
-            previous_gain = float(gain[-1])
-        yield out
+        yield ModelBlock(f0, vectors, feats, y[0])
+
+
+def voice_blocks(
+    voice: LearnedVoice,
+    notes: NoteArray,
+    *,
+    seed: int,
+    temperature: float = 1.0,
+    block_frames: int = BLOCK_FRAMES,
+    tail_s: float = TAIL_S,
+    gate_db: float | None = GATE_DB,
+) -> Iterator[np.ndarray]:
+    """Mono float32 blocks ``(block_frames * hop_samples,)`` (the last may be shorter) at
+    the sample model's rate: the notes played by the voice, ``tail_s`` past the last
+    note-off. Not normalised; not clipped. :func:`model_blocks` mixed with the notes'
+    source by :func:`~dsp_rnn.voice.mix_blocks`.
+
+    Args:
+        voice: the :class:`~dsp_rnn.voice.LearnedVoice`.
+        notes: the notes (:func:`~dsp_rnn.voice.score_notes`).
+        seed: seeds the sample model's draws (:func:`~dsp_rnn.audio.synthesize_stream`).
+        temperature: the sample model's sampling temperature, >= 0 (default 1).
+        block_frames: frames per block, >= 1; the samples do not depend on it.
+        tail_s: seconds after the last note-off, >= 0.
+        gate_db: mute frames whose predicted energy is below this many dB, fading in
+            over :data:`~dsp_rnn.voice.GATE_RANGE_DB` above it (per sample, linearly
+            between frames); None for no gate (default :data:`~dsp_rnn.voice.GATE_DB`).
+    """
+    check_gate(gate_db)
+    blocks = model_blocks(voice, notes, seed=seed, temperature=temperature,
+                          block_frames=block_frames, tail_s=tail_s)  # fmt: skip
+    return mix_blocks(voice, notes, blocks, gate_db=gate_db)
 
 
 def _check_reverb(reverb: Reverb | None, sample_rate: int, channels: int) -> None:
@@ -188,17 +159,6 @@ def _check_reverb(reverb: Reverb | None, sample_rate: int, channels: int) -> Non
         raise InputError(f"reverb: expected channels={channels}, sample_rate={sample_rate}, "
                          f"got channels={reverb.channels}, "
                          f"sample_rate={reverb.sample_rate}")  # fmt: skip
-
-
-def _first_onsets(notes: NoteArray, f0: int, n: int, hop: int, rate: int) -> np.ndarray:
-    """Per frame ``f0 .. f0 + n - 1``: samples from the frame's start to its first
-    note-on (``hop`` where no note starts in it), ``(n,)`` int64."""
-    out = np.full(n, hop, np.int64)
-    on = np.ceil(notes.start_s * rate - 1e-6).astype(np.int64)  # note-on samples
-    frame = on // hop - f0
-    inside = (frame >= 0) & (frame < n)
-    np.minimum.at(out, frame[inside], (on - (on // hop) * hop)[inside])
-    return out
 
 
 def _at_rate(blocks: Iterator[np.ndarray], rate_in: int, rate_out: int,

@@ -30,7 +30,8 @@ import numpy as np
 
 from dsp_rnn.errors import InputError
 from dsp_rnn.voice.files import LearnedVoice
-from dsp_rnn.voice.render import voice_blocks
+from dsp_rnn.voice.mix import mix_blocks
+from dsp_rnn.voice.render import model_blocks
 from dsp_rnn.voice.roll import NoteArray, score_notes
 from dsp_rnn.voice.source import SourceConfig, measure_release_s
 
@@ -189,13 +190,16 @@ def tune_source(
         raise InputError("tune_source: no pair with notes in its opening "
                          f"{seconds:g} s")  # fmt: skip
     references = [_reference(a, rate, round(seconds * rate)) for a, _ in pieces]
+    # the network and the sample model once: the source settings do not enter them
+    learned = [list(model_blocks(voice, notes, seed=seed,
+                                 tail_s=max(0.0, seconds - notes.end_time_s)))
+               for _, notes in pieces]  # fmt: skip
 
     def score(source: SourceConfig) -> tuple[float, float]:
         candidate = dataclasses.replace(voice, source=source)
         distances, hits, onsets = [], 0, 0
-        for (_, notes), ref in zip(pieces, references, strict=True):
-            tail = max(0.0, seconds - notes.end_time_s)
-            y = np.concatenate(list(voice_blocks(candidate, notes, seed=seed, tail_s=tail)))
+        for (_, notes), ref, blocks in zip(pieces, references, learned, strict=True):
+            y = np.concatenate(list(mix_blocks(candidate, notes, blocks)))
             n = min(len(ref), len(y))
             distances.append(mr_stft_distance(ref[:n], y[:n].astype(np.float64), rate))
             h, c = _onset_hits(y, rate, notes)
