@@ -207,24 +207,26 @@ def note_source(
                       & (notes.end_s + cfg.release_s > t[0] - margin))[0]  # fmt: skip
     if near.size == 0:
         return source, gate
-    env = _envelopes(notes, near, t, cfg)  # (k, n)
-    gate = env.max(axis=0)
-    weights = env * (notes.velocity[near] / 127.0)[:, None]
-    if cfg.decay_s is not None:
-        since = np.maximum(t[None, :] - notes.start_s[near][:, None], 0.0)
-        weights = weights * np.exp(since * (_CUT_DB / 20.0 * math.log(10.0) / cfg.decay_s))
-    f0 = 440.0 * 2.0 ** ((notes.pitch[near].astype(np.float64) - 69.0) / 12.0)
     top = min(cfg.max_harmonic_hz, 0.45 * sample_rate)
-    m = np.maximum(1, np.floor(top / f0)).astype(np.float64)[:, None]  # harmonics per note
-    cycles = f0[:, None] * (t[None, :] - notes.start_s[near][:, None])
-    x = 2.0 * math.pi * (cycles - np.floor(cycles))
-    half = np.sin(0.5 * x)
-    small = np.abs(half) < 1e-9
-    dirichlet = np.where(small, m, np.sin(0.5 * m * x) * np.cos(0.5 * (m + 1) * x)
-                         / np.where(small, 1.0, half))  # fmt: skip
-    trains = np.sqrt(2.0 / m) * dirichlet  # unit mean power each
-    power = np.sum(weights**2, axis=0)
-    mix = np.sum(weights * trains, axis=0)
+    mix, power = np.zeros(n), np.zeros(n)
+    for i in near:  # one note at a time, in order: memory O(n) however dense the chord
+        env = _envelopes(notes, np.array([i]), t, cfg)[0]
+        gate = np.maximum(gate, env)
+        weight = env * (notes.velocity[i] / 127.0)
+        since = t - notes.start_s[i]
+        if cfg.decay_s is not None:
+            weight = weight * np.exp(np.maximum(since, 0.0)
+                                     * (_CUT_DB / 20.0 * math.log(10.0) / cfg.decay_s))  # fmt: skip
+        f0 = 440.0 * 2.0 ** ((float(notes.pitch[i]) - 69.0) / 12.0)
+        m = float(max(1, math.floor(top / f0)))  # harmonics below the top
+        cycles = f0 * since
+        x = 2.0 * math.pi * (cycles - np.floor(cycles))
+        half = np.sin(0.5 * x)
+        small = np.abs(half) < 1e-9
+        dirichlet = np.where(small, m, np.sin(0.5 * m * x) * np.cos(0.5 * (m + 1) * x)
+                             / np.where(small, 1.0, half))  # fmt: skip
+        mix += weight * (math.sqrt(2.0 / m) * dirichlet)  # a unit-power train, weighted
+        power += weight**2
     source = np.where(power > 0, mix / np.sqrt(np.where(power > 0, power, 1.0)), 0.0)
     return source, gate
 
