@@ -264,7 +264,8 @@ def add_audio_flags(p: argparse.ArgumentParser) -> None:
     v.add_argument("--sample-model", metavar="RUN",
                    help="the audio run (dsp-rnn train DIR --model audio) whose sample model "
                         "renders the voice's features; copied into the voice folder after "
-                        "training (default: none yet)")  # fmt: skip
+                        "training, and the voice's note source then fitted to the "
+                        "recordings (source.json) (default: none yet)")  # fmt: skip
     v.add_argument(
         "--voice-hidden",
         type=positive_int,
