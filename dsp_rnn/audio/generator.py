@@ -330,5 +330,6 @@ def resynth(
     out = Path(out_path)
     check_target(out, overwrite, AudioError)
     feats = cached_features(in_path, config=model.config.features, use_cache=False)
-    y, _ = limit_peak(synthesize(model, feats, seed=seed, temperature=temperature)[0])
+    y = synthesize(model, feats, seed=seed, temperature=temperature)[0][: feats.n_samples]
+    y, _ = limit_peak(y)  # as long as the input, not padded to whole frames
     return write_audio(out, y, sample_rate=model.config.sample_rate, overwrite=overwrite)
