@@ -108,6 +108,11 @@ def test_seconds_bound_the_audio(setup, capsys):
     assert calls == [(1, 4), (2, 4), (3, 4), (4, 4)] and ev.metrics["samples"] == 1600
     with pytest.raises(InputError, match="seconds"):
         evaluate_audio(tiny_audio_rnn(), data, seconds=0.0)
+    # the registry's entry point passes the budget on: the same numbers as the command line
+    ev = evaluate_model(run, data, seconds=0.3)
+    assert ev.metrics["samples"] == 4800 and ev.metrics["nll_rows"] == result["nll_rows"]
+    with pytest.raises(InputError, match="not scored on seconds"):
+        evaluate_model("default", seconds=1.0)  # a note-grid model
 
 
 def test_wrong_models_and_data_are_refused_with_one_line(setup, tmp_path, capsys):

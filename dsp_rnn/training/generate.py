@@ -227,6 +227,7 @@ def evaluate_model(
     temperature: float = 1.0,
     seed: int = 0,
     progress: Callable[[int, int], None] | None = None,
+    seconds: float | None = None,
 ) -> Evaluation:
     """A model's metrics on a data set (for note-grid models: NLL per step and frame
     accuracy on a JSB split, by default the shipped quarter-note file).
@@ -239,9 +240,12 @@ def evaluate_model(
         samples: also draw this many pieces of ``bars`` bars at ``temperature`` from
             ``seed`` and compare their statistics with the split's (0 = likelihood only).
         progress: called as ``progress(done, samples)`` while sampling.
+        seconds: for families that score a time budget of audio (audio models: the
+            seconds scored per file; None = the family's default).
 
     Raises:
-        InputError: data the model cannot be evaluated on; a family without evaluation.
+        InputError: data the model cannot be evaluated on; a family without evaluation;
+            ``seconds`` for a family that takes none.
         CheckpointError: the model cannot be loaded.
     """
     samples = check_int(samples, "samples", minimum=0)
@@ -250,5 +254,14 @@ def evaluate_model(
     family = registry.family_of(net)
     if family.evaluate is None:
         raise InputError(f"{family.name} models have no evaluation")
+    extra: dict[str, Any] = {}
+    if seconds is not None:
+        import inspect
+
+        if "seconds" not in inspect.signature(family.evaluate).parameters:
+            raise InputError(f"seconds: {family.name} models are not scored on seconds of "
+                             "audio; drop it")  # fmt: skip
+        extra["seconds"] = seconds
     return family.evaluate(net, data, split=split, samples=samples, bars=bars,
-                           temperature=temperature, seed=seed, progress=progress)  # fmt: skip
+                           temperature=temperature, seed=seed, progress=progress,
+                           **extra)  # fmt: skip
