@@ -203,3 +203,34 @@ def test_the_renderers_play_a_piece_with_a_learned_voice(tmp_path):
     with pytest.raises(InputError, match="soundfont and a learned voice"):
         render_file(NOTES, tmp_path / "w.wav", voice=voice, soundfont=tmp_path / "x.sf2")
     assert not (tmp_path / "w.wav").exists()
+
+
+def test_the_sustain_pedal_holds_notes_for_the_voice_and_the_synth(tmp_path):
+    """A note released while the pedal (CC64) is down sounds until the pedal lifts, for a
+    learned voice and for our synth, as on a piano (and in FluidSynth)."""
+    import mido
+
+    from dsp_rnn.synth import plan_notes
+
+    ticks = 960  # per second at 120 bpm, 480 per beat
+    track = mido.MidiTrack([mido.MetaMessage("set_tempo", tempo=500_000)])
+    pedal = [mido.Message("control_change", control=64, value=v) for v in (127, 0)]
+    events = [(0, mido.Message("note_on", note=60, velocity=90)),
+              (round(0.1 * ticks), pedal[0]),
+              (round(0.3 * ticks), mido.Message("note_off", note=60, velocity=0)),
+              (round(0.4 * ticks), mido.Message("note_on", note=64, velocity=90)),
+              (round(0.5 * ticks), mido.Message("note_off", note=64, velocity=0)),
+              (round(1.0 * ticks), pedal[1])]  # fmt: skip
+    now = 0
+    for tick, msg in events:
+        track.append(msg.copy(time=tick - now))
+        now = tick
+    mid = mido.MidiFile(type=0, ticks_per_beat=480)
+    mid.tracks.append(track)
+    path = tmp_path / "pedal.mid"
+    mid.save(path)
+    notes = score_notes(path).notes
+    np.testing.assert_allclose(notes.start_s, [0.0, 0.4])
+    np.testing.assert_allclose(notes.end_s, [1.0, 1.0])  # held until the pedal lifts
+    plan = plan_notes(path, sample_rate=16_000, channels=1, voice="ks")
+    np.testing.assert_allclose(sorted(plan.duration_s), [0.6, 1.0], atol=1e-6)

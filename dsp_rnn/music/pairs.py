@@ -235,7 +235,7 @@ def _check(audios: list[Path], midi: Path, out: PairedFolder, *, onset_tolerance
            threshold_db: float) -> None:  # fmt: skip
     """Pair each of ``audios`` (one stem) with ``midi``, or say why not."""
     try:
-        score = read_midi(midi)
+        score = read_midi(midi, sustain=True)  # the pedal holds notes in the audio too
         if not score.notes:
             raise MidiError(f"{midi}: holds no notes")
     except MidiError as exc:

@@ -378,7 +378,7 @@ def _soundfont_blocks(
     sf2 = check_soundfont(soundfont)
     if isinstance(source, (str, os.PathLike)):
         midi = Path(source)
-        score = read_midi(midi)
+        score = read_midi(midi, sustain=True)
     else:
         midi = out.parent / f".{out.name}.{token}.mid"
         scratch.append(midi)

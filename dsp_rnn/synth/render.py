@@ -100,7 +100,7 @@ def _note_rows(source: Any) -> tuple[list[tuple], str]:
     from dsp_rnn.music.midi import Score, read_midi
 
     if isinstance(source, (str, Path)):
-        source = read_midi(source)
+        source = read_midi(source, sustain=True)  # the pedal holds notes, as it does on a piano
     if isinstance(source, NoteGrid):
         step_s = 60.0 / (source.tempo_bpm * source.steps_per_quarter)
         rows = [(n.start * step_s, n.end * step_s, n.pitch, n.velocity, 0, 0, 0)

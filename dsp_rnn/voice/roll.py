@@ -151,7 +151,7 @@ def score_notes(source: Any, config: RollConfig | None = None) -> ScoreNotes:
 
     cfg = config or RollConfig()
     if isinstance(source, (str, os.PathLike)):
-        source = read_midi(Path(source))
+        source = read_midi(Path(source), sustain=True)  # the pedal holds notes
     if isinstance(source, NoteGrid):
         step_s = 60.0 / (source.tempo_bpm * source.steps_per_quarter)
         notes: Sequence[Any] = [Note(n.pitch, n.velocity, 0, 0, n.start * step_s,

@@ -275,7 +275,7 @@ def measure_release_s(pairs: Any, *, quantile: float = 0.9, floor_db: float = -6
 
     times = []
     for pair in pairs:
-        score = read_midi(Path(pair.midi))
+        score = read_midi(Path(pair.midi), sustain=True)
         ends = [n.end_s for n in score.notes if n.channel != 9]
         y, sr = sf.read(str(pair.audio), dtype="float64", always_2d=True)
         y = y.mean(axis=1)
