@@ -416,6 +416,16 @@ def test_cast_modules_keep_an_orthogonal_matrix_in_the_new_dtype():
     # and back: float32 again, a matrix exact in float64 stays as it is
     net = FDN([3, 5, 7], random_orthogonal(3, seed=6, dtype=F64)).float()
     assert torch.equal(net.feedback_matrix, random_orthogonal(3, seed=6))
+    # a float32 module's state loaded into a float64 one: made orthogonal there too
+    for cls, shape in ((FDN, ()), (GerzonAllpass, (4,))):
+        a32 = random_orthogonal(4, seed=5)
+        saved = cls([2, 3, 5, 7], a32).state_dict()
+        net = cls([2, 3, 5, 7], random_orthogonal(4, seed=1, dtype=F64))
+        net.load_state_dict(saved)
+        a = net.feedback_matrix
+        assert a.dtype == F64 and float((a.T @ a - torch.eye(4, dtype=F64)).abs().max()) < 1e-14
+        assert float((a - a32.double()).abs().max()) < 1e-6
+        assert net(torch.zeros((*shape, 10), dtype=F64))[0].dtype == F64  # it runs
 
 
 # ----------------------------------------------------------------------------- errors

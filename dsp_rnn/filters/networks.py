@@ -321,6 +321,16 @@ class _NetworkModule(nn.Module):
             self.feedback_matrix = _refit_matrix(self.feedback_matrix, old_dtype)
         return self
 
+    def _load_from_state_dict(self, state_dict: Any, prefix: str, *args: Any,
+                              **kwargs: Any) -> None:  # fmt: skip
+        """A feedback matrix saved in another dtype (a float32 module's state loaded into a
+        float64 one) is made orthogonal in this module's dtype, as a cast would."""
+        incoming = state_dict.get(prefix + "feedback_matrix")
+        super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
+        if isinstance(incoming, torch.Tensor) and incoming.dtype != self.feedback_matrix.dtype:
+            with torch.no_grad():
+                self.feedback_matrix = _refit_matrix(self.feedback_matrix, incoming.dtype)
+
 
 class FDN(_NetworkModule):
     """Feedback delay network module (see :func:`fdn`); the gains are learnable parameters.
