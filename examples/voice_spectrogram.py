@@ -15,10 +15,10 @@ import argparse
 from pathlib import Path
 
 import numpy as np
-import soundfile as sf
-import soxr
+import torch
 
 from dsp_rnn.audio import log_mel_l1, mr_stft_distance
+from dsp_rnn.music import read_audio
 from dsp_rnn.plotting.spectrogram import plot_spectrograms
 from dsp_rnn.synth import render
 from dsp_rnn.voice import load_voice, render_voice
@@ -36,12 +36,9 @@ def main() -> None:
 
     voice = load_voice(args.voice)
     rate = voice.sample_rate
-    ref, sr = sf.read(str(args.reference), dtype="float64", always_2d=True)
-    ref = ref.mean(axis=1)
-    if sr != rate:
-        ref = soxr.resample(ref, sr, rate)
+    ref, _ = read_audio(args.reference, sample_rate=rate, dtype=torch.float64)  # mono
     n = round(args.seconds * rate)
-    rows = {"reference": ref[:n]}
+    rows = {"reference": ref.numpy()[:n]}
     learned = render_voice(voice, args.midi, seed=args.seed, sample_rate=rate)[0]
     subtractive = render(args.midi, sample_rate=rate, channels=1, voice="subtractive",
                          drums=False, reverb=None)[0]  # fmt: skip

@@ -58,7 +58,7 @@ from typing import Any
 import numpy as np
 
 from dsp_rnn.errors import CheckpointError, InputError
-from dsp_rnn.voice.roll import NoteArray
+from dsp_rnn.voice.roll import NoteArray, score_notes
 
 __all__ = ["SOURCE", "SourceConfig", "note_source", "noise_envelope", "measure_release_s",
            "read_source", "write_source"]  # fmt: skip
@@ -269,28 +269,25 @@ def measure_release_s(pairs: Any, *, quantile: float = 0.9, floor_db: float = -6
     Raises:
         InputError: no pair with notes and audio past its last note-off.
     """
-    import soundfile as sf
+    import torch
 
-    from dsp_rnn.music.midi import read_midi
+    from dsp_rnn.music.audio import read_audio
 
     times = []
     for pair in pairs:
-        score = read_midi(Path(pair.midi), sustain=True)
-        ends = [n.end_s for n in score.notes if n.channel != 9]
-        y, sr = sf.read(str(pair.audio), dtype="float64", always_2d=True)
-        y = y.mean(axis=1)
+        notes = score_notes(Path(pair.midi)).notes  # the notes a voice plays
+        audio, sr = read_audio(pair.audio, dtype=torch.float64)  # mono
+        y = audio.numpy()
         hop = max(1, round(hop_s * sr))
         n_frames = len(y) // hop
-        if not ends or n_frames == 0:
-            continue
+        end_s = notes.end_time_s
+        if not len(notes) or math.floor(end_s / (hop / sr)) >= n_frames:
+            continue  # no note, or no audio after the last note-off
         rms = np.sqrt(np.mean(y[: n_frames * hop].reshape(n_frames, hop) ** 2, axis=1))
         level = 20 * np.log10(np.maximum(rms, 1e-12))
         loud = np.nonzero(level > level.max() + floor_db)[0]
-        first = math.floor(max(ends) / (hop / sr))
-        if first >= n_frames:
-            continue
         last_loud = loud[-1] if loud.size else -1
-        times.append(max(0.0, (last_loud + 1) * hop / sr - max(ends)))
+        times.append(max(0.0, (last_loud + 1) * hop / sr - end_s))
     if not times:
         raise InputError("release: no pair with notes and audio after its last note-off")
     return float(np.clip(np.quantile(times, quantile), 0.01, 10.0))

@@ -27,8 +27,10 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 import numpy as np
+import torch
 
 from dsp_rnn.errors import InputError
+from dsp_rnn.music.audio import read_audio
 from dsp_rnn.voice.files import LearnedVoice
 from dsp_rnn.voice.mix import mix_blocks
 from dsp_rnn.voice.render import model_blocks
@@ -130,15 +132,8 @@ def _opening(notes: NoteArray, seconds: float) -> NoteArray:
 
 
 def _reference(path: Path, sample_rate: int, n: int) -> np.ndarray:
-    import soundfile as sf
-
-    y, sr = sf.read(str(path), dtype="float64", always_2d=True, frames=-1)
-    y = y.mean(axis=1)
-    if sr != sample_rate:
-        import soxr
-
-        y = soxr.resample(y, sr, sample_rate)
-    return y[:n]
+    y, _ = read_audio(path, sample_rate=sample_rate, dtype=torch.float64)  # mono
+    return y.numpy()[:n]
 
 
 def tune_source(
