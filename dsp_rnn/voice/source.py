@@ -161,18 +161,18 @@ def write_source(folder: str | os.PathLike[str], config: SourceConfig,
     return path
 
 
-def _envelopes(notes: NoteArray, idx: np.ndarray, t: np.ndarray, cfg: SourceConfig) -> np.ndarray:
-    """``(len(idx), len(t))`` envelopes of the notes ``idx`` at the times ``t`` (s)."""
-    start = notes.start_s[idx][:, None]
-    end = notes.end_s[idx][:, None]
-    since = t[None, :] - start
-    if cfg.attack_s > 0:
-        env = np.clip(since / cfg.attack_s, 0.0, 1.0)
-    else:
-        env = (since >= 0).astype(np.float64)
-    after = t[None, :] - end
-    decay = np.exp(after * (_CUT_DB / 20.0 * math.log(10.0) / cfg.release_s))
-    released = np.where(after < cfg.release_s, decay, 0.0)
+def _fall(seconds: np.ndarray, span_s: float) -> np.ndarray:
+    """The gain that falls by 60 dB every ``span_s``, ``seconds`` after it starts."""
+    return np.exp(seconds * (_CUT_DB / 20.0 * math.log(10.0) / span_s))
+
+
+def _envelope(start_s: float, end_s: float, t: np.ndarray, cfg: SourceConfig) -> np.ndarray:
+    """One note's envelope at the times ``t`` (s): the attack, 1 while held, the release
+    down to -60 dB and then 0."""
+    since = t - start_s
+    env = np.clip(since / cfg.attack_s, 0.0, 1.0) if cfg.attack_s > 0 else (since >= 0) * 1.0
+    after = t - end_s
+    released = np.where(after < cfg.release_s, _fall(after, cfg.release_s), 0.0)
     return np.where(after > 0, env * released, env)
 
 
@@ -210,13 +210,12 @@ def note_source(
     top = min(cfg.max_harmonic_hz, 0.45 * sample_rate)
     mix, power = np.zeros(n), np.zeros(n)
     for i in near:  # one note at a time, in order: memory O(n) however dense the chord
-        env = _envelopes(notes, np.array([i]), t, cfg)[0]
+        env = _envelope(notes.start_s[i], notes.end_s[i], t, cfg)
         gate = np.maximum(gate, env)
         weight = env * (notes.velocity[i] / 127.0)
         since = t - notes.start_s[i]
         if cfg.decay_s is not None:
-            weight = weight * np.exp(np.maximum(since, 0.0)
-                                     * (_CUT_DB / 20.0 * math.log(10.0) / cfg.decay_s))  # fmt: skip
+            weight = weight * _fall(np.maximum(since, 0.0), cfg.decay_s)
         f0 = 440.0 * 2.0 ** ((float(notes.pitch[i]) - 69.0) / 12.0)
         m = float(max(1, math.floor(top / f0)))  # harmonics below the top
         cycles = f0 * since
@@ -249,11 +248,10 @@ def noise_envelope(
     if cfg.noise_decay_s is None:
         return np.ones(n)
     t = (int(start_sample) + np.arange(n)) / sample_rate
-    starts = np.unique(notes.start_s)
+    starts = notes.start_s  # sorted
     latest = np.searchsorted(starts, t, side="right") - 1  # index of the latest note-on
     since = t - starts[np.maximum(latest, 0)] if starts.size else np.zeros(n)
-    env = np.exp(since * (_CUT_DB / 20.0 * math.log(10.0) / cfg.noise_decay_s))
-    return np.where(latest >= 0, env, 0.0)
+    return np.where(latest >= 0, _fall(since, cfg.noise_decay_s), 0.0)
 
 
 def measure_release_s(pairs: Any, *, quantile: float = 0.9, floor_db: float = -60.0,
