@@ -60,7 +60,6 @@ SYNTH_VOICES = ("ks", "subtractive", "sine")
 SILENCE_DB = -60.0
 MIN_GAP_S = 0.05
 GUARD_S = 0.02  # a silent stretch ends this long before the next note-on
-ONSET_HOP = 64  # 4 ms at 16 kHz
 DEFAULT_SF2 = "/usr/share/sounds/sf2/FluidR3_GM.sf2"
 
 
@@ -121,16 +120,12 @@ def _notes(midi: Path) -> list[tuple[float, float]]:
 
 def _onset_errors_ms(y: np.ndarray, notes: list[tuple[float, float]]) -> tuple[np.ndarray, int]:
     """Signed error in ms (detected minus MIDI) from each chord onset (distinct note-on
-    time) to the nearest onset detected in ``y``, and the number of onsets detected."""
-    import librosa
+    time) to the nearest onset detected in ``y``, and the number of onsets detected: the
+    measure the voice's tuning uses (:func:`dsp_rnn.voice.chord_onset_errors_s`)."""
+    from dsp_rnn.voice import chord_onset_errors_s
 
-    found = librosa.onset.onset_detect(y=y.astype(np.float32), sr=RATE, hop_length=ONSET_HOP,
-                                       backtrack=True, units="time")  # fmt: skip
-    chords = np.unique(np.round([s for s, _ in notes], 4))
-    if len(found) == 0:
-        return np.full(len(chords), np.inf), 0
-    diff = np.asarray(found)[None, :] - chords[:, None]
-    return diff[np.arange(len(chords)), np.argmin(np.abs(diff), axis=1)] * 1000.0, len(found)
+    err, detected = chord_onset_errors_s(y, RATE, np.array([s for s, _ in notes]))
+    return err * 1000.0, detected
 
 
 Span = tuple[float, float]
